@@ -1,0 +1,681 @@
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "net.h"
+#include "str.h"
+#include "xalloc.h"
+
+enum config_type {
+    CT_STRING,
+    CT_PATH,
+    CT_INT,
+    CT_SIZE,
+    CT_DURATION,
+    CT_ENUM,
+    CT_LISTEN_LIST,
+    CT_CIDR_LIST,
+};
+
+struct config_enum {
+    const char *name;
+    int value;
+};
+
+struct config_key_def {
+    const char *name;
+    enum config_type type;
+    const char *def; /* text form of the default */
+    long long min, max;
+    size_t offset;
+    const struct config_enum *enums; /* CT_ENUM: terminated by name NULL */
+    const char *doc;
+};
+
+static const struct config_enum log_target_enum[] = {
+    {"stderr", LOG_TARGET_STDERR}, {"syslog", LOG_TARGET_SYSLOG}, {NULL, 0}};
+static const struct config_enum log_level_enum[] = {{"debug", LOG_DEBUG},
+                                                    {"info", LOG_INFO},
+                                                    {"notice", LOG_NOTICE},
+                                                    {"warning", LOG_WARNING},
+                                                    {"error", LOG_ERR},
+                                                    {NULL, 0}};
+static const struct config_enum spool_sync_enum[] = {
+    {"fsync", SPOOL_SYNC_FSYNC}, {"syncfs", SPOOL_SYNC_SYNCFS}, {NULL, 0}};
+
+#define OFF(field) offsetof(struct config, field)
+#define KIB 1024LL
+#define MIB (1024LL * 1024)
+#define GIB (1024LL * 1024 * 1024)
+#define MINUTE 60LL
+#define HOUR 3600LL
+#define DAY 86400LL
+
+/* Every configuration key. Keep the doc lines short and exact: they are
+ * the reference documentation. */
+static const struct config_key_def config_keys[] = {
+    {"hostname", CT_STRING, "", 0, 255, OFF(hostname), NULL,
+     "Name of this mail server in the SMTP greeting, EHLO reply and Received: headers. "
+     "Empty means the machine's host name."},
+    {"data_dir", CT_PATH, ".", 0, 0, OFF(data_dir), NULL,
+     "Directory holding state/, spool/, mail/ and run/. A relative path starts at the "
+     "directory of the configuration file."},
+    {"log_target", CT_ENUM, "stderr", 0, 0, OFF(log_target), log_target_enum,
+     "Where log lines go: `stderr` (foreground) or `syslog` (facility mail)."},
+    {"log_level", CT_ENUM, "info", 0, 0, OFF(log_level), log_level_enum,
+     "Least important lines that are logged: debug, info, notice, warning or error."},
+    {"service_user", CT_STRING, "postino", 1, 32, OFF(service_user), NULL,
+     "When started as root: the unprivileged user of smtpd and the queue manager. "
+     "Ignored when started as another user."},
+    {"mail_user", CT_STRING, "vmail", 1, 32, OFF(mail_user), NULL,
+     "When started as root: the user that owns the mailboxes under mail/ (local "
+     "delivery). Ignored when started as another user."},
+
+    {"smtp_listen", CT_LISTEN_LIST, "*:25", 0, 0, OFF(smtp_listen), NULL,
+     "Addresses of the SMTP service (port 25), comma-separated HOST:PORT; `*:25` means "
+     "every address, `[::1]:25` an IPv6 one. Empty disables the service."},
+    {"smtpd_processes", CT_INT, "1", 1, 64, OFF(smtpd_processes), NULL,
+     "Number of smtpd processes sharing the SMTP ports (SO_REUSEPORT)."},
+    {"listen_backlog", CT_INT, "4096", 16, 65535, OFF(listen_backlog), NULL,
+     "Length of the kernel's queue of connections not yet accepted (capped by "
+     "net.core.somaxconn). Clients that reconnect in bursts need a long one."},
+    {"message_size_limit", CT_SIZE, "50M", 1 * KIB, 2 * GIB, OFF(message_size_limit), NULL,
+     "Largest message accepted, in bytes (suffixes K, M, G); advertised with SIZE and "
+     "enforced during DATA and BDAT with `552 5.3.4`."},
+    {"smtpd_recipient_limit", CT_INT, "1000", 100, 100000, OFF(smtpd_recipient_limit), NULL,
+     "Most recipients in one message (RFC 5321 requires at least 100); further RCPT "
+     "commands get `452 4.5.3`."},
+    {"smtpd_max_connections", CT_INT, "1000", 1, 1000000, OFF(smtpd_max_connections), NULL,
+     "Most SMTP connections at once per smtpd process; more are told `421 4.7.0` and "
+     "closed."},
+    {"smtpd_max_connections_per_ip", CT_INT, "50", 1, 1000000,
+     OFF(smtpd_max_connections_per_ip), NULL,
+     "Most SMTP connections at once from one client IP address per smtpd process."},
+    {"smtpd_error_limit", CT_INT, "10", 1, 1000, OFF(smtpd_error_limit), NULL,
+     "Errors (4xx/5xx replies) a client may cause in one session before it is "
+     "disconnected with `421 4.7.0`."},
+    {"smtpd_timeout", CT_DURATION, "5m", 1, 1 * HOUR, OFF(smtpd_timeout), NULL,
+     "How long the server waits for the next command or the next piece of data "
+     "(RFC 5321 section 4.5.3.2 asks for 5 minutes); then `421 4.4.2`."},
+    {"max_received_headers", CT_INT, "100", 10, 1000, OFF(max_received_headers), NULL,
+     "A message with more Received: headers than this is looping and is refused with "
+     "`554 5.4.6`."},
+    {"relay_networks", CT_CIDR_LIST, "", 0, 0, OFF(relay_networks), NULL,
+     "Client networks (comma-separated CIDR) allowed to send to any domain without "
+     "authentication. Empty (the default) means no client may relay."},
+
+    {"queue_retry_min", CT_DURATION, "5m", 1, 1 * DAY, OFF(queue_retry_min), NULL,
+     "Delay before the first retry of a delivery that failed temporarily; it doubles "
+     "at every attempt."},
+    {"queue_retry_max", CT_DURATION, "1h", 1, 1 * DAY, OFF(queue_retry_max), NULL,
+     "Longest delay between two attempts of one delivery."},
+    {"max_queue_lifetime", CT_DURATION, "5d", 1, 100 * DAY, OFF(max_queue_lifetime), NULL,
+     "A message still undelivered after this long is returned to its sender."},
+    {"queue_scan_interval", CT_DURATION, "5m", 1, 1 * DAY, OFF(queue_scan_interval), NULL,
+     "How often the queue manager rescans the whole spool for work it was not told "
+     "about (a safety net; new messages are seen at once)."},
+    {"spool_sync", CT_ENUM, "fsync", 0, 0, OFF(spool_sync), spool_sync_enum,
+     "How a batch of spool and mailbox files is made durable before it is "
+     "acknowledged: `fsync` (each file and directory) or `syncfs` (one flush of the "
+     "whole file system per batch)."},
+
+    {"password_argon2_memory", CT_SIZE, "64M", 8 * KIB, 4 * GIB, OFF(password_argon2_memory),
+     NULL, "Memory cost of each argon2id password hash, in bytes (suffixes K, M, G)."},
+    {"password_argon2_time", CT_INT, "3", 1, 100, OFF(password_argon2_time), NULL,
+     "Number of argon2id passes over that memory."},
+    {"password_argon2_parallelism", CT_INT, "1", 1, 16, OFF(password_argon2_parallelism), NULL,
+     "Number of argon2id lanes (threads)."},
+};
+
+#define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+
+static const struct config_key_def *config_key_find(const char *name)
+{
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (strcmp(config_keys[i].name, name) == 0)
+            return &config_keys[i];
+    return NULL;
+}
+
+bool config_key_exists(const char *key)
+{
+    return config_key_find(key) != NULL;
+}
+
+static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xasprintf(const char *fmt, ...)
+{
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    return buf_steal(&b);
+}
+
+static void *field(struct config *cfg, const struct config_key_def *k)
+{
+    return (char *)cfg + k->offset;
+}
+
+static const void *cfield(const struct config *cfg, const struct config_key_def *k)
+{
+    return (const char *)cfg + k->offset;
+}
+
+static void list_free(struct config_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->items[i]);
+    x_free(&l->items);
+    l->n = 0;
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+        s[--n] = '\0';
+    return s;
+}
+
+/* Split a comma-separated list, checking each item with the key's type. */
+static int parse_list(const struct config_key_def *k, const char *value, struct config_list *out,
+                      char **error_r)
+{
+    memset(out, 0, sizeof(*out));
+    char *copy = xstrdup(value);
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *item = trim(tok);
+        if (*item == '\0')
+            continue;
+        if (k->type == CT_LISTEN_LIST) {
+            struct net_listen_addr a;
+            const char *why;
+            if (net_parse_listen(item, &a, &why) < 0) {
+                *error_r = xasprintf("'%s': %s", item, why);
+                goto fail;
+            }
+        } else {
+            struct net_cidr c;
+            if (net_parse_cidr(item, &c) < 0) {
+                *error_r = xasprintf("'%s' is not an IP network like 192.0.2.0/24", item);
+                goto fail;
+            }
+        }
+        out->items = xrealloc(out->items, (out->n + 1) * sizeof(char *));
+        out->items[out->n++] = xstrdup(item);
+    }
+    free(copy);
+    return 0;
+fail:
+    free(copy);
+    list_free(out);
+    return -1;
+}
+
+int config_parse_size(const char *s, long long *out)
+{
+    size_t n = strlen(s);
+    long long mult = 1;
+    if (n > 0) {
+        switch (s[n - 1]) {
+        case 'k': case 'K': mult = KIB; n--; break;
+        case 'm': case 'M': mult = MIB; n--; break;
+        case 'g': case 'G': mult = GIB; n--; break;
+        default: break;
+        }
+    }
+    unsigned long long v;
+    if (str_to_u64(s, n, (unsigned long long)LLONG_MAX / (unsigned long long)mult, &v) < 0)
+        return -1;
+    *out = (long long)v * mult;
+    return 0;
+}
+
+int config_parse_duration(const char *s, long long *out)
+{
+    size_t n = strlen(s);
+    long long mult = 1;
+    if (n > 0) {
+        switch (s[n - 1]) {
+        case 's': mult = 1; n--; break;
+        case 'm': mult = MINUTE; n--; break;
+        case 'h': mult = HOUR; n--; break;
+        case 'd': mult = DAY; n--; break;
+        default: break;
+        }
+    }
+    unsigned long long v;
+    if (str_to_u64(s, n, (unsigned long long)LLONG_MAX / (unsigned long long)mult, &v) < 0)
+        return -1;
+    *out = (long long)v * mult;
+    return 0;
+}
+
+static int set_key(struct config *cfg, const struct config_key_def *k, const char *value,
+                   char **error_r)
+{
+    long long v = 0;
+    switch (k->type) {
+    case CT_STRING:
+    case CT_PATH: {
+        size_t len = strlen(value);
+        if ((long long)len < k->min || (k->max && (long long)len > k->max)) {
+            *error_r = xasprintf("%s must be %lld to %lld characters long", k->name, k->min,
+                                 k->max);
+            return -1;
+        }
+        for (const char *p = value; *p; p++) {
+            if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+                *error_r = xasprintf("%s contains a control character", k->name);
+                return -1;
+            }
+        }
+        char **s = field(cfg, k);
+        free(*s);
+        *s = xstrdup(value);
+        return 0;
+    }
+    case CT_INT: {
+        unsigned long long u;
+        if (str_to_u64(value, strlen(value), (unsigned long long)LLONG_MAX, &u) < 0) {
+            *error_r = xasprintf("%s needs a whole number, not '%s'", k->name, value);
+            return -1;
+        }
+        v = (long long)u;
+        break;
+    }
+    case CT_SIZE:
+        if (config_parse_size(value, &v) < 0) {
+            *error_r =
+                xasprintf("%s needs a size like 10M (K, M, G suffixes), not '%s'", k->name, value);
+            return -1;
+        }
+        break;
+    case CT_DURATION:
+        if (config_parse_duration(value, &v) < 0) {
+            *error_r = xasprintf("%s needs a duration like 30s, 5m, 1h or 5d, not '%s'", k->name,
+                                 value);
+            return -1;
+        }
+        break;
+    case CT_ENUM:
+        for (const struct config_enum *e = k->enums; e->name; e++) {
+            if (strcmp(e->name, value) == 0) {
+                *(int *)field(cfg, k) = e->value;
+                return 0;
+            }
+        }
+        {
+            struct buf b;
+            buf_init(&b, BUF_UNLIMITED);
+            buf_printf(&b, "%s must be one of", k->name);
+            for (const struct config_enum *e = k->enums; e->name; e++)
+                buf_printf(&b, " %s", e->name);
+            buf_printf(&b, ", not '%s'", value);
+            *error_r = buf_steal(&b);
+        }
+        return -1;
+    case CT_LISTEN_LIST:
+    case CT_CIDR_LIST: {
+        struct config_list l;
+        char *why = NULL;
+        if (parse_list(k, value, &l, &why) < 0) {
+            *error_r = xasprintf("%s: %s", k->name, why);
+            free(why);
+            return -1;
+        }
+        struct config_list *dst = field(cfg, k);
+        list_free(dst);
+        *dst = l;
+        return 0;
+    }
+    }
+    if (v < k->min || v > k->max) {
+        *error_r = xasprintf("%s must be between %lld and %lld, not %lld", k->name, k->min, k->max,
+                             v);
+        return -1;
+    }
+    *(long long *)field(cfg, k) = v;
+    return 0;
+}
+
+int config_set(struct config *cfg, const char *key, const char *value, char **error_r)
+{
+    const struct config_key_def *k = config_key_find(key);
+    if (!k) {
+        *error_r = xasprintf("unknown key '%s'", key);
+        return -1;
+    }
+    return set_key(cfg, k, value, error_r);
+}
+
+struct config *config_new_default(void)
+{
+    struct config *cfg = xcalloc(1, sizeof(*cfg));
+    for (size_t i = 0; i < N_KEYS; i++) {
+        char *err = NULL;
+        if (set_key(cfg, &config_keys[i], config_keys[i].def, &err) < 0)
+            panic("default of %s: %s", config_keys[i].name, err);
+    }
+    return cfg;
+}
+
+void config_free(struct config **cfgp)
+{
+    struct config *cfg = *cfgp;
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const struct config_key_def *k = &config_keys[i];
+        if (k->type == CT_STRING || k->type == CT_PATH)
+            x_free((char **)field(cfg, k));
+        else if (k->type == CT_LISTEN_LIST || k->type == CT_CIDR_LIST)
+            list_free(field(cfg, k));
+    }
+    free(cfg->path);
+    free(cfg->config_dir);
+    x_free(cfgp);
+}
+
+int config_parse_text(struct config *cfg, const char *name, const char *text, size_t len,
+                      char **error_r)
+{
+    bool seen[N_KEYS];
+    memset(seen, 0, sizeof(seen));
+    size_t lineno = 0;
+    size_t pos = 0;
+    while (pos < len) {
+        lineno++;
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t llen = nl ? (size_t)(nl - (text + pos)) : len - pos;
+        if (memchr(text + pos, '\0', llen)) {
+            *error_r = xasprintf("%s:%zu: NUL byte in the file", name, lineno);
+            return -1;
+        }
+        if (llen > 4096) {
+            *error_r = xasprintf("%s:%zu: line too long", name, lineno);
+            return -1;
+        }
+        char *line = xstrndup(text + pos, llen);
+        pos += llen + (nl ? 1 : 0);
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#') {
+            free(line);
+            continue;
+        }
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            *error_r = xasprintf("%s:%zu: expected 'key = value'", name, lineno);
+            free(line);
+            return -1;
+        }
+        *eq = '\0';
+        char *key = trim(s);
+        char *value = trim(eq + 1);
+        const struct config_key_def *k = config_key_find(key);
+        if (!k) {
+            char shown[128];
+            str_printable(shown, sizeof(shown), key, strlen(key));
+            *error_r = xasprintf("%s:%zu: unknown key '%s'", name, lineno, shown);
+            free(line);
+            return -1;
+        }
+        size_t idx = (size_t)(k - config_keys);
+        if (seen[idx]) {
+            *error_r = xasprintf("%s:%zu: %s is set twice", name, lineno, key);
+            free(line);
+            return -1;
+        }
+        seen[idx] = true;
+        char *why = NULL;
+        if (set_key(cfg, k, value, &why) < 0) {
+            *error_r = xasprintf("%s:%zu: %s", name, lineno, why);
+            free(why);
+            free(line);
+            return -1;
+        }
+        free(line);
+    }
+    return 0;
+}
+
+/* Make cfg->data_dir absolute, relative to the config file's directory. */
+static void resolve_paths(struct config *cfg)
+{
+    if (cfg->data_dir[0] == '/')
+        return;
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    buf_printf(&b, "%s/%s", cfg->config_dir, cfg->data_dir);
+    char *abs = realpath(buf_cstr(&b), NULL);
+    free(cfg->data_dir);
+    cfg->data_dir = abs ? abs : buf_steal(&b);
+    buf_free(&b);
+}
+
+struct config *config_load(const char *path, char **error_r)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        *error_r = xasprintf("%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct buf text;
+    buf_init(&text, 1024 * 1024);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (buf_append(&text, chunk, n) < 0) {
+            *error_r = xasprintf("%s: file too large", path);
+            fclose(f);
+            buf_free(&text);
+            return NULL;
+        }
+    }
+    bool failed = ferror(f);
+    fclose(f);
+    if (failed) {
+        *error_r = xasprintf("%s: read error", path);
+        buf_free(&text);
+        return NULL;
+    }
+    struct config *cfg = config_new_default();
+    char *abs = realpath(path, NULL);
+    cfg->path = abs ? abs : xstrdup(path);
+    const char *slash = strrchr(cfg->path, '/');
+    cfg->config_dir = slash ? xstrndup(cfg->path, slash == cfg->path ? 1 : (size_t)(slash - cfg->path))
+                            : xstrdup(".");
+    if (config_parse_text(cfg, path, buf_cstr(&text), text.len, error_r) < 0) {
+        buf_free(&text);
+        config_free(&cfg);
+        return NULL;
+    }
+    buf_free(&text);
+    if (cfg->queue_retry_min > cfg->queue_retry_max) {
+        *error_r = xasprintf("%s: queue_retry_min is longer than queue_retry_max", path);
+        config_free(&cfg);
+        return NULL;
+    }
+    resolve_paths(cfg);
+    if (cfg->hostname[0] == '\0') {
+        char host[256];
+        if (gethostname(host, sizeof(host)) < 0)
+            str_copy(host, sizeof(host), "localhost");
+        host[sizeof(host) - 1] = '\0';
+        free(cfg->hostname);
+        cfg->hostname = xstrdup(host);
+    }
+    return cfg;
+}
+
+static void value_text(const struct config *cfg, const struct config_key_def *k, struct buf *out)
+{
+    switch (k->type) {
+    case CT_STRING:
+    case CT_PATH:
+        buf_append_str(out, *(char *const *)cfield(cfg, k));
+        break;
+    case CT_INT:
+    case CT_DURATION:
+    case CT_SIZE: {
+        long long v = *(const long long *)cfield(cfg, k);
+        if (k->type == CT_DURATION) {
+            if (v % DAY == 0)
+                buf_printf(out, "%lldd", v / DAY);
+            else if (v % HOUR == 0)
+                buf_printf(out, "%lldh", v / HOUR);
+            else if (v % MINUTE == 0)
+                buf_printf(out, "%lldm", v / MINUTE);
+            else
+                buf_printf(out, "%llds", v);
+        } else if (k->type == CT_SIZE && v != 0) {
+            if (v % GIB == 0)
+                buf_printf(out, "%lldG", v / GIB);
+            else if (v % MIB == 0)
+                buf_printf(out, "%lldM", v / MIB);
+            else if (v % KIB == 0)
+                buf_printf(out, "%lldK", v / KIB);
+            else
+                buf_printf(out, "%lld", v);
+        } else {
+            buf_printf(out, "%lld", v);
+        }
+        break;
+    }
+    case CT_ENUM: {
+        int v = *(const int *)cfield(cfg, k);
+        for (const struct config_enum *e = k->enums; e->name; e++)
+            if (e->value == v)
+                buf_append_str(out, e->name);
+        break;
+    }
+    case CT_LISTEN_LIST:
+    case CT_CIDR_LIST: {
+        const struct config_list *l = cfield(cfg, k);
+        for (size_t i = 0; i < l->n; i++)
+            buf_printf(out, "%s%s", i ? ", " : "", l->items[i]);
+        break;
+    }
+    }
+}
+
+char *config_value_text(const struct config *cfg, const char *key)
+{
+    const struct config_key_def *k = config_key_find(key);
+    if (!k)
+        return NULL;
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    value_text(cfg, k, &b);
+    return buf_steal(&b);
+}
+
+/* Wrap doc text as "# " comment lines of at most ~76 columns. */
+static void write_comment(struct buf *out, const char *text)
+{
+    size_t col = 0;
+    const char *p = text;
+    buf_append_str(out, "#");
+    while (*p) {
+        const char *sp = strchr(p, ' ');
+        size_t wlen = sp ? (size_t)(sp - p) : strlen(p);
+        if (col > 0 && col + wlen + 1 > 76) {
+            buf_append_str(out, "\n#");
+            col = 0;
+        }
+        buf_append_char(out, ' ');
+        buf_append(out, p, wlen);
+        col += wlen + 1;
+        p += wlen;
+        while (*p == ' ')
+            p++;
+    }
+    buf_append_char(out, '\n');
+}
+
+void config_write_file(const struct config *cfg, const char *const *set_keys, size_t n_set,
+                       struct buf *out)
+{
+    buf_append_str(out, "# postino configuration. Every key is listed with its documentation;\n"
+                        "# commented-out keys have their default value. Reference:\n"
+                        "# docs/configuration.md. Check with: postino check-config --config FILE\n");
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const struct config_key_def *k = &config_keys[i];
+        bool set = false;
+        for (size_t j = 0; j < n_set; j++)
+            if (strcmp(set_keys[j], k->name) == 0)
+                set = true;
+        buf_append_char(out, '\n');
+        write_comment(out, k->doc);
+        if (set) {
+            buf_printf(out, "%s = ", k->name);
+            value_text(cfg, k, out);
+        } else {
+            buf_printf(out, "#%s = %s", k->name, k->def);
+        }
+        buf_append_char(out, '\n');
+    }
+}
+
+static const char *type_name(const struct config_key_def *k)
+{
+    switch (k->type) {
+    case CT_STRING: return "text";
+    case CT_PATH: return "path";
+    case CT_INT: return "number";
+    case CT_SIZE: return "size";
+    case CT_DURATION: return "duration";
+    case CT_ENUM: return "one of a list";
+    case CT_LISTEN_LIST: return "list of HOST:PORT";
+    case CT_CIDR_LIST: return "list of networks";
+    }
+    return "?";
+}
+
+void config_write_reference(struct buf *out)
+{
+    buf_append_str(out,
+                   "# postino configuration reference\n\n"
+                   "<!-- Generated by `postino config-reference` from the table in "
+                   "src/lib/config.c; a unit test checks that this file matches it. -->\n\n"
+                   "The configuration is one file of `key = value` lines; a line starting "
+                   "with `#` is a comment. Unknown keys, keys set twice and bad values are "
+                   "errors that name the file and line. `postino check-config --config FILE` "
+                   "checks a file without starting anything; `postino init --set KEY=VALUE` "
+                   "sets any key in a new configuration, checked the same way.\n\n"
+                   "Sizes take the suffixes K, M and G (powers of 1024); durations the "
+                   "suffixes s, m, h and d (a bare number is seconds); lists are "
+                   "comma-separated.\n\n");
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const struct config_key_def *k = &config_keys[i];
+        buf_printf(out, "## `%s`\n\n", k->name);
+        buf_printf(out, "- type: %s", type_name(k));
+        if (k->type == CT_ENUM) {
+            buf_append_str(out, " (");
+            for (const struct config_enum *e = k->enums; e->name; e++)
+                buf_printf(out, "%s`%s`", e == k->enums ? "" : ", ", e->name);
+            buf_append_str(out, ")");
+        }
+        if (k->type == CT_INT)
+            buf_printf(out, ", %lld to %lld", k->min, k->max);
+        buf_printf(out, "\n- default: `%s`\n\n%s\n\n", k->def[0] ? k->def : "(empty)", k->doc);
+    }
+}
+
+int config_data_path(const struct config *cfg, const char *rel, char *out, size_t outsize)
+{
+    int n = snprintf(out, outsize, "%s/%s", cfg->data_dir, rel);
+    return (n < 0 || (size_t)n >= outsize) ? -1 : 0;
+}

@@ -1,0 +1,96 @@
+/* config: the one configuration file of postino.
+ *
+ * Every key is declared once, in the table in config.c, with its type,
+ * default, bounds and one line of documentation; the file parser, `init
+ * --set`, check-config and docs/configuration.md all come from that table.
+ * The file holds "key = value" lines and full-line "#" comments; unknown
+ * keys, repeated keys and bad values are errors naming the file and line. */
+#ifndef POSTINO_CONFIG_H
+#define POSTINO_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "buf.h"
+
+/* A comma-separated list value. */
+struct config_list {
+    size_t n;
+    char **items;
+};
+
+struct config {
+    char *path;       /* the file this came from (absolute) */
+    char *config_dir; /* its directory: relative paths start here */
+
+    char *hostname;
+    char *data_dir; /* absolute after config_load() */
+    int log_target; /* enum log_target */
+    int log_level;  /* syslog priority */
+    char *service_user;
+    char *mail_user;
+
+    struct config_list smtp_listen;
+    long long smtpd_processes;
+    long long listen_backlog;
+    long long message_size_limit;
+    long long smtpd_recipient_limit;
+    long long smtpd_max_connections;
+    long long smtpd_max_connections_per_ip;
+    long long smtpd_error_limit;
+    long long smtpd_timeout;
+    long long max_received_headers;
+    struct config_list relay_networks;
+
+    long long queue_retry_min;
+    long long queue_retry_max;
+    long long max_queue_lifetime;
+    long long queue_scan_interval;
+    int spool_sync; /* enum spool_sync_method */
+
+    long long password_argon2_memory;
+    long long password_argon2_time;
+    long long password_argon2_parallelism;
+};
+
+enum spool_sync_method {
+    SPOOL_SYNC_FSYNC,
+    SPOOL_SYNC_SYNCFS,
+};
+
+/* A config with every key at its default. Free with config_free(). */
+struct config *config_new_default(void);
+void config_free(struct config **cfg);
+
+/* Read FILE into a fresh config. Returns NULL and a message naming file and
+ * line in *error_r (caller frees) on any problem. */
+struct config *config_load(const char *path, char **error_r);
+/* Parse config text (for tests and the fuzzer); name is used in messages. */
+int config_parse_text(struct config *cfg, const char *name, const char *text, size_t len,
+                      char **error_r);
+
+/* Set one key from its text form, checked like the file. Returns 0, or -1
+ * with a message in *error_r (caller frees). */
+int config_set(struct config *cfg, const char *key, const char *value, char **error_r);
+/* True if key names a configuration key. */
+bool config_key_exists(const char *key);
+
+/* Write a complete, commented configuration file: keys named in set_keys
+ * (n_set of them) with the values of cfg, every other key commented out
+ * with its default. */
+void config_write_file(const struct config *cfg, const char *const *set_keys, size_t n_set,
+                       struct buf *out);
+/* The text form of key's current value in cfg (caller frees). */
+char *config_value_text(const struct config *cfg, const char *key);
+/* The reference documentation (markdown) of every key. */
+void config_write_reference(struct buf *out);
+
+/* Join cfg->data_dir and rel into out. */
+int config_data_path(const struct config *cfg, const char *rel, char *out, size_t outsize);
+
+/* Value parsers shared with other modules. Each returns 0 or -1. */
+int config_parse_size(const char *s, long long *out);     /* 10, 10K, 10M, 10G */
+int config_parse_duration(const char *s, long long *out); /* 30s, 5m, 1h, 5d */
+
+#endif
