@@ -66,7 +66,9 @@ int str_to_u64(const char *s, size_t n, unsigned long long max, unsigned long lo
         if (s[i] < '0' || s[i] > '9')
             return -1;
         unsigned d = (unsigned)(s[i] - '0');
-        if (v > (max - d) / 10)
+        /* d > max first: otherwise max - d wraps around and a digit above
+         * a small max (below 9) would be accepted. */
+        if (d > max || v > (max - d) / 10)
             return -1;
         v = v * 10 + d;
     }
