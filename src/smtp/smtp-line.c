@@ -9,6 +9,17 @@ void smtp_line_find(const char *data, size_t n, size_t max, struct smtp_line *ou
     for (size_t i = 0; i < limit; i++) {
         char c = data[i];
         if (c == '\r') {
+            if (i + 2 > max) {
+                /* A CRLF starting in the last octet allowed would make the
+                 * line max + 1 octets: too long (it used to be accepted).
+                 * Leave the CR in the input so that smtp_line_skip() sees
+                 * the CRLF ending the over-long line; max < 2 cannot hold
+                 * any line, so then the CR goes too (progress). */
+                out->status = SMTP_LINE_TOO_LONG;
+                out->len = 0;
+                out->consumed = i > 0 ? i : 1;
+                return;
+            }
             if (i + 1 >= n) {
                 out->status = SMTP_LINE_NEED_MORE;
                 out->len = out->consumed = 0;
