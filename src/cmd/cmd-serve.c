@@ -1,0 +1,100 @@
+/* postino serve / check-config / config-reference */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "daemon/daemon.h"
+#include "lib/buf.h"
+#include "lib/net.h"
+#include "lib/privs.h"
+
+static const char serve_usage[] =
+    "usage: postino serve [--config FILE]\n"
+    "Runs every service in the foreground, logging to stderr (log_target), until\n"
+    "SIGTERM or SIGINT; SIGHUP asks the services to reload.\n";
+
+int cmd_serve(int argc, char **argv)
+{
+    struct cmd_common c;
+    argc = cmd_parse_common(argc, argv, &c, serve_usage);
+    if (argc <= 0)
+        return argc < 0 ? 2 : 0;
+    if (argc != 1) {
+        fputs(serve_usage, stderr);
+        return 2;
+    }
+    struct config *cfg = cmd_load_config(&c);
+    if (!cfg)
+        return 1;
+    int rc = supervisor_main(cfg);
+    config_free(&cfg);
+    return rc;
+}
+
+static const char check_usage[] =
+    "usage: postino check-config [--config FILE]\n"
+    "Checks the configuration file and the layout it points to without starting\n"
+    "anything; prints every problem found and exits 1 if there is one.\n";
+
+int cmd_check_config(int argc, char **argv)
+{
+    struct cmd_common c;
+    argc = cmd_parse_common(argc, argv, &c, check_usage);
+    if (argc <= 0)
+        return argc < 0 ? 2 : 0;
+    if (argc != 1) {
+        fputs(check_usage, stderr);
+        return 2;
+    }
+    struct config *cfg = cmd_load_config(&c);
+    if (!cfg)
+        return 1;
+    int problems = 0;
+    const char *subs[] = {"state/postino.db", "spool/incoming", "spool/queue", "mail"};
+    for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+        char path[4096];
+        struct stat st;
+        if (config_data_path(cfg, subs[i], path, sizeof(path)) < 0 || stat(path, &st) < 0) {
+            cmd_error("%s: missing (postino init creates it)", path);
+            problems++;
+        }
+    }
+    if (privs_is_root()) {
+        const char *users[] = {cfg->service_user, cfg->mail_user};
+        for (size_t i = 0; i < 2; i++) {
+            struct privs_user u;
+            const char *why;
+            if (privs_lookup(users[i], &u, &why) < 0) {
+                cmd_error("user %s: %s", users[i], why);
+                problems++;
+            } else if (u.uid == 0) {
+                cmd_error("user %s is root: services must not run as root", users[i]);
+                problems++;
+            }
+        }
+    }
+    if (problems == 0)
+        printf("%s: ok\n", cfg->path);
+    config_free(&cfg);
+    return problems ? 1 : 0;
+}
+
+int cmd_config_reference(int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 1) {
+        fputs("usage: postino config-reference\n"
+              "Prints the reference of every configuration key (docs/configuration.md).\n",
+              stderr);
+        return 2;
+    }
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    config_write_reference(&b);
+    fwrite(b.data, 1, b.len, stdout);
+    buf_free(&b);
+    return 0;
+}

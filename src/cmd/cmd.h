@@ -1,0 +1,48 @@
+/* cmd: the `postino` command line. main.c dispatches to one cmd_*() per
+ * subcommand; each parses its own options and returns the exit status
+ * (0 ok, 1 failure, 2 usage error). */
+#ifndef POSTINO_CMD_H
+#define POSTINO_CMD_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "lib/config.h"
+#include "state/state-db.h"
+
+int cmd_init(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_check_config(int argc, char **argv);
+int cmd_user(int argc, char **argv);
+int cmd_alias(int argc, char **argv);
+int cmd_domain(int argc, char **argv);
+int cmd_config_reference(int argc, char **argv);
+
+/* Options every subcommand shares. */
+struct cmd_common {
+    const char *config_path; /* --config, $POSTINO_CONFIG or the default */
+    bool json;               /* --json */
+    bool password_stdin;     /* --password-stdin */
+    bool help;               /* --help / -h */
+};
+
+/* Take the shared options out of argv (which is compacted, argv[0] kept);
+ * an unknown "--option" is a usage error printed with usage. Returns the
+ * new argc, or -1. */
+int cmd_parse_common(int argc, char **argv, struct cmd_common *c, const char *usage);
+/* Load the configuration or print why not. */
+struct config *cmd_load_config(const struct cmd_common *c);
+/* Open the state database of cfg, as the owner of the state directory when
+ * run as root. NULL after printing why. */
+struct state_db *cmd_open_state(const struct config *cfg);
+/* Print a message to stderr as "postino: ..." */
+void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print s as a JSON string (quoted, escaped) to f. */
+void cmd_json_string(FILE *f, const char *s);
+/* Read a new password: from stdin with --password-stdin, else twice from
+ * the terminal without echo. Returns its length or -1 after printing why. */
+int cmd_read_password(const struct cmd_common *c, char *out, size_t outsize);
+/* Hash a password with the configured argon2id cost; -1 after printing. */
+int cmd_hash_password(const struct config *cfg, const char *pw, size_t len, char *out);
+
+#endif

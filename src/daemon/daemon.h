@@ -1,0 +1,36 @@
+/* daemon: the processes of `postino serve` and what the supervisor hands
+ * each of them. Each *_main() runs one event loop until told to stop and
+ * returns the process exit status. */
+#ifndef POSTINO_DAEMON_H
+#define POSTINO_DAEMON_H
+
+#include <stddef.h>
+
+#include "lib/config.h"
+
+#define DAEMON_MAX_LISTENERS 32
+
+struct daemon_env {
+    struct config *cfg;
+    int smtp_fds[DAEMON_MAX_LISTENERS]; /* listening SMTP sockets */
+    size_t n_smtp_fds;
+    int deliver_fd; /* listening socket of deliver-local */
+    char deliver_path[512];
+};
+
+int supervisor_main(struct config *cfg);
+int smtpd_main(struct daemon_env *env);
+int queue_main(struct daemon_env *env);
+int deliver_local_main(struct daemon_env *env);
+
+struct evbuffer;
+
+/* The next IPC frame at the front of in: 1 with *frame (made contiguous)
+ * and *len set, the caller drains len octets when done; 0 if incomplete;
+ * -1 if the peer sent an impossible length. */
+int daemon_frame_next(struct evbuffer *in, unsigned char **frame, size_t *len);
+
+/* Path under the data directory, or fatal if too long. */
+void daemon_path(const struct config *cfg, const char *rel, char *out, size_t outsize);
+
+#endif

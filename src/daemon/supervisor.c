@@ -1,0 +1,339 @@
+/* supervisor: the process `postino serve` starts as. It binds the ports,
+ * forks one process per service (dropping each to its user when started
+ * as root), restarts a child that dies, and stops them all on SIGTERM. It
+ * runs no event library: a signalfd and poll() are all it needs. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "lib/log.h"
+#include "lib/net.h"
+#include "lib/privs.h"
+#include "lib/str.h"
+#include "queue/spool.h"
+
+#define STOP_GRACE_SECONDS 30
+#define MAX_CHILDREN (64 + 2)
+
+enum child_kind {
+    CHILD_SMTPD,
+    CHILD_QUEUE,
+    CHILD_DELIVER_LOCAL,
+};
+
+static const char *const kind_names[] = {"smtpd", "queue", "deliver-local"};
+
+struct child {
+    enum child_kind kind;
+    pid_t pid;             /* 0 when not running */
+    time_t started;
+    time_t restart_at;     /* when to start it again (after a crash) */
+    unsigned backoff;      /* seconds */
+};
+
+struct supervisor {
+    struct config *cfg;
+    struct daemon_env env;
+    struct child children[MAX_CHILDREN];
+    size_t n_children;
+    struct privs_user service, mail;
+    bool root;
+    int sigfd;
+    sigset_t oldmask;
+    int lock_fd;
+    bool stopping;
+};
+
+/* Run one service in a freshly forked child; never returns. */
+static _Noreturn void run_child(struct supervisor *s, struct child *c)
+{
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    prctl(PR_SET_NAME, kind_names[c->kind]);
+    close(s->sigfd);
+    close(s->lock_fd);
+    sigprocmask(SIG_SETMASK, &s->oldmask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    log_open(kind_names[c->kind], (enum log_target)s->cfg->log_target);
+    struct daemon_env *env = &s->env;
+    /* Keep only the sockets this service uses. */
+    if (c->kind != CHILD_SMTPD)
+        for (size_t i = 0; i < env->n_smtp_fds; i++)
+            close(env->smtp_fds[i]);
+    if (c->kind != CHILD_DELIVER_LOCAL)
+        close(env->deliver_fd);
+    const struct privs_user *u = c->kind == CHILD_DELIVER_LOCAL ? &s->mail : &s->service;
+    const char *err;
+    if (s->root && privs_drop(u, &err) < 0)
+        log_fatal("cannot drop privileges: %s", err);
+    int rc;
+    switch (c->kind) {
+    case CHILD_SMTPD:
+        rc = smtpd_main(env);
+        break;
+    case CHILD_QUEUE:
+        rc = queue_main(env);
+        break;
+    default:
+        rc = deliver_local_main(env);
+        break;
+    }
+    config_free(&s->cfg);
+    exit(rc);
+}
+
+static void start_child(struct supervisor *s, struct child *c)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        log_error("cannot fork %s: %s", kind_names[c->kind], strerror(errno));
+        c->restart_at = time(NULL) + 5;
+        return;
+    }
+    if (pid == 0)
+        run_child(s, c);
+    c->pid = pid;
+    c->started = time(NULL);
+    c->restart_at = 0;
+}
+
+static struct child *child_by_pid(struct supervisor *s, pid_t pid)
+{
+    for (size_t i = 0; i < s->n_children; i++)
+        if (s->children[i].pid == pid)
+            return &s->children[i];
+    return NULL;
+}
+
+/* Collect exited children; plan restarts unless stopping. */
+static void reap(struct supervisor *s)
+{
+    int st;
+    pid_t pid;
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+        struct child *c = child_by_pid(s, pid);
+        if (!c)
+            continue;
+        c->pid = 0;
+        bool clean = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+        if (s->stopping) {
+            if (!clean)
+                log_warn("%s[%d] stopped with status %d", kind_names[c->kind], (int)pid,
+                         WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+            continue;
+        }
+        if (WIFSIGNALED(st))
+            log_error("%s[%d] was killed by signal %d; restarting", kind_names[c->kind], (int)pid,
+                      WTERMSIG(st));
+        else
+            log_error("%s[%d] exited with status %d; restarting", kind_names[c->kind], (int)pid,
+                      WEXITSTATUS(st));
+        time_t now = time(NULL);
+        /* A child that dies soon after starting is restarted ever later. */
+        if (now - c->started < 10)
+            c->backoff = c->backoff ? (c->backoff * 2 > 30 ? 30 : c->backoff * 2) : 1;
+        else
+            c->backoff = 0;
+        c->restart_at = now + c->backoff;
+    }
+}
+
+static bool any_running(const struct supervisor *s)
+{
+    for (size_t i = 0; i < s->n_children; i++)
+        if (s->children[i].pid > 0)
+            return true;
+    return false;
+}
+
+static void signal_all(struct supervisor *s, int sig)
+{
+    for (size_t i = 0; i < s->n_children; i++)
+        if (s->children[i].pid > 0)
+            kill(s->children[i].pid, sig);
+}
+
+static int open_lock(const struct config *cfg, int *fd_r)
+{
+    char path[4096];
+    daemon_path(cfg, "run/postino.pid", path, sizeof(path));
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        log_fatal("cannot open %s: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        char pid[32] = "";
+        ssize_t n = read(fd, pid, sizeof(pid) - 1);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        log_fatal("another postino serve (pid %s) is using %s", pid[0] ? pid : "?",
+                  cfg->data_dir);
+    }
+    char text[32];
+    int n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, text, (size_t)n, 0) != n)
+        log_warn("cannot write %s", path);
+    *fd_r = fd;
+    return 0;
+}
+
+static void bind_sockets(struct supervisor *s)
+{
+    struct config *cfg = s->cfg;
+    for (size_t i = 0; i < cfg->smtp_listen.n; i++) {
+        if (s->env.n_smtp_fds >= DAEMON_MAX_LISTENERS)
+            log_fatal("too many SMTP listen addresses");
+        struct net_listen_addr a;
+        const char *why;
+        if (net_parse_listen(cfg->smtp_listen.items[i], &a, &why) < 0)
+            log_fatal("smtp_listen %s: %s", cfg->smtp_listen.items[i], why);
+        int fd = net_listen(&a, (int)cfg->listen_backlog);
+        if (fd < 0)
+            log_fatal("cannot listen on %s: %s", cfg->smtp_listen.items[i], strerror(errno));
+        s->env.smtp_fds[s->env.n_smtp_fds++] = fd;
+        log_info("SMTP listening on %s", cfg->smtp_listen.items[i]);
+    }
+    daemon_path(cfg, "run/deliver-local.sock", s->env.deliver_path,
+                sizeof(s->env.deliver_path));
+    struct sockaddr_un sun;
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    if (str_copy(sun.sun_path, sizeof(sun.sun_path), s->env.deliver_path) < 0)
+        log_fatal("socket path too long: %s", s->env.deliver_path);
+    unlink(s->env.deliver_path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, 64) < 0)
+        log_fatal("cannot listen on %s: %s", s->env.deliver_path, strerror(errno));
+    chmod(s->env.deliver_path, 0660);
+    if (s->root && chown(s->env.deliver_path, s->mail.uid, s->service.gid) < 0)
+        log_fatal("cannot chown %s: %s", s->env.deliver_path, strerror(errno));
+    s->env.deliver_fd = fd;
+}
+
+int supervisor_main(struct config *cfg)
+{
+    struct supervisor s;
+    memset(&s, 0, sizeof(s));
+    s.cfg = cfg;
+    s.env.cfg = cfg;
+    s.env.deliver_fd = -1;
+    log_open("master", (enum log_target)cfg->log_target);
+    log_set_level(cfg->log_level);
+
+    char path[4096];
+    daemon_path(cfg, "state/postino.db", path, sizeof(path));
+    if (access(path, F_OK) < 0)
+        log_fatal("%s does not exist: create the layout with postino init", path);
+    s.root = privs_is_root();
+    if (s.root) {
+        const char *err;
+        if (privs_lookup(cfg->service_user, &s.service, &err) < 0)
+            log_fatal("service_user %s: %s", cfg->service_user, err);
+        if (privs_lookup(cfg->mail_user, &s.mail, &err) < 0)
+            log_fatal("mail_user %s: %s", cfg->mail_user, err);
+    }
+    daemon_path(cfg, "run", path, sizeof(path));
+    if (mkdir(path, 0750) < 0 && errno != EEXIST)
+        log_fatal("cannot create %s: %s", path, strerror(errno));
+    if (s.root && chown(path, 0, s.service.gid) < 0)
+        log_fatal("cannot chown %s: %s", path, strerror(errno));
+    open_lock(cfg, &s.lock_fd);
+    bind_sockets(&s);
+
+    /* What smtpd processes left half-received was never acknowledged. */
+    struct spool sp;
+    const char *err;
+    if (spool_open(&sp, cfg->data_dir, &err) < 0)
+        log_fatal("cannot open the spool under %s: %s", cfg->data_dir, err);
+    int cleaned = spool_clean_incoming(&sp);
+    if (cleaned > 0)
+        log_info("removed %d unacknowledged file%s from spool/incoming", cleaned,
+                 cleaned == 1 ? "" : "s");
+    spool_close(&sp);
+
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, &s.oldmask);
+    s.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (s.sigfd < 0)
+        log_fatal("signalfd: %s", strerror(errno));
+
+    s.children[s.n_children++].kind = CHILD_DELIVER_LOCAL;
+    s.children[s.n_children++].kind = CHILD_QUEUE;
+    for (long long i = 0; i < cfg->smtpd_processes; i++)
+        s.children[s.n_children++].kind = CHILD_SMTPD;
+    for (size_t i = 0; i < s.n_children; i++)
+        start_child(&s, &s.children[i]);
+    log_info("postino started as %s; data in %s", s.root ? "root" : "a normal user",
+             cfg->data_dir);
+
+    time_t stop_deadline = 0;
+    for (;;) {
+        time_t now = time(NULL);
+        int timeout = 1000;
+        if (!s.stopping) {
+            for (size_t i = 0; i < s.n_children; i++) {
+                struct child *c = &s.children[i];
+                if (c->pid == 0 && c->restart_at && c->restart_at <= now)
+                    start_child(&s, c);
+            }
+        } else {
+            if (!any_running(&s))
+                break;
+            if (now >= stop_deadline) {
+                log_warn("children still running after %d s; killing them",
+                         STOP_GRACE_SECONDS);
+                signal_all(&s, SIGKILL);
+                stop_deadline = now + 3600;
+            }
+        }
+        struct pollfd pfd = {.fd = s.sigfd, .events = POLLIN};
+        int r = poll(&pfd, 1, timeout);
+        if (r < 0 && errno != EINTR)
+            log_fatal("poll: %s", strerror(errno));
+        struct signalfd_siginfo si;
+        while (read(s.sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+            switch (si.ssi_signo) {
+            case SIGCHLD:
+                reap(&s);
+                break;
+            case SIGHUP:
+                log_info("reload requested");
+                signal_all(&s, SIGHUP);
+                break;
+            default:
+                if (!s.stopping) {
+                    log_info("stopping on signal %u", si.ssi_signo);
+                    s.stopping = true;
+                    stop_deadline = time(NULL) + STOP_GRACE_SECONDS;
+                    signal_all(&s, SIGTERM);
+                }
+                break;
+            }
+        }
+    }
+    for (size_t i = 0; i < s.env.n_smtp_fds; i++)
+        close(s.env.smtp_fds[i]);
+    close(s.env.deliver_fd);
+    unlink(s.env.deliver_path);
+    close(s.sigfd);
+    close(s.lock_fd);
+    log_info("stopped");
+    return 0;
+}

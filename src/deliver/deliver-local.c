@@ -1,0 +1,153 @@
+#include "deliver-local.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/buf.h"
+#include "lib/str.h"
+#include "lib/xalloc.h"
+#include "smtp/smtp-address.h"
+
+#define COPY_CHUNK (64 * 1024)
+
+/* Is this errno something that can pass (retry) or a fixed condition? All
+ * file system trouble is treated as temporary: a full disk or a wrong
+ * permission is fixed by the administrator, and the mail must wait. */
+static void fail_errno(struct deliver_rcpt *r, const char *what, int err)
+{
+    char text[300];
+    snprintf(text, sizeof(text), "4.3.0 %s: %s", what, strerror(err));
+    deliver_rcpt_set(r, DELIVER_TEMPFAIL, text);
+}
+
+/* Copy the spool message (CRLF) into the Maildir file (LF). */
+static int copy_message(int msg_fd, struct maildir_delivery *md, char *in, char *out)
+{
+    off_t off = 0;
+    bool pending_cr = false;
+    for (;;) {
+        ssize_t n = pread(msg_fd, in, COPY_CHUNK, off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (n == 0)
+            break;
+        off += n;
+        size_t o = 0;
+        for (ssize_t i = 0; i < n; i++) {
+            char c = in[i];
+            if (pending_cr) {
+                pending_cr = false;
+                if (c != '\n')
+                    out[o++] = '\r'; /* a lone CR stays as it was */
+            }
+            if (c == '\r') {
+                pending_cr = true;
+                continue;
+            }
+            out[o++] = c;
+        }
+        if (o && maildir_delivery_write(md, out, o) < 0) {
+            errno = md->error;
+            return -1;
+        }
+    }
+    if (pending_cr && maildir_delivery_write(md, "\r", 1) < 0) {
+        errno = md->error;
+        return -1;
+    }
+    return 0;
+}
+
+void deliver_local_prepare(struct local_delivery *ld, const char *mail_dir, struct spool *sp)
+{
+    size_t n = ld->job.n;
+    ld->md = xcalloc(n, sizeof(*ld->md));
+    ld->ops = xcalloc(n, sizeof(*ld->ops));
+    ld->started = xcalloc(n, sizeof(*ld->started));
+    for (size_t i = 0; i < n; i++)
+        ld->md[i].fd = ld->md[i].root_fd = ld->md[i].tmp_fd = ld->md[i].new_fd = -1;
+    ld->ops_left = 0;
+
+    int msg_fd = spool_open_message(sp, ld->job.qid);
+    if (msg_fd < 0) {
+        int e = errno;
+        for (size_t i = 0; i < n; i++)
+            fail_errno(&ld->job.rcpts[i], "cannot open the queued message", e);
+        return;
+    }
+    char *in = xmalloc(COPY_CHUNK), *out = xmalloc(COPY_CHUNK + 1);
+    for (size_t i = 0; i < n; i++) {
+        struct deliver_rcpt *r = &ld->job.rcpts[i];
+        struct smtp_path p;
+        if (smtp_mailbox_parse(r->addr, strlen(r->addr), &p) != SMTP_PATH_OK ||
+            !maildir_name_safe(p.local) || !maildir_name_safe(p.domain) || p.literal) {
+            deliver_rcpt_set(r, DELIVER_PERMFAIL, "5.1.3 not a valid local mailbox name");
+            continue;
+        }
+        char root[4096];
+        char lower_local[SMTP_LOCAL_MAX + 1];
+        str_copy(lower_local, sizeof(lower_local), p.local);
+        str_lower(lower_local);
+        snprintf(root, sizeof(root), "%s/%s/%s", mail_dir, p.domain, lower_local);
+        struct maildir_delivery *md = &ld->md[i];
+        if (maildir_delivery_begin(md, root) < 0) {
+            fail_errno(r, "cannot create a file in the mailbox", errno);
+            continue;
+        }
+        struct buf hdr;
+        buf_init(&hdr, 4096);
+        buf_printf(&hdr, "Return-Path: <%s>\nDelivered-To: %s\n", ld->job.sender, r->addr);
+        int rc = maildir_delivery_write(md, hdr.data, hdr.len);
+        buf_free(&hdr);
+        if (rc < 0 || copy_message(msg_fd, md, in, out) < 0 ||
+            maildir_delivery_finish(md, &ld->ops[i]) < 0) {
+            fail_errno(r, "cannot write to the mailbox", errno ? errno : EIO);
+            maildir_delivery_close(md, false);
+            continue;
+        }
+        ld->started[i] = true;
+        ld->ops_left++;
+    }
+    free(in);
+    free(out);
+    close(msg_fd);
+}
+
+void deliver_local_complete(struct local_delivery *ld, size_t i)
+{
+    struct sync_op *op = &ld->ops[i];
+    struct deliver_rcpt *r = &ld->job.rcpts[i];
+    if (op->error) {
+        char what[64];
+        snprintf(what, sizeof(what), "cannot store the message (%s)",
+                 op->failed ? op->failed : "sync");
+        fail_errno(r, what, op->error);
+        maildir_delivery_close(&ld->md[i], false);
+    } else {
+        char text[300];
+        snprintf(text, sizeof(text), "2.0.0 delivered to maildir as %s", op->renames[0].to);
+        deliver_rcpt_set(r, DELIVER_OK, text);
+        maildir_delivery_close(&ld->md[i], true);
+    }
+    ld->started[i] = false;
+}
+
+void deliver_local_free(struct local_delivery *ld)
+{
+    for (size_t i = 0; i < ld->job.n && ld->md; i++)
+        if (ld->started && ld->started[i])
+            maildir_delivery_close(&ld->md[i], false);
+    free(ld->md);
+    free(ld->ops);
+    free(ld->started);
+    deliver_job_free(&ld->job);
+    ld->md = NULL;
+    ld->ops = NULL;
+    ld->started = NULL;
+}

@@ -1,0 +1,374 @@
+#include "spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/str.h"
+#include "lib/xalloc.h"
+
+#define WRITE_BUF_SIZE (32 * 1024)
+#define ENVELOPE_FILE_MAX (16 * 1024 * 1024)
+
+struct spool_file {
+    struct spool *sp;
+    char id[QUEUE_ID_LEN + 1];
+    int msg_fd;
+    int env_fd;
+    char *wbuf;
+    size_t wlen;
+    unsigned long long size;
+    int error; /* errno of the first write failure */
+};
+
+int spool_create_dirs(const char *data_dir)
+{
+    const char *subs[] = {"spool", "spool/incoming", "spool/queue", "spool/hold",
+                          "spool/quarantine", "spool/corrupt"};
+    for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", data_dir, subs[i]);
+        if (mkdir(path, 0750) < 0 && errno != EEXIST)
+            return -1;
+    }
+    return 0;
+}
+
+int spool_open(struct spool *sp, const char *data_dir, const char **error_r)
+{
+    memset(sp, 0, sizeof(*sp));
+    sp->incoming_fd = sp->queue_fd = -1;
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/spool", data_dir);
+    sp->dir = xstrdup(path);
+    snprintf(path, sizeof(path), "%s/spool/incoming", data_dir);
+    sp->incoming_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    snprintf(path, sizeof(path), "%s/spool/queue", data_dir);
+    sp->queue_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (sp->incoming_fd < 0 || sp->queue_fd < 0) {
+        *error_r = strerror(errno);
+        spool_close(sp);
+        return -1;
+    }
+    return 0;
+}
+
+void spool_close(struct spool *sp)
+{
+    if (sp->incoming_fd >= 0)
+        close(sp->incoming_fd);
+    if (sp->queue_fd >= 0)
+        close(sp->queue_fd);
+    sp->incoming_fd = sp->queue_fd = -1;
+    x_free(&sp->dir);
+}
+
+int spool_clean_incoming(struct spool *sp)
+{
+    int fd = dup(sp->incoming_fd);
+    if (fd < 0)
+        return 0;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return 0;
+    }
+    rewinddir(d);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        if (unlinkat(sp->incoming_fd, de->d_name, 0) == 0)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static void name_of(char *out, size_t size, const char *id, const char *ext)
+{
+    snprintf(out, size, "%s.%s", id, ext);
+}
+
+struct spool_file *spool_file_create(struct spool *sp, char id[QUEUE_ID_LEN + 1])
+{
+    for (int attempt = 0; attempt < 100; attempt++) {
+        char name[64];
+        queue_id_new(id);
+        name_of(name, sizeof(name), id, "msg");
+        int fd = openat(sp->incoming_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+        if (fd < 0) {
+            if (errno == EEXIST)
+                continue;
+            return NULL;
+        }
+        struct spool_file *f = xcalloc(1, sizeof(*f));
+        f->sp = sp;
+        memcpy(f->id, id, QUEUE_ID_LEN + 1);
+        f->msg_fd = fd;
+        f->env_fd = -1;
+        return f;
+    }
+    errno = EEXIST;
+    return NULL;
+}
+
+/* write() all of it, retrying short writes. */
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int flush_wbuf(struct spool_file *f)
+{
+    if (f->wlen == 0 || f->error)
+        return f->error ? -1 : 0;
+    if (write_all(f->msg_fd, f->wbuf, f->wlen) < 0) {
+        f->error = errno;
+        return -1;
+    }
+    f->wlen = 0;
+    return 0;
+}
+
+int spool_file_write(struct spool_file *f, const void *data, size_t len)
+{
+    if (f->error)
+        return -1;
+    f->size += len;
+    if (len >= WRITE_BUF_SIZE) {
+        if (flush_wbuf(f) < 0)
+            return -1;
+        if (write_all(f->msg_fd, data, len) < 0) {
+            f->error = errno;
+            return -1;
+        }
+        return 0;
+    }
+    if (!f->wbuf)
+        f->wbuf = xmalloc(WRITE_BUF_SIZE);
+    if (f->wlen + len > WRITE_BUF_SIZE && flush_wbuf(f) < 0)
+        return -1;
+    memcpy(f->wbuf + f->wlen, data, len);
+    f->wlen += len;
+    return 0;
+}
+
+unsigned long long spool_file_size(const struct spool_file *f)
+{
+    return f->size;
+}
+
+int spool_file_finish(struct spool_file *f, const struct envelope *env, struct sync_op *op)
+{
+    if (flush_wbuf(f) < 0) {
+        errno = f->error;
+        return -1;
+    }
+    x_free(&f->wbuf);
+    struct buf text;
+    buf_init(&text, ENVELOPE_FILE_MAX);
+    if (envelope_encode(env, &text) < 0) {
+        buf_free(&text);
+        errno = EFBIG;
+        return -1;
+    }
+    char name[64], msgname[64];
+    name_of(name, sizeof(name), f->id, "env");
+    name_of(msgname, sizeof(msgname), f->id, "msg");
+    f->env_fd = openat(f->sp->incoming_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (f->env_fd < 0 || write_all(f->env_fd, text.data, text.len) < 0) {
+        int e = errno;
+        buf_free(&text);
+        errno = e;
+        return -1;
+    }
+    buf_free(&text);
+    sync_op_init(op);
+    sync_op_add_fd(op, f->msg_fd);
+    sync_op_add_fd(op, f->env_fd);
+    sync_op_add_rename(op, f->sp->incoming_fd, msgname, f->sp->queue_fd, msgname);
+    sync_op_add_rename(op, f->sp->incoming_fd, name, f->sp->queue_fd, name);
+    sync_op_add_dir(op, f->sp->queue_fd);
+    return 0;
+}
+
+static void close_and_remove(struct spool_file *f, int dirfd)
+{
+    char name[64];
+    if (f->msg_fd >= 0)
+        close(f->msg_fd);
+    if (f->env_fd >= 0)
+        close(f->env_fd);
+    f->msg_fd = f->env_fd = -1;
+    name_of(name, sizeof(name), f->id, "env");
+    unlinkat(dirfd, name, 0);
+    name_of(name, sizeof(name), f->id, "msg");
+    unlinkat(dirfd, name, 0);
+}
+
+void spool_file_done(struct spool_file **fp, bool committed)
+{
+    struct spool_file *f = *fp;
+    if (!f)
+        return;
+    if (committed) {
+        close(f->msg_fd);
+        if (f->env_fd >= 0)
+            close(f->env_fd);
+    } else {
+        /* A failed commit may have renamed one file or both: the message was
+         * not acknowledged, so remove it wherever it is. */
+        close_and_remove(f, f->sp->queue_fd);
+        close_and_remove(f, f->sp->incoming_fd);
+    }
+    free(f->wbuf);
+    x_free(fp);
+}
+
+void spool_file_abort(struct spool_file **fp)
+{
+    struct spool_file *f = *fp;
+    if (!f)
+        return;
+    close_and_remove(f, f->sp->incoming_fd);
+    free(f->wbuf);
+    x_free(fp);
+}
+
+int spool_read_envelope(struct spool *sp, const char *id, struct envelope *env,
+                        const char **error_r)
+{
+    char name[64];
+    name_of(name, sizeof(name), id, "env");
+    int fd = openat(sp->queue_fd, name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        *error_r = strerror(errno);
+        return -1;
+    }
+    struct buf b;
+    buf_init(&b, ENVELOPE_FILE_MAX);
+    for (;;) {
+        char *p = buf_reserve(&b, 8192);
+        if (!p) {
+            *error_r = "envelope too large";
+            goto fail;
+        }
+        ssize_t n = read(fd, p, 8192);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            *error_r = strerror(errno);
+            goto fail;
+        }
+        if (n == 0)
+            break;
+        buf_commit(&b, (size_t)n);
+    }
+    close(fd);
+    int r = envelope_decode(b.data ? b.data : "", b.len, env, error_r);
+    buf_free(&b);
+    if (r == 0 && strcmp(env->id, id) != 0) {
+        envelope_free(env);
+        *error_r = "envelope ID does not match its file name";
+        return -1;
+    }
+    return r;
+fail:
+    close(fd);
+    buf_free(&b);
+    return -1;
+}
+
+int spool_write_envelope(struct spool *sp, const struct envelope *env, struct sync_op *op,
+                         int *fd_r)
+{
+    struct buf text;
+    buf_init(&text, ENVELOPE_FILE_MAX);
+    if (envelope_encode(env, &text) < 0) {
+        buf_free(&text);
+        errno = EFBIG;
+        return -1;
+    }
+    char tmp[64], name[64];
+    name_of(tmp, sizeof(tmp), env->id, "env.tmp");
+    name_of(name, sizeof(name), env->id, "env");
+    int fd = openat(sp->queue_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0 || write_all(fd, text.data, text.len) < 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        buf_free(&text);
+        errno = e;
+        return -1;
+    }
+    buf_free(&text);
+    sync_op_init(op);
+    sync_op_add_fd(op, fd);
+    sync_op_add_rename(op, sp->queue_fd, tmp, sp->queue_fd, name);
+    sync_op_add_dir(op, sp->queue_fd);
+    *fd_r = fd;
+    return 0;
+}
+
+void spool_remove(struct spool *sp, const char *id, struct sync_op *op)
+{
+    char name[64];
+    sync_op_init(op);
+    name_of(name, sizeof(name), id, "env");
+    sync_op_add_unlink(op, sp->queue_fd, name);
+    name_of(name, sizeof(name), id, "msg");
+    sync_op_add_unlink(op, sp->queue_fd, name);
+    sync_op_add_dir(op, sp->queue_fd);
+}
+
+int spool_open_message(struct spool *sp, const char *id)
+{
+    char name[64];
+    name_of(name, sizeof(name), id, "msg");
+    return openat(sp->queue_fd, name, O_RDONLY | O_CLOEXEC);
+}
+
+size_t spool_scan(struct spool *sp, void (*fn)(const char *id, void *arg), void *arg)
+{
+    int fd = dup(sp->queue_fd);
+    if (fd < 0)
+        return 0;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return 0;
+    }
+    rewinddir(d);
+    size_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        if (len != QUEUE_ID_LEN + 4 || strcmp(de->d_name + QUEUE_ID_LEN, ".env") != 0 ||
+            !queue_id_valid(de->d_name, QUEUE_ID_LEN))
+            continue;
+        char id[QUEUE_ID_LEN + 1];
+        memcpy(id, de->d_name, QUEUE_ID_LEN);
+        id[QUEUE_ID_LEN] = '\0';
+        fn(id, arg);
+        n++;
+    }
+    closedir(d);
+    return n;
+}

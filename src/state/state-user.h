@@ -1,0 +1,32 @@
+/* state-user: mailbox accounts ("user@domain" with a password hash). */
+#ifndef POSTINO_STATE_USER_H
+#define POSTINO_STATE_USER_H
+
+#include <stdbool.h>
+
+#include "state-db.h"
+
+struct state_user {
+    char address[320];
+    char domain[256];
+    char password[256]; /* an encoded hash ($argon2id$...) */
+    long long created;
+    bool locked;
+};
+
+/* Add user@domain with a password hash; the domain must exist. 0 or -1
+ * with a message in *error_r (caller frees). */
+int state_user_add(struct state_db *db, const char *address, const char *hash, char **error_r);
+int state_user_del(struct state_db *db, const char *address, char **error_r);
+int state_user_set_password(struct state_db *db, const char *address, const char *hash,
+                            char **error_r);
+int state_user_set_locked(struct state_db *db, const char *address, bool locked,
+                          char **error_r);
+/* 1 and *out filled if the user exists, 0 if not, -1 on a database error. */
+int state_user_get(struct state_db *db, const char *address, struct state_user *out);
+/* Call fn for every user (of one domain, or all with domain NULL), in
+ * address order. Returns the count or -1. */
+int state_user_list(struct state_db *db, const char *domain,
+                    void (*fn)(const struct state_user *u, void *arg), void *arg);
+
+#endif
