@@ -136,9 +136,24 @@ static void cb_close(void *ctx)
     c->closing = true;
 }
 
+/* Session events. Refusals come as "reject: VERB: reply" and are logged as
+ * "ID: reject: VERB from [IP]: reply; helo=<...>" so one fail2ban pattern
+ * covers every refusal. */
 static void cb_log(void *ctx, const char *text)
 {
     struct smtpd_conn *c = ctx;
+    char helo[SMTP_DOMAIN_MAX * 4 + 1];
+    const char *h = smtp_server_helo(c->session);
+    str_printable(helo, sizeof(helo), h, strlen(h));
+    if (strncmp(text, "reject: ", 8) == 0) {
+        const char *verb = text + 8;
+        const char *sep = strstr(verb, ": ");
+        if (sep) {
+            log_info("%s: reject: %.*s from [%s]: %s; helo=<%s>", conn_qid(c), (int)(sep - verb),
+                     verb, c->ip, sep + 2, helo);
+            return;
+        }
+    }
     log_info("%s: %s from [%s]", conn_qid(c), text, c->ip);
 }
 

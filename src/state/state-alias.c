@@ -31,8 +31,6 @@ int state_alias_add(struct state_db *db, const char *address, const char *target
     if (state_domain_exists(db, domain) != 1)
         return state_fail(error_r, "domain %s is not one of ours (postino domain add %s)", domain,
                           domain);
-    if (strcmp(addr, tgt) == 0)
-        return state_fail(error_r, "an alias cannot point to itself alone");
     int n = state_exec(db, error_r, "INSERT OR IGNORE INTO aliases (address, target) VALUES (?,?)",
                        addr, tgt, (char *)NULL);
     if (n < 0)

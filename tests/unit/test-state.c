@@ -1,0 +1,273 @@
+/* Unit tests: the state database (schema, migration), domains, users,
+ * aliases and recipient resolution. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "state/state-alias.h"
+#include "state/state-db.h"
+#include "state/state-domain.h"
+#include "state/state-resolve.h"
+#include "state/state-user.h"
+
+static char dbdir[] = "/tmp/postino-test-state-XXXXXX";
+static char dbpath[256];
+
+static int setup(void **state)
+{
+    (void)state;
+    if (!mkdtemp(dbdir))
+        return -1;
+    snprintf(dbpath, sizeof(dbpath), "%s/postino.db", dbdir);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dbdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void remove_db(void)
+{
+    const char *sfx[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        char p[300];
+        snprintf(p, sizeof(p), "%s%s", dbpath, sfx[i]);
+        unlink(p);
+    }
+}
+
+static struct state_db *fresh_db(void)
+{
+    remove_db();
+    char *err = NULL;
+    struct state_db *db = state_db_open(dbpath, true, &err);
+    if (!db)
+        fail_msg("open: %s", err);
+    return db;
+}
+
+static void ok(int rc, char *err)
+{
+    if (rc != 0)
+        fail_msg("unexpected failure: %s", err ? err : "?");
+    free(err);
+}
+
+static void expect_fail(int rc, char *err, const char *needle)
+{
+    const char *shown = err ? err : "(none)";
+    if (rc != -1 || !strstr(shown, needle))
+        fail_msg("rc %d, message '%s' lacks '%s'", rc, shown, needle);
+    free(err);
+}
+
+/* Run a call that sets err, then check it; err is read after the call. */
+#define OK(call)                                                                                   \
+    do {                                                                                           \
+        err = NULL;                                                                                \
+        int rc_ = (call);                                                                          \
+        ok(rc_, err);                                                                              \
+    } while (0)
+#define FAIL(call, needle)                                                                         \
+    do {                                                                                           \
+        err = NULL;                                                                                \
+        int rc_ = (call);                                                                          \
+        expect_fail(rc_, err, needle);                                                             \
+    } while (0)
+
+static void test_new_db_has_current_schema(void **state)
+{
+    (void)state;
+    struct state_db *db = fresh_db();
+    assert_int_equal(state_db_schema_version(db), STATE_SCHEMA_VERSION);
+    state_db_close(&db);
+    assert_null(db);
+}
+
+/* A database made by the first release is upgraded in place. */
+static void test_migrate_from_v1(void **state)
+{
+    (void)state;
+    remove_db();
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(dbpath, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h, state_schema_v1, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h,
+                                  "PRAGMA user_version = 1;"
+                                  "INSERT INTO domains VALUES ('old.example', 1);"
+                                  "INSERT INTO users VALUES ('ann@old.example', 'old.example', "
+                                  "'$argon2id$x', 2);"
+                                  "INSERT INTO aliases VALUES ('a@old.example', 'ann@old.example');",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(h);
+
+    char *err = NULL;
+    struct state_db *db = state_db_open(dbpath, false, &err);
+    assert_non_null(db);
+    assert_int_equal(state_db_schema_version(db), 2);
+    struct state_user u;
+    assert_int_equal(state_user_get(db, "ann@old.example", &u), 1);
+    assert_string_equal(u.password, "$argon2id$x");
+    assert_false(u.locked);
+    OK(state_user_set_locked(db, "ann@old.example", true, &err));
+    assert_int_equal(state_user_get(db, "ann@old.example", &u), 1);
+    assert_true(u.locked);
+    struct resolve_result r;
+    assert_int_equal(state_resolve(db, "a", "old.example", &r), RESOLVE_OK);
+    assert_int_equal(r.n, 1);
+    resolve_result_free(&r);
+    state_db_close(&db);
+
+    /* Opening again changes nothing. */
+    db = state_db_open(dbpath, false, &err);
+    assert_non_null(db);
+    assert_int_equal(state_db_schema_version(db), 2);
+    state_db_close(&db);
+}
+
+static void test_newer_schema_refused(void **state)
+{
+    (void)state;
+    remove_db();
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(dbpath, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h, "PRAGMA user_version = 99;", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    char *err = NULL;
+    assert_null(state_db_open(dbpath, false, &err));
+    assert_non_null(strstr(err, "newer"));
+    free(err);
+}
+
+static void test_domains_users_aliases(void **state)
+{
+    (void)state;
+    struct state_db *db = fresh_db();
+    char *err = NULL;
+    OK(state_domain_add(db, "Example.TEST", &err));
+    assert_int_equal(state_domain_exists(db, "example.test"), 1);
+    assert_int_equal(state_domain_exists(db, "other.test"), 0);
+    FAIL(state_domain_add(db, "example.test", &err), "already");
+    FAIL(state_domain_add(db, "bad_domain..x", &err), "not a valid");
+
+    OK(state_user_add(db, "Bob@example.test", "$argon2id$h", &err));
+    struct state_user u;
+    assert_int_equal(state_user_get(db, "bob@example.test", &u), 1);
+    assert_string_equal(u.address, "bob@example.test");
+    assert_string_equal(u.domain, "example.test");
+    assert_int_equal(state_user_get(db, "BOB@EXAMPLE.TEST", &u), 1);
+    FAIL(state_user_add(db, "bob@example.test", "x", &err), "already");
+    FAIL(state_user_add(db, "x@nowhere.test", "x", &err), "does not exist");
+    FAIL(state_user_add(db, "a+b@example.test", "x", &err), "+");
+    FAIL(state_user_add(db, "a/b@example.test", "x", &err), "/");
+    FAIL(state_user_add(db, "not an address", "x", &err), "not a valid");
+    OK(state_user_set_password(db, "bob@example.test", "$argon2id$new", &err));
+    assert_int_equal(state_user_get(db, "bob@example.test", &u), 1);
+    assert_string_equal(u.password, "$argon2id$new");
+
+    OK(state_alias_add(db, "team@example.test", "bob@example.test", &err));
+    OK(state_alias_add(db, "team@example.test", "ext@remote.test", &err));
+    FAIL(state_alias_add(db, "team@example.test", "ext@remote.test", &err), "already");
+    FAIL(state_alias_add(db, "x@notours.test", "bob@example.test", &err), "not one of ours");
+    FAIL(state_domain_del(db, "example.test", &err), "still has");
+    OK(state_alias_del(db, "team@example.test", NULL, &err));
+    OK(state_user_del(db, "bob@example.test", &err));
+    FAIL(state_user_del(db, "bob@example.test", &err), "does not exist");
+    OK(state_domain_del(db, "example.test", &err));
+    assert_int_equal(state_domain_exists(db, "example.test"), 0);
+    state_db_close(&db);
+}
+
+/* Resolve and compare with the expected "addr:L|R" list (sorted as given). */
+static void expect_resolve(struct state_db *db, const char *local, const char *domain,
+                           enum resolve_status want, const char *const *dests, size_t n)
+{
+    struct resolve_result r;
+    enum resolve_status st = state_resolve(db, local, domain, &r);
+    if (st != want)
+        fail_msg("%s@%s: status %d, want %d", local, domain, st, want);
+    if (st != RESOLVE_OK)
+        return;
+    if (r.n != n)
+        fail_msg("%s@%s: %zu destinations, want %zu", local, domain, r.n, n);
+    for (size_t i = 0; i < n; i++) {
+        bool found = false;
+        for (size_t k = 0; k < r.n; k++) {
+            char text[400];
+            snprintf(text, sizeof(text), "%s:%c", r.dests[k].addr, r.dests[k].local ? 'L' : 'R');
+            if (strcmp(text, dests[i]) == 0)
+                found = true;
+        }
+        if (!found)
+            fail_msg("%s@%s: %s missing", local, domain, dests[i]);
+    }
+    resolve_result_free(&r);
+}
+
+static void test_resolve(void **state)
+{
+    (void)state;
+    struct state_db *db = fresh_db();
+    char *err = NULL;
+    OK(state_domain_add(db, "ex.test", &err));
+    OK(state_domain_add(db, "other.test", &err));
+    OK(state_user_add(db, "bob@ex.test", "h", &err));
+    OK(state_user_add(db, "ann@ex.test", "h", &err));
+    OK(state_user_add(db, "zed@other.test", "h", &err));
+    OK(state_alias_add(db, "team@ex.test", "bob@ex.test", &err));
+    OK(state_alias_add(db, "team@ex.test", "ann@ex.test", &err));
+    OK(state_alias_add(db, "team@ex.test", "out@remote.test", &err));
+    OK(state_alias_add(db, "all@ex.test", "team@ex.test", &err));
+    OK(state_alias_add(db, "all@ex.test", "zed@other.test", &err));
+    OK(state_alias_add(db, "bob@ex.test", "bob@ex.test", &err));    /* keeps a copy */
+    OK(state_alias_add(db, "bob@ex.test", "ann@ex.test", &err));
+    OK(state_alias_add(db, "loop1@ex.test", "loop2@ex.test", &err));
+    OK(state_alias_add(db, "loop2@ex.test", "loop1@ex.test", &err));
+    OK(state_alias_add(db, "sales+eu@ex.test", "ann@ex.test", &err));
+    OK(state_alias_add(db, "@other.test", "zed@other.test", &err));
+
+    expect_resolve(db, "ann", "ex.test", RESOLVE_OK, (const char *[]){"ann@ex.test:L"}, 1);
+    expect_resolve(db, "ANN", "ex.test", RESOLVE_OK, (const char *[]){"ann@ex.test:L"}, 1);
+    expect_resolve(db, "ann+news", "ex.test", RESOLVE_OK, (const char *[]){"ann@ex.test:L"}, 1);
+    expect_resolve(db, "bob", "ex.test", RESOLVE_OK,
+                   (const char *[]){"bob@ex.test:L", "ann@ex.test:L"}, 2);
+    expect_resolve(db, "team", "ex.test", RESOLVE_OK,
+                   (const char *[]){"bob@ex.test:L", "ann@ex.test:L", "out@remote.test:R"}, 3);
+    expect_resolve(db, "all", "ex.test", RESOLVE_OK,
+                   (const char *[]){"bob@ex.test:L", "ann@ex.test:L", "out@remote.test:R",
+                                    "zed@other.test:L"},
+                   4);
+    expect_resolve(db, "sales+eu", "ex.test", RESOLVE_OK, (const char *[]){"ann@ex.test:L"}, 1);
+    expect_resolve(db, "sales", "ex.test", RESOLVE_UNKNOWN, NULL, 0);
+    expect_resolve(db, "nobody", "ex.test", RESOLVE_UNKNOWN, NULL, 0);
+    expect_resolve(db, "+tag", "ex.test", RESOLVE_UNKNOWN, NULL, 0);
+    expect_resolve(db, "anything", "other.test", RESOLVE_OK,
+                   (const char *[]){"zed@other.test:L"}, 1);
+    expect_resolve(db, "loop1", "ex.test", RESOLVE_UNKNOWN, NULL, 0);
+    expect_resolve(db, "x", "remote.test", RESOLVE_NOT_OURS, NULL, 0);
+    state_db_close(&db);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_new_db_has_current_schema),
+        cmocka_unit_test(test_migrate_from_v1),
+        cmocka_unit_test(test_newer_schema_refused),
+        cmocka_unit_test(test_domains_users_aliases),
+        cmocka_unit_test(test_resolve),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
