@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib/buf.h"
+#include "lib/log.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "smtp-line.h"
@@ -222,11 +223,22 @@ static void go_pending(struct smtp_server_session *s, enum pending kind)
 
 static void send_ehlo(struct smtp_server_session *s, const char *name)
 {
+    /* The keyword lines must arrive whole, so they are formatted first and
+     * the greeting line is cut to the room left. (A long hostname and a
+     * 255-octet client name used to push them past SMTP_REPLY_TEXT_MAX:
+     * the client saw "250 EN" and no DSN, SMTPUTF8 or CHUNKING.) */
+    char keywords[128];
+    int kn = snprintf(keywords, sizeof(keywords),
+                      "\nPIPELINING\nSIZE %llu\n8BITMIME\nENHANCEDSTATUSCODES\nSMTPUTF8\nDSN\n"
+                      "CHUNKING",
+                      s->set.max_message_size);
+    if (kn < 0 || (size_t)kn >= sizeof(keywords))
+        panic("EHLO keywords do not fit");
+    char greeting[SMTP_REPLY_TEXT_MAX];
+    if (snprintf(greeting, sizeof(greeting), "%s Hello %s", s->set.hostname, name) < 0)
+        greeting[0] = '\0';
     struct smtp_reply r;
-    smtp_reply_set(&r, 250, "",
-                   "%s Hello %s\nPIPELINING\nSIZE %llu\n8BITMIME\nENHANCEDSTATUSCODES\n"
-                   "SMTPUTF8\nDSN\nCHUNKING",
-                   s->set.hostname, name, s->set.max_message_size);
+    smtp_reply_set(&r, 250, "", "%.*s%s", SMTP_REPLY_TEXT_MAX - 1 - kn, greeting, keywords);
     send_reply(s, &r);
 }
 
