@@ -164,6 +164,8 @@ int cmd_init(int argc, char **argv)
     }
     if (cfg->data_dir[0] == '/')
         snprintf(data, sizeof(data), "%s", cfg->data_dir);
+    else if (strcmp(cfg->data_dir, ".") == 0)
+        snprintf(data, sizeof(data), "%s", absdir);
     else
         snprintf(data, sizeof(data), "%s/%s", absdir, cfg->data_dir);
     free(absdir);
@@ -216,6 +218,18 @@ int cmd_init(int argc, char **argv)
     snprintf(p, sizeof(p), "%s/run", data);
     if (make_dir(p, 0750) < 0 || (root && own(p, 0, svc.gid, 0750) < 0))
         goto out;
+
+    if (root) {
+        snprintf(p, sizeof(p), "%s/state", data);
+        char mp[4096 + 32];
+        snprintf(mp, sizeof(mp), "%s/mail", data);
+        if (!privs_can_access(&svc, p, W_OK | X_OK) || !privs_can_access(&mail, mp, W_OK | X_OK)) {
+            cmd_error("the users %s and %s cannot reach %s: every directory above it must be "
+                      "searchable by them (chmod o+x)",
+                      cfg->service_user, cfg->mail_user, data);
+            goto out;
+        }
+    }
 
     /* The database is created by (and so belongs to) the service user. */
     snprintf(p, sizeof(p), "%s/state/postino.db", data);

@@ -32,6 +32,7 @@
 
 #define IP_BUCKETS 509
 #define PULL_MAX (SMTP_ANY_LINE_MAX + 2)
+#define READ_HIGH_WATER (256 * 1024) /* input buffered before reading pauses */
 
 struct ip_count {
     char ip[64];
@@ -478,10 +479,8 @@ static void conn_process(struct smtpd_conn *c)
             conn_free(c);
         return;
     }
-    if (smtp_server_pending(c->session))
-        bufferevent_disable(c->bev, EV_READ);
-    else
-        bufferevent_enable(c->bev, EV_READ);
+    /* While a decision is pending, input just waits in the buffer; the read
+     * watermark stops reading from the socket once enough has piled up. */
 }
 
 static void conn_read(struct bufferevent *bev, void *arg)
@@ -495,6 +494,11 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
     (void)bev;
     struct smtpd_conn *c = arg;
     if (what & BEV_EVENT_TIMEOUT) {
+        if (c->commit_pending) {
+            /* The client waits for us, not the other way round. */
+            bufferevent_enable(c->bev, EV_READ);
+            return;
+        }
         if (c->closing) {
             conn_free(c);
             return;
@@ -559,6 +563,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     struct timeval tv = {(time_t)d->cfg->smtpd_timeout, 0};
     bufferevent_set_timeouts(c->bev, &tv, &tv);
     bufferevent_setcb(c->bev, conn_read, conn_write, conn_event, c);
+    bufferevent_setwatermark(c->bev, EV_READ, 0, READ_HIGH_WATER);
     c->next = d->conns;
     if (d->conns)
         d->conns->prev = c;

@@ -222,6 +222,30 @@ static void bind_sockets(struct supervisor *s)
     s->env.deliver_fd = fd;
 }
 
+static void check_reach(const struct supervisor *s)
+{
+    const struct {
+        const struct privs_user *u;
+        const char *name;
+        const char *rel;
+        int mode;
+    } checks[] = {
+        {&s->service, s->cfg->service_user, "spool/queue", R_OK | W_OK | X_OK},
+        {&s->service, s->cfg->service_user, "state", R_OK | W_OK | X_OK},
+        {&s->mail, s->cfg->mail_user, "spool/queue", R_OK | X_OK},
+        {&s->mail, s->cfg->mail_user, "mail", R_OK | W_OK | X_OK},
+    };
+    for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+        char path[4096];
+        daemon_path(s->cfg, checks[i].rel, path, sizeof(path));
+        if (!privs_can_access(checks[i].u, path, checks[i].mode))
+            log_fatal("user %s cannot use %s: every directory above it must be searchable by "
+                      "that user (chmod o+x), and %s must belong to it (postino init sets this "
+                      "up)",
+                      checks[i].name, path, checks[i].rel);
+    }
+}
+
 int supervisor_main(struct config *cfg)
 {
     struct supervisor s;
@@ -244,6 +268,8 @@ int supervisor_main(struct config *cfg)
         if (privs_lookup(cfg->mail_user, &s.mail, &err) < 0)
             log_fatal("mail_user %s: %s", cfg->mail_user, err);
     }
+    if (s.root)
+        check_reach(&s);
     daemon_path(cfg, "run", path, sizeof(path));
     if (mkdir(path, 0750) < 0 && errno != EEXIST)
         log_fatal("cannot create %s: %s", path, strerror(errno));

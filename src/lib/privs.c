@@ -69,3 +69,22 @@ int privs_ensure_system_user(const char *name, const char **error_r)
     }
     return 0;
 }
+
+bool privs_can_access(const struct privs_user *u, const char *path, int mode)
+{
+    if (!privs_is_root())
+        return true;
+    pid_t pid = fork();
+    if (pid < 0)
+        return true; /* cannot tell; the service will say */
+    if (pid == 0) {
+        const char *err;
+        if (privs_drop(u, &err) < 0)
+            _exit(2);
+        _exit(access(path, mode) == 0 ? 0 : 1);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}

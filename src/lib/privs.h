@@ -22,6 +22,10 @@ int privs_lookup(const char *name, struct privs_user *out, const char **error_r)
 /* Become the user for good (groups, gid, uid), if root; checks that root
  * cannot be regained. 0, or -1 with *error_r. */
 int privs_drop(const struct privs_user *u, const char **error_r);
+/* As root: can user u use path with access(2) mode (searching every
+ * directory above it)? Asked in a throw-away child that becomes u, so the
+ * answer is the kernel's own. True when not root. */
+bool privs_can_access(const struct privs_user *u, const char *path, int mode);
 /* Create a system user (no home, no login shell) unless it exists. 0 or -1. */
 int privs_ensure_system_user(const char *name, const char **error_r);
 

@@ -335,7 +335,8 @@ void spool_remove(struct spool *sp, const char *id, struct sync_op *op)
     sync_op_add_unlink(op, sp->queue_fd, name);
     name_of(name, sizeof(name), id, "msg");
     sync_op_add_unlink(op, sp->queue_fd, name);
-    sync_op_add_dir(op, sp->queue_fd);
+    /* No flush of the directory: if a crash undoes the removal, the
+     * message is delivered again (the allowed duplicate), never lost. */
 }
 
 int spool_open_message(struct spool *sp, const char *id)

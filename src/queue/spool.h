@@ -65,7 +65,9 @@ int spool_read_envelope(struct spool *sp, const char *id, struct envelope *env,
  * over ID.env. *fd_r is the tmp file's fd, to close after the op. */
 int spool_write_envelope(struct spool *sp, const struct envelope *env, struct sync_op *op,
                          int *fd_r);
-/* Describe in op the removal of a finished message (.env first). */
+/* Describe in op the removal of a finished message (.env first). The
+ * directory is not flushed: a removal undone by a crash only repeats a
+ * delivery. */
 void spool_remove(struct spool *sp, const char *id, struct sync_op *op);
 /* Open queue/ID.msg read-only; -1 with errno. */
 int spool_open_message(struct spool *sp, const char *id);
