@@ -53,6 +53,11 @@ bool smtp_address_literal_valid(const char *s, size_t len)
 {
     if (len < 3 || s[0] != '[' || s[len - 1] != ']')
         return false;
+    /* inet_pton() stops at a NUL, so one inside the brackets hid whatever
+     * followed it: "[1.2.3.4<NUL>junk]" was accepted, and the envelope got
+     * a domain cut at the NUL. */
+    if (memchr(s, '\0', len) != NULL)
+        return false;
     char inner[64];
     if (str_copyn(inner, sizeof(inner), s + 1, len - 2) < 0)
         return false;
