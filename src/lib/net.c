@@ -131,14 +131,29 @@ int net_parse_cidr(const char *text, struct net_cidr *out)
     return 0;
 }
 
+/* The sockaddr a caller passes really is a sockaddr_in / sockaddr_in6
+ * (it comes from a sockaddr_storage or from the kernel), so it is aligned
+ * for one. Converting through const void * states that; the direct casts
+ * failed clang's -Wcast-align, so the project (and the fuzz targets) did
+ * not build with clang at all. */
+static const struct sockaddr_in *as_in(const struct sockaddr *sa)
+{
+    return (const void *)sa;
+}
+
+static const struct sockaddr_in6 *as_in6(const struct sockaddr *sa)
+{
+    return (const void *)sa;
+}
+
 bool net_cidr_match(const struct net_cidr *cidr, const struct sockaddr *sa)
 {
     const uint8_t *a;
     int family = sa->sa_family;
     if (family == AF_INET) {
-        a = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+        a = (const uint8_t *)&as_in(sa)->sin_addr;
     } else if (family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+        const struct sockaddr_in6 *s6 = as_in6(sa);
         a = s6->sin6_addr.s6_addr;
         if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
             a += 12;
@@ -164,9 +179,9 @@ bool net_cidr_match(const struct net_cidr *cidr, const struct sockaddr *sa)
 char *net_addr_text(const struct sockaddr *sa, char *out, size_t outsize)
 {
     if (sa->sa_family == AF_INET) {
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)outsize);
+        inet_ntop(AF_INET, &as_in(sa)->sin_addr, out, (socklen_t)outsize);
     } else if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+        const struct sockaddr_in6 *s6 = as_in6(sa);
         if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
             inet_ntop(AF_INET, s6->sin6_addr.s6_addr + 12, out, (socklen_t)outsize);
         else
@@ -182,8 +197,8 @@ char *net_addr_text(const struct sockaddr *sa, char *out, size_t outsize)
 int net_addr_port(const struct sockaddr *sa)
 {
     if (sa->sa_family == AF_INET)
-        return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+        return ntohs(as_in(sa)->sin_port);
     if (sa->sa_family == AF_INET6)
-        return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+        return ntohs(as_in6(sa)->sin6_port);
     return 0;
 }
