@@ -459,6 +459,17 @@ static void test_smtp_address_literal_valid(void **state)
         if (v != cases[i].valid)
             fail_msg("case %zu \"%s\": got %d", i, cases[i].s, v);
     }
+    /* A NUL inside the brackets must not hide what follows it. */
+    static const char nul4[] = "[192.0.2.1\0junk]";
+    static const char nul6[] = "[IPv6:::\0"
+                               "1]";
+    assert_false(smtp_address_literal_valid(nul4, sizeof(nul4) - 1));
+    assert_false(smtp_address_literal_valid(nul6, sizeof(nul6) - 1));
+    static const char nulpath[] = "<user@[192.0.2.1\0\0]>";
+    struct smtp_path p;
+    size_t used;
+    assert_int_equal(parse_path(nulpath, sizeof(nulpath) - 1, false, false, &p, &used), SYNTAX);
+    assert_int_equal(smtp_mailbox_parse(nulpath + 1, sizeof(nulpath) - 3, &p), SYNTAX);
 }
 
 static void test_smtp_mailbox_parse(void **state)

@@ -485,6 +485,9 @@ static void test_smtp_helo_valid(void **state)
         if (v != cases[i].valid)
             fail_msg("case %zu \"%s\": got %d", i, cases[i].args, v);
     }
+    /* A NUL ends nothing: it is refused, also inside a literal. */
+    assert_false(smtp_helo_valid("[192.0.2.1\0]", 12));
+    assert_false(smtp_helo_valid("host\0.example", 13));
     /* 255 octets at most. */
     struct buf b;
     buf_init(&b, BUF_UNLIMITED);
