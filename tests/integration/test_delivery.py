@@ -1,5 +1,6 @@
 """Local delivery end to end: what a client sends is what lands in Maildir."""
 
+import os
 import re
 import smtplib
 import subprocess
@@ -312,3 +313,76 @@ def test_bad_dsn_rcpt_parameters_refused(server, params):
         assert c.cmd("MAIL FROM:<a@b.org>").code == 250
         r = c.cmd("RCPT TO:<bob@example.test> " + params)
         assert r.code in (501, 555), r
+
+
+def test_maildir_file_name_sizes_and_owner(server):
+    """Maildir++: S= is the file size, W= the size with CRLF line ends
+    (what IMAP reports as RFC822.SIZE); files belong to the mail user."""
+    import pwd
+    send(server, "a@b.org", ["bob@example.test"], sample_message(token()))
+    server.wait_for_maildir("bob", 1)
+    [path] = server.message_files("bob")
+    with open(path, "rb") as f:
+        data = f.read()
+    m = re.search(r",S=(\d+),W=(\d+)(:2,.*)?$", os.path.basename(path))
+    assert m, path
+    assert int(m.group(1)) == len(data) == os.path.getsize(path)
+    assert int(m.group(2)) == len(data) + data.count(b"\n")
+    vmail = pwd.getpwnam("vmail")
+    st = os.stat(path)
+    assert (st.st_uid, st.st_gid) == (vmail.pw_uid, vmail.pw_gid)
+    assert st.st_mode & 0o077 == 0, oct(st.st_mode)  # not readable by others
+    for sub in ("cur", "tmp"):
+        assert os.path.isdir(os.path.join(server.maildir("bob"), sub))
+    assert server.message_files("bob", "tmp") == []
+
+
+def test_second_domain_and_mixed_case(server):
+    server.add_domain("other.test")
+    server.add_user("zed@other.test")
+    tok = token()
+    send(server, "a@b.org", ["Zed@Other.TEST", "Bob@EXAMPLE.test"], sample_message(tok))
+    [z] = server.wait_for_maildir("zed@other.test", 1)
+    assert header_values(z, "Delivered-To") == ["zed@other.test"]
+    assert os.path.isdir(os.path.join(server.dir, "mail", "other.test", "zed", "new"))
+    [b] = server.wait_for_maildir("bob", 1)
+    assert header_values(b, "Delivered-To") == ["bob@example.test"]
+    server.wait_queue_empty()
+
+
+def test_catch_all_alias(make_server):
+    srv = make_server(aliases={"@example.test": "carol@example.test"})
+    tok = token()
+    send(srv, "a@b.org", ["anything@example.test", "bob@example.test"], sample_message(tok))
+    [c] = srv.wait_for_maildir("carol", 1)
+    assert header_values(c, "Delivered-To") == ["carol@example.test"]
+    [b] = srv.wait_for_maildir("bob", 1)  # a real user is not caught
+    srv.wait_queue_empty()
+    assert len(srv.messages("carol")) == 1
+
+
+def test_alias_keeping_a_copy_and_alias_loop(make_server):
+    srv = make_server(aliases={"bob": ["bob@example.test", "alice@example.test"],
+                               "ping": "pong@example.test", "pong": "ping@example.test"})
+    send(srv, "a@b.org", ["bob@example.test"], sample_message(token()))
+    srv.wait_for_maildir("bob", 1)
+    srv.wait_for_maildir("alice", 1)
+    with smtp_client(srv) as s:
+        s.mail("a@b.org")
+        code, resp = s.rcpt("ping@example.test")
+        assert 500 <= code < 600, (code, resp)
+    srv.wait_queue_empty()
+    assert len(srv.messages("bob")) == 1 and len(srv.messages("alice")) == 1
+
+
+def test_bdat_message_without_final_crlf(server):
+    body = b"Subject: no final newline\r\n\r\nlast line without CRLF"
+    with server.smtp() as c:
+        c.ehlo()
+        assert c.cmd("MAIL FROM:<a@b.org>").code == 250
+        assert c.cmd("RCPT TO:<bob@example.test>").code == 250
+        c.send(b"BDAT %d LAST\r\n" % len(body) + body)
+        r = c.reply()
+        assert r.code == 250, r
+    [m] = server.wait_for_maildir("bob", 1)
+    assert m.endswith(b"\n\nlast line without CRLF\n"), m[-60:]
