@@ -70,7 +70,7 @@ int cmd_init(int argc, char **argv)
     long port_base = -1;
     const char *sets[MAX_SET];
     size_t n_sets = 0;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -106,7 +106,6 @@ int cmd_init(int argc, char **argv)
             fputs(usage, stderr);
             return 2;
         }
-        i++;
     }
     if (!dir || !domain) {
         cmd_error("init needs --dir and --domain");

@@ -385,7 +385,8 @@ static void on_inotify(evutil_socket_t fd, short what, void *arg)
         if (n <= 0)
             break;
         for (char *p = buf; p < buf + n;) {
-            struct inotify_event *ev = (struct inotify_event *)p;
+            /* Events are aligned in the buffer (the kernel pads names). */
+            const struct inotify_event *ev = (const void *)p;
             p += sizeof(*ev) + ev->len;
             if (ev->mask & IN_Q_OVERFLOW) {
                 spool_scan(&q->spool, load, q);

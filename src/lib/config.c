@@ -134,6 +134,7 @@ static const struct config_key_def config_keys[] = {
 };
 
 #define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+#define CONFIG_LINE_MAX 4096 /* octets of one line of the file */
 
 static const struct config_key_def *config_key_find(const char *name)
 {
@@ -263,10 +264,24 @@ int config_parse_duration(const char *s, long long *out)
     return 0;
 }
 
+/* Octets of "key = value" as config_write_file() writes a list. */
+static size_t list_line_len(const struct config_key_def *k, const struct config_list *l)
+{
+    size_t n = strlen(k->name) + 3;
+    for (size_t i = 0; i < l->n; i++)
+        n += strlen(l->items[i]) + (i ? 2 : 0);
+    return n;
+}
+
 static int set_key(struct config *cfg, const struct config_key_def *k, const char *value,
                    char **error_r)
 {
     long long v = 0;
+    /* Whatever is set must fit in one line of the file when written. */
+    if (strlen(k->name) + 3 + strlen(value) > CONFIG_LINE_MAX) {
+        *error_r = xasprintf("%s: value too long", k->name);
+        return -1;
+    }
     switch (k->type) {
     case CT_STRING:
     case CT_PATH: {
@@ -334,6 +349,11 @@ static int set_key(struct config *cfg, const struct config_key_def *k, const cha
         if (parse_list(k, value, &l, &why) < 0) {
             *error_r = xasprintf("%s: %s", k->name, why);
             free(why);
+            return -1;
+        }
+        if (list_line_len(k, &l) > CONFIG_LINE_MAX) {
+            list_free(&l);
+            *error_r = xasprintf("%s: list too long", k->name);
             return -1;
         }
         struct config_list *dst = field(cfg, k);
@@ -404,7 +424,7 @@ int config_parse_text(struct config *cfg, const char *name, const char *text, si
             *error_r = xasprintf("%s:%zu: NUL byte in the file", name, lineno);
             return -1;
         }
-        if (llen > 4096) {
+        if (llen > CONFIG_LINE_MAX) {
             *error_r = xasprintf("%s:%zu: line too long", name, lineno);
             return -1;
         }
