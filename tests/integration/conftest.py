@@ -14,7 +14,7 @@ import os
 
 import pytest
 
-from postino_testlib import Server, postino_bin
+from postino_testlib import Server, postino_bin, postino_bin_source
 
 DEFAULT_USERS = ("bob", "alice", "carol")
 
@@ -25,7 +25,7 @@ def pytest_configure(config):
 
 
 def pytest_report_header(config):
-    return "postino binary: %s" % postino_bin()
+    return "postino binary: %s (run from the copy %s)" % (postino_bin_source(), postino_bin())
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -4,6 +4,7 @@ directory, driven through its own CLI, and a small raw SMTP client.
 Everything here talks to the real binary (POSTINO_BIN); nothing is mocked.
 """
 
+import atexit
 import os
 import random
 import re
@@ -32,7 +33,10 @@ SERVICE_OFFSETS = (25, 587, 465, 143, 993, 110, 995, 443)
 BAD_LOG_PATTERNS = ("panic", "AddressSanitizer", "runtime error", "LeakSanitizer")
 
 
-def postino_bin():
+_bin_copy = None
+
+
+def _source_bin():
     env = os.environ.get("POSTINO_BIN")
     if env:
         return os.path.abspath(env)
@@ -41,6 +45,27 @@ def postino_bin():
         if os.path.exists(path):
             return path
     raise RuntimeError("no postino binary: set POSTINO_BIN or build build/postino")
+
+
+def postino_bin():
+    """A private copy of the binary under test, made once per run, so that
+    a rebuild during the run (ninja relinking it) cannot break tests."""
+    global _bin_copy
+    if _bin_copy is None:
+        src = _source_bin()
+        d = tempfile.mkdtemp(prefix="postino-it-bin-", dir="/tmp")
+        os.chmod(d, 0o755)
+        dst = os.path.join(d, "postino")
+        shutil.copy2(src, dst)
+        os.chmod(dst, 0o755)
+        atexit.register(shutil.rmtree, d, True)
+        _bin_copy = (src, dst)
+    return _bin_copy[1]
+
+
+def postino_bin_source():
+    postino_bin()
+    return _bin_copy[0]
 
 
 def sanitizer_env():
