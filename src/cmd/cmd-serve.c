@@ -10,6 +10,8 @@
 #include "lib/buf.h"
 #include "lib/net.h"
 #include "lib/privs.h"
+#include "state/state-domain.h"
+#include "state/state-resolve.h"
 
 static const char serve_usage[] =
     "usage: postino serve [--config FILE]\n"
@@ -38,6 +40,33 @@ static const char check_usage[] =
     "usage: postino check-config [--config FILE]\n"
     "Checks the configuration file and the layout it points to without starting\n"
     "anything; prints every problem found and exits 1 if there is one.\n";
+
+static void warn_domain(const char *name, void *arg)
+{
+    struct state_db *db = arg;
+    struct resolve_result r;
+    if (state_resolve(db, "postmaster", name, &r) == RESOLVE_OK) {
+        resolve_result_free(&r);
+        return;
+    }
+    fprintf(stderr,
+            "postino: warning: nobody receives postmaster@%s (RFC 5321 requires it): "
+            "postino alias add postmaster@%s ADDRESS\n",
+            name, name);
+}
+
+/* Warn about domains without a postmaster (not an error: mail flows).
+ * Runs last: it gives up root for good. */
+static void check_postmaster(const struct config *cfg)
+{
+    /* As the owner of the state (cmd_open_state), so that no file of the
+     * database comes to belong to root. */
+    struct state_db *db = cmd_open_state(cfg);
+    if (!db)
+        return;
+    state_domain_list(db, warn_domain, db);
+    state_db_close(&db);
+}
 
 int cmd_check_config(int argc, char **argv)
 {
@@ -77,18 +106,26 @@ int cmd_check_config(int argc, char **argv)
         }
     }
     if (problems == 0)
+        check_postmaster(cfg);
+    if (problems == 0)
         printf("%s: ok\n", cfg->path);
     config_free(&cfg);
     return problems ? 1 : 0;
 }
 
+static const char reference_usage[] =
+    "usage: postino config-reference\n"
+    "Prints the reference of every configuration key, with its type, default and\n"
+    "meaning, as markdown (this is docs/configuration.md).\n";
+
 int cmd_config_reference(int argc, char **argv)
 {
-    (void)argv;
+    struct cmd_common c;
+    argc = cmd_parse_common(argc, argv, &c, reference_usage);
+    if (argc <= 0)
+        return argc < 0 ? 2 : 0;
     if (argc != 1) {
-        fputs("usage: postino config-reference\n"
-              "Prints the reference of every configuration key (docs/configuration.md).\n",
-              stderr);
+        fputs(reference_usage, stderr);
         return 2;
     }
     struct buf b;

@@ -351,6 +351,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct queue *q = arg;
     long long now = now_s();
+    /* Work left on the ready list (agent busy or down) is tried again. */
+    if (q->ready)
+        schedule_soon(q);
     for (size_t b = 0; b < BUCKETS; b++) {
         for (struct qmsg *m = q->table[b]; m; m = m->hnext) {
             if (m->job || m->writing || m->ready)
@@ -500,6 +503,8 @@ static void agent_event(struct bufferevent *bev, short what, void *arg)
             for (struct qmsg *m = q->table[b]; m; m = m->hnext)
                 if (!m->job && !m->writing)
                     make_ready(q, m);
+        /* Messages already on the ready list were waiting for this. */
+        schedule_soon(q);
         return;
     }
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))

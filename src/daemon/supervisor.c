@@ -287,6 +287,11 @@ int supervisor_main(struct config *cfg)
     if (cleaned > 0)
         log_info("removed %d unacknowledged file%s from spool/incoming", cleaned,
                  cleaned == 1 ? "" : "s");
+    cleaned = spool_clean_queue(&sp);
+    if (cleaned > 0)
+        log_info("removed %d file%s left over by an interrupted commit or removal from "
+                 "spool/queue",
+                 cleaned, cleaned == 1 ? "" : "s");
     spool_close(&sp);
 
     sigset_t mask;

@@ -91,6 +91,37 @@ int spool_clean_incoming(struct spool *sp)
     return n;
 }
 
+int spool_clean_queue(struct spool *sp)
+{
+    int fd = dup(sp->queue_fd);
+    if (fd < 0)
+        return 0;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return 0;
+    }
+    rewinddir(d);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        const char *name = de->d_name;
+        size_t len = strlen(name);
+        bool orphan = false;
+        if (len == QUEUE_ID_LEN + 8 && strcmp(name + QUEUE_ID_LEN, ".env.tmp") == 0) {
+            orphan = true;
+        } else if (len == QUEUE_ID_LEN + 4 && strcmp(name + QUEUE_ID_LEN, ".msg") == 0) {
+            char env[64];
+            snprintf(env, sizeof(env), "%.*s.env", QUEUE_ID_LEN, name);
+            orphan = faccessat(sp->queue_fd, env, F_OK, 0) < 0 && errno == ENOENT;
+        }
+        if (orphan && unlinkat(sp->queue_fd, name, 0) == 0)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
 static void name_of(char *out, size_t size, const char *id, const char *ext)
 {
     snprintf(out, size, "%s.%s", id, ext);

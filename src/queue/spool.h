@@ -36,6 +36,12 @@ int spool_create_dirs(const char *data_dir);
  * number of files removed. Call only when no smtpd runs. */
 int spool_clean_incoming(struct spool *sp);
 
+/* Remove what a crash left in queue/: a .msg without its .env (a commit
+ * or a removal cut in half; never an acknowledged message still due) and
+ * .env.tmp files. Returns the number removed. Call only when no other
+ * process uses the spool. */
+int spool_clean_queue(struct spool *sp);
+
 /* A message being received. */
 struct spool_file;
 

@@ -163,6 +163,29 @@ static void test_spool_abort_and_clean(void **state)
     assert_int_equal(spool_clean_incoming(&sp), 1);
     assert_int_equal(count_files(path), 0);
     spool_file_done(&g, true); /* closes the (unlinked) file */
+
+    /* A .msg without its .env and a stray .env.tmp are leftovers of an
+     * interrupted commit or removal; a complete message stays. */
+    char keep[QUEUE_ID_LEN + 1];
+    spool_one(&sp, keep, "bob@example.test");
+    char orphan[QUEUE_ID_LEN + 1];
+    queue_id_new(orphan);
+    char p2[600];
+    snprintf(p2, sizeof(p2), "%s/spool/queue/%s.msg", base, orphan);
+    close(open(p2, O_WRONLY | O_CREAT, 0600));
+    snprintf(p2, sizeof(p2), "%s/spool/queue/%s.env.tmp", base, keep);
+    close(open(p2, O_WRONLY | O_CREAT, 0600));
+    snprintf(path, sizeof(path), "%s/spool/queue", base);
+    assert_int_equal(count_files(path), 4);
+    assert_int_equal(spool_clean_queue(&sp), 2);
+    assert_int_equal(count_files(path), 2);
+    struct envelope env;
+    assert_int_equal(spool_read_envelope(&sp, keep, &env, &err), 0);
+    envelope_free(&env);
+    struct sync_op op;
+    spool_remove(&sp, keep, &op);
+    sync_op_run_now(&op, SYNCER_FSYNC);
+    assert_int_equal(count_files(path), 0);
     spool_close(&sp);
 }
 
