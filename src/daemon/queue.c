@@ -132,14 +132,13 @@ static void forget(struct queue *q, struct qmsg *m)
 /* Move a message that cannot be read to spool/corrupt/ for the admin. */
 static void quarantine(struct queue *q, const char *id, const char *why)
 {
-    char from[64], to[128];
+    char name[64];
     int corrupt = openat(q->spool.queue_fd, "../corrupt", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    const char *exts[] = {"msg", "env"};
+    const char *exts[] = {"env", "msg"};
     for (int i = 0; i < 2; i++) {
-        snprintf(from, sizeof(from), "%s.%s", id, exts[i]);
-        snprintf(to, sizeof(to), "%s.%s", id, exts[i]);
+        snprintf(name, sizeof(name), "%s.%s", id, exts[i]);
         if (corrupt >= 0)
-            renameat(q->spool.queue_fd, from, corrupt, to);
+            renameat(q->spool.queue_fd, name, corrupt, name);
     }
     if (corrupt >= 0) {
         fsync(corrupt);
@@ -159,24 +158,11 @@ static void load(const char *id, void *arg)
     m->q = q;
     m->op_fd = -1;
     const char *err;
-    if (spool_read_envelope(&q->spool, id, &m->env, &err) < 0) {
+    bool missing;
+    if (spool_read_envelope(&q->spool, id, &m->env, &err, &missing) < 0) {
         free(m);
-        char name[64];
-        snprintf(name, sizeof(name), "%s.env", id);
-        struct stat st;
-        if (fstatat(q->spool.queue_fd, name, &st, 0) < 0)
-            return; /* removed meanwhile */
-        quarantine(q, id, err);
-        return;
-    }
-    char name[64];
-    snprintf(name, sizeof(name), "%s.msg", id);
-    struct stat st;
-    if (fstatat(q->spool.queue_fd, name, &st, 0) < 0 ||
-        (unsigned long long)st.st_size != m->env.size) {
-        envelope_free(&m->env);
-        free(m);
-        quarantine(q, id, "message file missing or of the wrong size");
+        if (!missing)
+            quarantine(q, id, err);
         return;
     }
     unsigned b = hash_id(id);
@@ -396,7 +382,7 @@ static void on_inotify(evutil_socket_t fd, short what, void *arg)
                 continue;
             }
             size_t len = ev->len ? strlen(ev->name) : 0;
-            if (len == QUEUE_ID_LEN + 4 && strcmp(ev->name + QUEUE_ID_LEN, ".env") == 0 &&
+            if (len == QUEUE_ID_LEN + 4 && strcmp(ev->name + QUEUE_ID_LEN, ".msg") == 0 &&
                 queue_id_valid(ev->name, QUEUE_ID_LEN)) {
                 char id[QUEUE_ID_LEN + 1];
                 memcpy(id, ev->name, QUEUE_ID_LEN);

@@ -14,12 +14,13 @@
 
 #define WRITE_BUF_SIZE (32 * 1024)
 #define ENVELOPE_FILE_MAX (16 * 1024 * 1024)
+/* "\npostino-env " 16 hex digits "\n" */
+#define TRAILER_LEN 30
 
 struct spool_file {
     struct spool *sp;
     char id[QUEUE_ID_LEN + 1];
     int msg_fd;
-    int env_fd;
     char *wbuf;
     size_t wlen;
     unsigned long long size;
@@ -110,10 +111,10 @@ int spool_clean_queue(struct spool *sp)
         bool orphan = false;
         if (len == QUEUE_ID_LEN + 8 && strcmp(name + QUEUE_ID_LEN, ".env.tmp") == 0) {
             orphan = true;
-        } else if (len == QUEUE_ID_LEN + 4 && strcmp(name + QUEUE_ID_LEN, ".msg") == 0) {
-            char env[64];
-            snprintf(env, sizeof(env), "%.*s.env", QUEUE_ID_LEN, name);
-            orphan = faccessat(sp->queue_fd, env, F_OK, 0) < 0 && errno == ENOENT;
+        } else if (len == QUEUE_ID_LEN + 4 && strcmp(name + QUEUE_ID_LEN, ".env") == 0) {
+            char msg[64];
+            snprintf(msg, sizeof(msg), "%.*s.msg", QUEUE_ID_LEN, name);
+            orphan = faccessat(sp->queue_fd, msg, F_OK, 0) < 0 && errno == ENOENT;
         }
         if (orphan && unlinkat(sp->queue_fd, name, 0) == 0)
             n++;
@@ -143,7 +144,6 @@ struct spool_file *spool_file_create(struct spool *sp, char id[QUEUE_ID_LEN + 1]
         f->sp = sp;
         memcpy(f->id, id, QUEUE_ID_LEN + 1);
         f->msg_fd = fd;
-        f->env_fd = -1;
         return f;
     }
     errno = EEXIST;
@@ -213,28 +213,29 @@ int spool_file_finish(struct spool_file *f, const struct envelope *env, struct s
         return -1;
     }
     x_free(&f->wbuf);
+    if (env->size != f->size) {
+        errno = EINVAL;
+        return -1;
+    }
     struct buf text;
     buf_init(&text, ENVELOPE_FILE_MAX);
-    if (envelope_encode(env, &text) < 0) {
+    if (envelope_encode(env, &text) < 0 ||
+        buf_printf(&text, "\npostino-env %016llx\n", f->size) < 0) {
         buf_free(&text);
         errno = EFBIG;
         return -1;
     }
-    char name[64], msgname[64];
-    name_of(name, sizeof(name), f->id, "env");
-    name_of(msgname, sizeof(msgname), f->id, "msg");
-    f->env_fd = openat(f->sp->incoming_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-    if (f->env_fd < 0 || write_all(f->env_fd, text.data, text.len) < 0) {
+    if (write_all(f->msg_fd, text.data, text.len) < 0) {
         int e = errno;
         buf_free(&text);
         errno = e;
         return -1;
     }
     buf_free(&text);
+    char name[64];
+    name_of(name, sizeof(name), f->id, "msg");
     sync_op_init(op);
     sync_op_add_fd(op, f->msg_fd);
-    sync_op_add_fd(op, f->env_fd);
-    sync_op_add_rename(op, f->sp->incoming_fd, msgname, f->sp->queue_fd, msgname);
     sync_op_add_rename(op, f->sp->incoming_fd, name, f->sp->queue_fd, name);
     sync_op_add_dir(op, f->sp->queue_fd);
     return 0;
@@ -245,11 +246,7 @@ static void close_and_remove(struct spool_file *f, int dirfd)
     char name[64];
     if (f->msg_fd >= 0)
         close(f->msg_fd);
-    if (f->env_fd >= 0)
-        close(f->env_fd);
-    f->msg_fd = f->env_fd = -1;
-    name_of(name, sizeof(name), f->id, "env");
-    unlinkat(dirfd, name, 0);
+    f->msg_fd = -1;
     name_of(name, sizeof(name), f->id, "msg");
     unlinkat(dirfd, name, 0);
 }
@@ -261,10 +258,8 @@ void spool_file_done(struct spool_file **fp, bool committed)
         return;
     if (committed) {
         close(f->msg_fd);
-        if (f->env_fd >= 0)
-            close(f->env_fd);
     } else {
-        /* A failed commit may have renamed one file or both: the message was
+        /* A failed commit may have renamed the file or not: the message was
          * not acknowledged, so remove it wherever it is. */
         close_and_remove(f, f->sp->queue_fd);
         close_and_remove(f, f->sp->incoming_fd);
@@ -283,44 +278,114 @@ void spool_file_abort(struct spool_file **fp)
     x_free(fp);
 }
 
-int spool_read_envelope(struct spool *sp, const char *id, struct envelope *env,
+/* Read all of a file from offset into b (up to its limit). 0 or -1. */
+static int read_range(int fd, off_t off, size_t len, struct buf *b, const char **error_r)
+{
+    char *p = buf_reserve(b, len);
+    if (!p) {
+        *error_r = "envelope too large";
+        return -1;
+    }
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = pread(fd, p + got, len - got, off + (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            *error_r = n < 0 ? strerror(errno) : "file shorter than expected";
+            return -1;
+        }
+        got += (size_t)n;
+    }
+    buf_commit(b, len);
+    return 0;
+}
+
+/* Find the trailer of an open ID.msg: the message length and the file
+ * size. 0, or -1 with *error_r. */
+static int read_trailer(int fd, unsigned long long *msg_len, unsigned long long *file_size,
                         const char **error_r)
 {
-    char name[64];
-    name_of(name, sizeof(name), id, "env");
-    int fd = openat(sp->queue_fd, name, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
         *error_r = strerror(errno);
         return -1;
     }
+    char t[TRAILER_LEN + 1];
+    if (st.st_size < TRAILER_LEN ||
+        pread(fd, t, TRAILER_LEN, st.st_size - TRAILER_LEN) != TRAILER_LEN) {
+        *error_r = "no trailer: not a complete queue file";
+        return -1;
+    }
+    t[TRAILER_LEN] = '\0';
+    unsigned long long off = 0;
+    if (memcmp(t, "\npostino-env ", 13) != 0 || t[TRAILER_LEN - 1] != '\n') {
+        *error_r = "bad trailer: not a complete queue file";
+        return -1;
+    }
+    for (int i = 13; i < TRAILER_LEN - 1; i++) {
+        char c = t[i];
+        int v = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+        if (v < 0) {
+            *error_r = "bad trailer: not a complete queue file";
+            return -1;
+        }
+        off = off * 16 + (unsigned)v;
+    }
+    if (off > (unsigned long long)st.st_size - TRAILER_LEN) {
+        *error_r = "trailer points outside the file";
+        return -1;
+    }
+    *msg_len = off;
+    *file_size = (unsigned long long)st.st_size;
+    return 0;
+}
+
+int spool_read_envelope(struct spool *sp, const char *id, struct envelope *env,
+                        const char **error_r, bool *missing_r)
+{
+    char name[64];
+    *missing_r = false;
+    name_of(name, sizeof(name), id, "msg");
+    int fd = openat(sp->queue_fd, name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        *missing_r = errno == ENOENT;
+        *error_r = strerror(errno);
+        return -1;
+    }
+    unsigned long long msg_len, file_size;
     struct buf b;
     buf_init(&b, ENVELOPE_FILE_MAX);
-    for (;;) {
-        char *p = buf_reserve(&b, 8192);
-        if (!p) {
-            *error_r = "envelope too large";
+    if (read_trailer(fd, &msg_len, &file_size, error_r) < 0)
+        goto fail;
+    name_of(name, sizeof(name), id, "env");
+    int efd = openat(sp->queue_fd, name, O_RDONLY | O_CLOEXEC);
+    if (efd >= 0) {
+        /* The envelope has changed since arrival. */
+        struct stat st;
+        int r = fstat(efd, &st) < 0 ? -1 : read_range(efd, 0, (size_t)st.st_size, &b, error_r);
+        close(efd);
+        if (r < 0)
             goto fail;
-        }
-        ssize_t n = read(fd, p, 8192);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            *error_r = strerror(errno);
+    } else if (errno == ENOENT) {
+        if (read_range(fd, (off_t)msg_len, (size_t)(file_size - TRAILER_LEN - msg_len), &b,
+                       error_r) < 0)
             goto fail;
-        }
-        if (n == 0)
-            break;
-        buf_commit(&b, (size_t)n);
+    } else {
+        *error_r = strerror(errno);
+        goto fail;
     }
     close(fd);
     int r = envelope_decode(b.data ? b.data : "", b.len, env, error_r);
     buf_free(&b);
-    if (r == 0 && strcmp(env->id, id) != 0) {
+    if (r < 0)
+        return -1;
+    if (strcmp(env->id, id) != 0 || env->size != msg_len) {
         envelope_free(env);
-        *error_r = "envelope ID does not match its file name";
+        *error_r = "envelope does not match its message file";
         return -1;
     }
-    return r;
+    return 0;
 fail:
     close(fd);
     buf_free(&b);
@@ -362,19 +427,29 @@ void spool_remove(struct spool *sp, const char *id, struct sync_op *op)
 {
     char name[64];
     sync_op_init(op);
-    name_of(name, sizeof(name), id, "env");
-    sync_op_add_unlink(op, sp->queue_fd, name);
     name_of(name, sizeof(name), id, "msg");
+    sync_op_add_unlink(op, sp->queue_fd, name);
+    name_of(name, sizeof(name), id, "env");
     sync_op_add_unlink(op, sp->queue_fd, name);
     /* No flush of the directory: if a crash undoes the removal, the
      * message is delivered again (the allowed duplicate), never lost. */
 }
 
-int spool_open_message(struct spool *sp, const char *id)
+int spool_open_message(struct spool *sp, const char *id, unsigned long long *len_r)
 {
     char name[64];
     name_of(name, sizeof(name), id, "msg");
-    return openat(sp->queue_fd, name, O_RDONLY | O_CLOEXEC);
+    int fd = openat(sp->queue_fd, name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    unsigned long long size;
+    const char *err;
+    if (read_trailer(fd, len_r, &size, &err) < 0) {
+        close(fd);
+        errno = EINVAL;
+        return -1;
+    }
+    return fd;
 }
 
 size_t spool_scan(struct spool *sp, void (*fn)(const char *id, void *arg), void *arg)
@@ -392,7 +467,7 @@ size_t spool_scan(struct spool *sp, void (*fn)(const char *id, void *arg), void 
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         size_t len = strlen(de->d_name);
-        if (len != QUEUE_ID_LEN + 4 || strcmp(de->d_name + QUEUE_ID_LEN, ".env") != 0 ||
+        if (len != QUEUE_ID_LEN + 4 || strcmp(de->d_name + QUEUE_ID_LEN, ".msg") != 0 ||
             !queue_id_valid(de->d_name, QUEUE_ID_LEN))
             continue;
         char id[QUEUE_ID_LEN + 1];

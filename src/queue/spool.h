@@ -1,14 +1,21 @@
 /* spool: the on-disk queue, which is the truth about every message.
  *
- *   spool/incoming/ID.msg, ID.env   being received, never acknowledged
- *   spool/queue/ID.msg              the message as received (CRLF), immutable
- *   spool/queue/ID.env              envelope and per-recipient state
+ *   spool/incoming/ID.msg   being received, never acknowledged
+ *   spool/queue/ID.msg      the message as received (CRLF), followed by its
+ *                           envelope as it was at arrival and a trailer
+ *                           line "postino-env OFFSET" (16 hex digits) that
+ *                           says where the envelope starts; immutable
+ *   spool/queue/ID.env      the envelope once it has changed (a deferral,
+ *                           a partial delivery): it overrides the copy in
+ *                           ID.msg
  *
- * A message enters the queue when both files, complete and flushed, are
- * renamed from incoming/ into queue/ (.msg first, .env last) and queue/ is
- * flushed: only then is it acknowledged. An .env in queue/ therefore always
- * has its .msg beside it. The envelope is later replaced by writing ID.env.tmp,
- * flushing it and renaming it over ID.env. */
+ * One file per message is what most messages ever need: it is written,
+ * flushed and renamed into queue/ (then queue/ is flushed) before the
+ * message is acknowledged, and unlinked after delivery. Creating and
+ * removing files is what file systems charge most for, so the common case
+ * pays for one file, not two. ID.env is written as ID.env.tmp, flushed
+ * and renamed. A message is removed .msg first, so an ID.env alone is a
+ * leftover (cleaned at start), never a message. */
 #ifndef POSTINO_SPOOL_H
 #define POSTINO_SPOOL_H
 
@@ -36,10 +43,9 @@ int spool_create_dirs(const char *data_dir);
  * number of files removed. Call only when no smtpd runs. */
 int spool_clean_incoming(struct spool *sp);
 
-/* Remove what a crash left in queue/: a .msg without its .env (a commit
- * or a removal cut in half; never an acknowledged message still due) and
- * .env.tmp files. Returns the number removed. Call only when no other
- * process uses the spool. */
+/* Remove what a crash left in queue/: an .env without its .msg (a removal
+ * cut in half) and .env.tmp files. Returns the number removed. Call only
+ * when no other process uses the spool. */
 int spool_clean_queue(struct spool *sp);
 
 /* A message being received. */
@@ -53,9 +59,9 @@ struct spool_file *spool_file_create(struct spool *sp, char id[QUEUE_ID_LEN + 1]
 int spool_file_write(struct spool_file *f, const void *data, size_t len);
 /* Octets written so far. */
 unsigned long long spool_file_size(const struct spool_file *f);
-/* Write out the buffered octets and incoming/ID.env, and describe the
- * commit (flushes, renames into queue/, queue/ flush) in op. Returns 0, or
- * -1 with errno set. */
+/* Write out the buffered octets, the envelope and the trailer, and
+ * describe the commit (flush, rename into queue/, flush of queue/) in op.
+ * env->size must be the octets written. Returns 0, or -1 with errno set. */
 int spool_file_finish(struct spool_file *f, const struct envelope *env, struct sync_op *op);
 /* After the op is durable (or failed): close the files. If the op failed,
  * also remove whatever is left. Frees f. */
@@ -63,22 +69,26 @@ void spool_file_done(struct spool_file **f, bool committed);
 /* Give up on a message: close and unlink its files. Frees f. */
 void spool_file_abort(struct spool_file **f);
 
-/* Read queue/ID.env. Returns 0, -1 with *error_r (errno text or a decode
- * reason). */
+/* Read the current envelope of queue/ID (ID.env if there is one, else
+ * the copy in ID.msg) and check it against the message file. Returns 0,
+ * or -1 with *error_r (errno text or a decode reason); *missing_r is set
+ * when ID.msg does not exist at all (removed meanwhile). */
 int spool_read_envelope(struct spool *sp, const char *id, struct envelope *env,
-                        const char **error_r);
+                        const char **error_r, bool *missing_r);
 /* Write env to queue/ID.env.tmp and describe in op its flush and rename
  * over ID.env. *fd_r is the tmp file's fd, to close after the op. */
 int spool_write_envelope(struct spool *sp, const struct envelope *env, struct sync_op *op,
                          int *fd_r);
-/* Describe in op the removal of a finished message (.env first). The
+/* Describe in op the removal of a finished message (.msg first). The
  * directory is not flushed: a removal undone by a crash only repeats a
  * delivery. */
 void spool_remove(struct spool *sp, const char *id, struct sync_op *op);
-/* Open queue/ID.msg read-only; -1 with errno. */
-int spool_open_message(struct spool *sp, const char *id);
+/* Open queue/ID.msg read-only; *len_r is the length of the message in it
+ * (the envelope after it excluded). -1 with errno (EINVAL: no valid
+ * trailer). */
+int spool_open_message(struct spool *sp, const char *id, unsigned long long *len_r);
 
-/* Call fn for the ID of every envelope in queue/. Returns the count. */
+/* Call fn for the ID of every message in queue/. Returns the count. */
 size_t spool_scan(struct spool *sp, void (*fn)(const char *id, void *arg), void *arg);
 
 #endif

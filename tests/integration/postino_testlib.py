@@ -365,11 +365,24 @@ class Server:
         return sorted(os.listdir(d))
 
     def queue_ids(self):
-        return [n[:-4] for n in self.spool("queue") if n.endswith(".env")]
+        return [n[:-4] for n in self.spool("queue") if n.endswith(".msg")]
 
     def read_envelope(self, qid):
-        with open(os.path.join(self.dir, "spool", "queue", qid + ".env"), "rb") as f:
-            return parse_envelope(f.read().decode("utf-8"))
+        """The current envelope of a queued message: ID.env once it has
+        changed, else the copy after the message in ID.msg (located by the
+        trailer line "postino-env OFFSET")."""
+        q = os.path.join(self.dir, "spool", "queue")
+        try:
+            with open(os.path.join(q, qid + ".env"), "rb") as f:
+                return parse_envelope(f.read().decode("utf-8"))
+        except FileNotFoundError:
+            pass
+        with open(os.path.join(q, qid + ".msg"), "rb") as f:
+            data = f.read()
+        trailer = data[-30:]
+        assert trailer.startswith(b"\npostino-env ") and trailer.endswith(b"\n"), trailer
+        offset = int(trailer[13:29], 16)
+        return parse_envelope(data[offset:-30].decode("utf-8"))
 
     def wait_queue_empty(self, timeout=30):
         deadline = time.monotonic() + timeout

@@ -158,7 +158,7 @@ def run_scenario(srv):
 
 def wait_drained(srv, timeout):
     deadline = time.monotonic() + timeout
-    while [n for n in srv.spool("queue") if n.endswith(".env")]:
+    while [n for n in srv.spool("queue") if n.endswith(".msg")]:
         if time.monotonic() > deadline:
             return False
         time.sleep(0.2)
@@ -217,7 +217,7 @@ def test_no_acknowledged_message_lost(crashed):
 @pytest.mark.timeout(60)
 def test_spool_clean_after_drain(crashed):
     """Once the queue is drained nothing may stay in the spool: no orphan
-    ID.msg without its ID.env, no ID.env.tmp, nothing in incoming/ or
+    ID.env without its ID.msg, no ID.env.tmp, nothing in incoming/ or
     corrupt/ (Maildir tmp/ files of killed deliveries are allowed)."""
     srv, _, _ = crashed
     leftovers = {sub: srv.spool(sub) for sub in ("incoming", "queue", "corrupt", "hold")}

@@ -104,17 +104,28 @@ static void test_spool_commit_read_remove(void **state)
     snprintf(path, sizeof(path), "%s/spool/incoming", base);
     assert_int_equal(count_files(path), 0);
     snprintf(path, sizeof(path), "%s/spool/queue", base);
-    assert_int_equal(count_files(path), 2);
+    assert_int_equal(count_files(path), 1); /* one file per message */
     snprintf(path, sizeof(path), "%s/spool/queue/%s.msg", base, id);
     size_t len;
     char *data = read_file(path, &len);
     assert_non_null(data);
-    assert_int_equal(len, strlen(message));
-    assert_memory_equal(data, message, len);
+    /* the message as received, its envelope, the trailer */
+    assert_true(len > strlen(message) + 30);
+    assert_memory_equal(data, message, strlen(message));
+    assert_memory_equal(data + strlen(message), "postino-envelope 1\n", 19);
+    char trailer[40];
+    snprintf(trailer, sizeof(trailer), "\npostino-env %016zx\n", strlen(message));
+    assert_memory_equal(data + len - 30, trailer, 30);
     free(data);
+    unsigned long long mlen = 0;
+    int mfd = spool_open_message(&sp, id, &mlen);
+    assert_true(mfd >= 0);
+    assert_int_equal(mlen, strlen(message));
+    close(mfd);
 
     struct envelope env;
-    assert_int_equal(spool_read_envelope(&sp, id, &env, &err), 0);
+    bool missing;
+    assert_int_equal(spool_read_envelope(&sp, id, &env, &err, &missing), 0);
     assert_string_equal(env.sender, "alice@example.org");
     int n = 0;
     assert_int_equal(spool_scan(&sp, count_id, &n), 1);
@@ -129,16 +140,49 @@ static void test_spool_commit_read_remove(void **state)
     close(fd);
     assert_int_equal(op.error, 0);
     envelope_free(&env);
-    assert_int_equal(spool_read_envelope(&sp, id, &env, &err), 0);
+    assert_int_equal(spool_read_envelope(&sp, id, &env, &err, &missing), 0);
     assert_int_equal(env.rcpts[0].status, RCPT_DEFERRED);
     envelope_free(&env);
     snprintf(path, sizeof(path), "%s/spool/queue", base);
-    assert_int_equal(count_files(path), 2); /* no .tmp left */
+    assert_int_equal(count_files(path), 2); /* .msg and .env, no .tmp left */
 
     spool_remove(&sp, id, &op);
     sync_op_run_now(&op, SYNCER_FSYNC);
     assert_int_equal(op.error, 0);
     assert_int_equal(count_files(path), 0);
+    spool_close(&sp);
+}
+
+/* A queue file cut short (no trailer) or with a lying trailer is refused. */
+static void test_spool_torn_file(void **state)
+{
+    (void)state;
+    struct spool sp;
+    const char *err;
+    assert_int_equal(spool_open(&sp, base, &err), 0);
+    char id[QUEUE_ID_LEN + 1];
+    queue_id_new(id);
+    char path[600];
+    snprintf(path, sizeof(path), "%s/spool/queue/%s.msg", base, id);
+    const char *bodies[] = {"", "Subject: x\r\n", "Subject: x\r\n\npostino-env 00000000000000ff\n",
+                            "Subject: x\r\n\npostino-env 000000000000000c\n"};
+    for (size_t i = 0; i < 4; i++) {
+        FILE *f = fopen(path, "wb");
+        fputs(bodies[i], f);
+        fclose(f);
+        struct envelope env;
+        bool missing = true;
+        assert_int_equal(spool_read_envelope(&sp, id, &env, &err, &missing), -1);
+        assert_false(missing);
+        unsigned long long len;
+        if (i < 3)
+            assert_int_equal(spool_open_message(&sp, id, &len), -1);
+    }
+    unlink(path);
+    struct envelope env;
+    bool missing = false;
+    assert_int_equal(spool_read_envelope(&sp, id, &env, &err, &missing), -1);
+    assert_true(missing);
     spool_close(&sp);
 }
 
@@ -164,23 +208,24 @@ static void test_spool_abort_and_clean(void **state)
     assert_int_equal(count_files(path), 0);
     spool_file_done(&g, true); /* closes the (unlinked) file */
 
-    /* A .msg without its .env and a stray .env.tmp are leftovers of an
-     * interrupted commit or removal; a complete message stays. */
+    /* An .env without its .msg and a stray .env.tmp are leftovers of an
+     * interrupted removal or rewrite; a complete message stays. */
     char keep[QUEUE_ID_LEN + 1];
     spool_one(&sp, keep, "bob@example.test");
     char orphan[QUEUE_ID_LEN + 1];
     queue_id_new(orphan);
     char p2[600];
-    snprintf(p2, sizeof(p2), "%s/spool/queue/%s.msg", base, orphan);
+    snprintf(p2, sizeof(p2), "%s/spool/queue/%s.env", base, orphan);
     close(open(p2, O_WRONLY | O_CREAT, 0600));
     snprintf(p2, sizeof(p2), "%s/spool/queue/%s.env.tmp", base, keep);
     close(open(p2, O_WRONLY | O_CREAT, 0600));
     snprintf(path, sizeof(path), "%s/spool/queue", base);
-    assert_int_equal(count_files(path), 4);
+    assert_int_equal(count_files(path), 3);
     assert_int_equal(spool_clean_queue(&sp), 2);
-    assert_int_equal(count_files(path), 2);
+    assert_int_equal(count_files(path), 1);
     struct envelope env;
-    assert_int_equal(spool_read_envelope(&sp, keep, &env, &err), 0);
+    bool missing;
+    assert_int_equal(spool_read_envelope(&sp, keep, &env, &err, &missing), 0);
     envelope_free(&env);
     struct sync_op op;
     spool_remove(&sp, keep, &op);
@@ -358,6 +403,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spool_commit_read_remove),
         cmocka_unit_test(test_spool_abort_and_clean),
+        cmocka_unit_test(test_spool_torn_file),
         cmocka_unit_test(test_syncer_batches),
         cmocka_unit_test(test_maildir_delivery),
         cmocka_unit_test(test_deliver_local),
