@@ -202,7 +202,8 @@ int cmd_init(int argc, char **argv)
             mode_t mode;
         } spool_dirs[] = {
             {"spool", mail.gid, 0750},           {"spool/incoming", mail.gid, 02750},
-            {"spool/queue", mail.gid, 02750},    {"spool/hold", svc.gid, 0750},
+            {"spool/queue", mail.gid, 02750},    {"spool/free", mail.gid, 02750},
+            {"spool/hold", svc.gid, 0750},
             {"spool/quarantine", svc.gid, 0750}, {"spool/corrupt", svc.gid, 0750},
         };
         for (size_t i = 0; i < sizeof(spool_dirs) / sizeof(spool_dirs[0]); i++) {

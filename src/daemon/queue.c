@@ -66,6 +66,7 @@ struct queue {
     bool agent_up;
     uint32_t next_job;
     size_t jobs;
+    int free_estimate; /* files in spool/free (recounted every second) */
     bool stopping;
 };
 
@@ -212,7 +213,11 @@ static void persist(struct queue *q, struct qmsg *m)
     m->writing = true;
     if (envelope_done(&m->env)) {
         m->remove = true;
-        spool_remove(&q->spool, m->env.id, &m->op);
+        /* Keep the emptied file for reuse while the pool is not full. */
+        bool recycle = q->free_estimate < SPOOL_FREE_MAX;
+        if (recycle)
+            q->free_estimate++;
+        spool_remove(&q->spool, m->env.id, recycle, &m->op);
     } else if (spool_write_envelope(&q->spool, &m->env, &m->op, &m->op_fd) < 0) {
         log_error("%s: cannot write the envelope: %s", m->env.id, strerror(errno));
         m->writing = false;
@@ -340,6 +345,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     /* Work left on the ready list (agent busy or down) is tried again. */
     if (q->ready)
         schedule_soon(q);
+    /* smtpd takes files from the pool; see how many are left. */
+    int n = spool_free_count(&q->spool);
+    q->free_estimate = n < 0 ? SPOOL_FREE_MAX : n;
     for (size_t b = 0; b < BUCKETS; b++) {
         for (struct qmsg *m = q->table[b]; m; m = m->hnext) {
             if (m->job || m->writing || m->ready)
@@ -563,6 +571,8 @@ int queue_main(struct daemon_env *env)
         q.inotify_ev = event_new(q.base, q.inotify_fd, EV_READ | EV_PERSIST, on_inotify, &q);
         event_add(q.inotify_ev, NULL);
     }
+    int nfree = spool_free_count(&q.spool);
+    q.free_estimate = nfree < 0 ? SPOOL_FREE_MAX : nfree;
     size_t n = spool_scan(&q.spool, load, &q);
     log_info("ready, %zu message%s in the queue", n, n == 1 ? "" : "s");
 

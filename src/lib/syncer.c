@@ -49,7 +49,7 @@ void sync_op_init(struct sync_op *op)
 {
     /* Only the counts and results: the name arrays are kilobytes and are
      * written before they are read. */
-    op->n_fds = op->n_renames = op->n_unlinks = op->n_dirs = 0;
+    op->n_fds = op->n_truncates = op->n_renames = op->n_unlinks = op->n_dirs = 0;
     op->error = 0;
     op->failed = NULL;
     op->done = NULL;
@@ -90,6 +90,16 @@ int sync_op_add_unlink(struct sync_op *op, int dir, const char *name)
     return 0;
 }
 
+int sync_op_add_truncate(struct sync_op *op, int dir, const char *name)
+{
+    if (op->n_truncates >= SYNC_OP_FILES)
+        return -1;
+    if (str_copy(op->truncates[op->n_truncates].name, SYNC_NAME_MAX, name) < 0)
+        return -1;
+    op->truncates[op->n_truncates++].dir = dir;
+    return 0;
+}
+
 int sync_op_add_dir(struct sync_op *op, int dir)
 {
     for (size_t i = 0; i < op->n_dirs; i++)
@@ -109,9 +119,17 @@ static void op_fail(struct sync_op *op, int err, const char *what)
     }
 }
 
-/* Phase 2 of one op: its renames and unlinks. */
+/* Phase 2 of one op: its truncations, renames and unlinks. */
 static void op_namespace(struct sync_op *op)
 {
+    for (size_t i = 0; i < op->n_truncates && !op->error; i++) {
+        int fd = openat(op->truncates[i].dir, op->truncates[i].name,
+                        O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+            op_fail(op, errno, "truncate");
+        else
+            close(fd);
+    }
     for (size_t i = 0; i < op->n_renames && !op->error; i++)
         if (renameat(op->renames[i].from_dir, op->renames[i].from, op->renames[i].to_dir,
                      op->renames[i].to) < 0)

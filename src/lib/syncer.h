@@ -22,7 +22,13 @@ struct sync_op {
     /* Phase 1: flushed with fdatasync() (skipped under syncfs). */
     int fds[SYNC_OP_FILES];
     size_t n_fds;
-    /* Phase 2, in order: renames, then unlinks (names relative to dir fds). */
+    /* Phase 2, in order: truncations to zero, renames, then unlinks (names
+     * relative to dir fds). */
+    struct {
+        int dir;
+        char name[SYNC_NAME_MAX];
+    } truncates[SYNC_OP_FILES];
+    size_t n_truncates;
     struct {
         int from_dir;
         char from[SYNC_NAME_MAX];
@@ -72,6 +78,7 @@ int sync_op_add_fd(struct sync_op *op, int fd);
 int sync_op_add_rename(struct sync_op *op, int from_dir, const char *from, int to_dir,
                        const char *to);
 int sync_op_add_unlink(struct sync_op *op, int dir, const char *name);
+int sync_op_add_truncate(struct sync_op *op, int dir, const char *name);
 int sync_op_add_dir(struct sync_op *op, int dir);
 
 /* Run one op synchronously in the calling thread (tools, tests). */

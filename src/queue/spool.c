@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/str.h"
@@ -29,8 +30,8 @@ struct spool_file {
 
 int spool_create_dirs(const char *data_dir)
 {
-    const char *subs[] = {"spool", "spool/incoming", "spool/queue", "spool/hold",
-                          "spool/quarantine", "spool/corrupt"};
+    const char *subs[] = {"spool",      "spool/incoming",   "spool/queue", "spool/free",
+                          "spool/hold", "spool/quarantine", "spool/corrupt"};
     for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
         char path[4096];
         snprintf(path, sizeof(path), "%s/%s", data_dir, subs[i]);
@@ -43,7 +44,7 @@ int spool_create_dirs(const char *data_dir)
 int spool_open(struct spool *sp, const char *data_dir, const char **error_r)
 {
     memset(sp, 0, sizeof(*sp));
-    sp->incoming_fd = sp->queue_fd = -1;
+    sp->incoming_fd = sp->queue_fd = sp->free_fd = -1;
     char path[4096];
     snprintf(path, sizeof(path), "%s/spool", data_dir);
     sp->dir = xstrdup(path);
@@ -56,6 +57,9 @@ int spool_open(struct spool *sp, const char *data_dir, const char **error_r)
         spool_close(sp);
         return -1;
     }
+    /* A spool made before free/ existed gets one; without it, no reuse. */
+    mkdirat(sp->queue_fd, "../free", 0750);
+    sp->free_fd = openat(sp->queue_fd, "../free", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     return 0;
 }
 
@@ -65,7 +69,11 @@ void spool_close(struct spool *sp)
         close(sp->incoming_fd);
     if (sp->queue_fd >= 0)
         close(sp->queue_fd);
-    sp->incoming_fd = sp->queue_fd = -1;
+    if (sp->free_fd >= 0)
+        close(sp->free_fd);
+    sp->incoming_fd = sp->queue_fd = sp->free_fd = -1;
+    x_free(&sp->free_names);
+    sp->n_free = 0;
     x_free(&sp->dir);
 }
 
@@ -128,13 +136,65 @@ static void name_of(char *out, size_t size, const char *id, const char *ext)
     snprintf(out, size, "%s.%s", id, ext);
 }
 
+/* Read up to SPOOL_FREE_MAX names of free/ into the cache. */
+static void refill_free(struct spool *sp)
+{
+    sp->n_free = 0;
+    int fd = dup(sp->free_fd);
+    if (fd < 0)
+        return;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return;
+    }
+    rewinddir(d);
+    if (!sp->free_names)
+        sp->free_names = xmalloc(SPOOL_FREE_MAX * sizeof(*sp->free_names));
+    struct dirent *de;
+    while (sp->n_free < SPOOL_FREE_MAX && (de = readdir(d)) != NULL)
+        if (queue_id_valid(de->d_name, strlen(de->d_name)))
+            memcpy(sp->free_names[sp->n_free++], de->d_name, QUEUE_ID_LEN + 1);
+    closedir(d);
+}
+
+/* Take over an emptied file from free/ as incoming/name; -1 if none. The
+ * rename is the claim: of several processes only one can win a file. */
+static int take_free(struct spool *sp, const char *name)
+{
+    if (sp->free_fd < 0)
+        return -1;
+    for (;;) {
+        if (sp->n_free == 0) {
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (now.tv_sec < sp->free_retry_at)
+                return -1;
+            refill_free(sp);
+            if (sp->n_free == 0) {
+                sp->free_retry_at = now.tv_sec + 1;
+                return -1;
+            }
+        }
+        const char *old = sp->free_names[--sp->n_free];
+        if (renameat2(sp->free_fd, old, sp->incoming_fd, name, RENAME_NOREPLACE) < 0)
+            continue; /* taken by someone else */
+        int fd = openat(sp->incoming_fd, name, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+        if (fd >= 0)
+            return fd;
+        unlinkat(sp->incoming_fd, name, 0);
+    }
+}
+
 struct spool_file *spool_file_create(struct spool *sp, char id[QUEUE_ID_LEN + 1])
 {
     for (int attempt = 0; attempt < 100; attempt++) {
         char name[64];
         queue_id_new(id);
         name_of(name, sizeof(name), id, "msg");
-        int fd = openat(sp->incoming_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+        int fd = take_free(sp, name);
+        if (fd < 0)
+            fd = openat(sp->incoming_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
         if (fd < 0) {
             if (errno == EEXIST)
                 continue;
@@ -423,12 +483,17 @@ int spool_write_envelope(struct spool *sp, const struct envelope *env, struct sy
     return 0;
 }
 
-void spool_remove(struct spool *sp, const char *id, struct sync_op *op)
+void spool_remove(struct spool *sp, const char *id, bool recycle, struct sync_op *op)
 {
     char name[64];
     sync_op_init(op);
     name_of(name, sizeof(name), id, "msg");
-    sync_op_add_unlink(op, sp->queue_fd, name);
+    if (recycle && sp->free_fd >= 0) {
+        sync_op_add_truncate(op, sp->queue_fd, name);
+        sync_op_add_rename(op, sp->queue_fd, name, sp->free_fd, id);
+    } else {
+        sync_op_add_unlink(op, sp->queue_fd, name);
+    }
     name_of(name, sizeof(name), id, "env");
     sync_op_add_unlink(op, sp->queue_fd, name);
     /* No flush of the directory: if a crash undoes the removal, the
@@ -476,6 +541,28 @@ size_t spool_scan(struct spool *sp, void (*fn)(const char *id, void *arg), void 
         fn(id, arg);
         n++;
     }
+    closedir(d);
+    return n;
+}
+
+int spool_free_count(struct spool *sp)
+{
+    if (sp->free_fd < 0)
+        return -1;
+    int fd = dup(sp->free_fd);
+    if (fd < 0)
+        return -1;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return -1;
+    }
+    rewinddir(d);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        if (de->d_name[0] != '.')
+            n++;
     closedir(d);
     return n;
 }

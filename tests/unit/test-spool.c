@@ -146,7 +146,7 @@ static void test_spool_commit_read_remove(void **state)
     snprintf(path, sizeof(path), "%s/spool/queue", base);
     assert_int_equal(count_files(path), 2); /* .msg and .env, no .tmp left */
 
-    spool_remove(&sp, id, &op);
+    spool_remove(&sp, id, false, &op);
     sync_op_run_now(&op, SYNCER_FSYNC);
     assert_int_equal(op.error, 0);
     assert_int_equal(count_files(path), 0);
@@ -183,6 +183,49 @@ static void test_spool_torn_file(void **state)
     bool missing = false;
     assert_int_equal(spool_read_envelope(&sp, id, &env, &err, &missing), -1);
     assert_true(missing);
+    spool_close(&sp);
+}
+
+/* A finished message's file is emptied into free/ and the next message
+ * takes it over: same inode, no stale content. */
+static void test_spool_recycle(void **state)
+{
+    (void)state;
+    struct spool sp;
+    const char *err;
+    assert_int_equal(spool_open(&sp, base, &err), 0);
+    char id[QUEUE_ID_LEN + 1];
+    spool_one(&sp, id, "bob@example.test");
+    char path[600];
+    snprintf(path, sizeof(path), "%s/spool/queue/%s.msg", base, id);
+    struct stat st1;
+    assert_int_equal(stat(path, &st1), 0);
+    struct sync_op op;
+    spool_remove(&sp, id, true, &op);
+    sync_op_run_now(&op, SYNCER_FSYNC);
+    assert_int_equal(op.error, 0);
+    assert_int_equal(spool_free_count(&sp), 1);
+    snprintf(path, sizeof(path), "%s/spool/free/%s", base, id);
+    struct stat st2;
+    assert_int_equal(stat(path, &st2), 0);
+    assert_int_equal(st2.st_size, 0);
+
+    char id2[QUEUE_ID_LEN + 1];
+    sp.free_retry_at = 0; /* free/ was empty a moment ago: look again now */
+    spool_one(&sp, id2, "ann@example.test");
+    assert_int_equal(spool_free_count(&sp), 0);
+    snprintf(path, sizeof(path), "%s/spool/queue/%s.msg", base, id2);
+    struct stat st3;
+    assert_int_equal(stat(path, &st3), 0);
+    assert_int_equal(st3.st_ino, st1.st_ino);
+    struct envelope env;
+    bool missing;
+    assert_int_equal(spool_read_envelope(&sp, id2, &env, &err, &missing), 0);
+    assert_string_equal(env.rcpts[0].addr, "ann@example.test");
+    envelope_free(&env);
+    spool_remove(&sp, id2, false, &op);
+    sync_op_run_now(&op, SYNCER_FSYNC);
+    assert_int_equal(spool_free_count(&sp), 0);
     spool_close(&sp);
 }
 
@@ -228,7 +271,7 @@ static void test_spool_abort_and_clean(void **state)
     assert_int_equal(spool_read_envelope(&sp, keep, &env, &err, &missing), 0);
     envelope_free(&env);
     struct sync_op op;
-    spool_remove(&sp, keep, &op);
+    spool_remove(&sp, keep, false, &op);
     sync_op_run_now(&op, SYNCER_FSYNC);
     assert_int_equal(count_files(path), 0);
     spool_close(&sp);
@@ -404,6 +447,7 @@ int main(void)
         cmocka_unit_test(test_spool_commit_read_remove),
         cmocka_unit_test(test_spool_abort_and_clean),
         cmocka_unit_test(test_spool_torn_file),
+        cmocka_unit_test(test_spool_recycle),
         cmocka_unit_test(test_syncer_batches),
         cmocka_unit_test(test_maildir_delivery),
         cmocka_unit_test(test_deliver_local),
