@@ -289,7 +289,7 @@ int supervisor_main(struct config *cfg)
                  cleaned == 1 ? "" : "s");
     cleaned = spool_clean_queue(&sp);
     if (cleaned > 0)
-        log_info("removed %d file%s left over by an interrupted commit or removal from "
+        log_info("cleaned %d file%s left over by an interrupted removal in "
                  "spool/queue",
                  cleaned, cleaned == 1 ? "" : "s");
     spool_close(&sp);

@@ -119,9 +119,13 @@ static void op_fail(struct sync_op *op, int err, const char *what)
     }
 }
 
-/* Phase 2 of one op: its truncations, renames and unlinks. */
+/* Phase 2 of one op: its renames, truncations and unlinks. */
 static void op_namespace(struct sync_op *op)
 {
+    for (size_t i = 0; i < op->n_renames && !op->error; i++)
+        if (renameat(op->renames[i].from_dir, op->renames[i].from, op->renames[i].to_dir,
+                     op->renames[i].to) < 0)
+            op_fail(op, errno, "rename");
     for (size_t i = 0; i < op->n_truncates && !op->error; i++) {
         int fd = openat(op->truncates[i].dir, op->truncates[i].name,
                         O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
@@ -130,10 +134,6 @@ static void op_namespace(struct sync_op *op)
         else
             close(fd);
     }
-    for (size_t i = 0; i < op->n_renames && !op->error; i++)
-        if (renameat(op->renames[i].from_dir, op->renames[i].from, op->renames[i].to_dir,
-                     op->renames[i].to) < 0)
-            op_fail(op, errno, "rename");
     for (size_t i = 0; i < op->n_unlinks && !op->error; i++)
         if (unlinkat(op->unlinks[i].dir, op->unlinks[i].name, 0) < 0 && errno != ENOENT)
             op_fail(op, errno, "unlink");

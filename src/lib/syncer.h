@@ -22,7 +22,7 @@ struct sync_op {
     /* Phase 1: flushed with fdatasync() (skipped under syncfs). */
     int fds[SYNC_OP_FILES];
     size_t n_fds;
-    /* Phase 2, in order: truncations to zero, renames, then unlinks (names
+    /* Phase 2, in order: renames, truncations to zero, then unlinks (names
      * relative to dir fds). */
     struct {
         int dir;

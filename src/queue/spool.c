@@ -128,6 +128,27 @@ int spool_clean_queue(struct spool *sp)
             n++;
     }
     closedir(d);
+    /* A file moved to free/ by a removal cut short still holds its mail. */
+    fd = sp->free_fd >= 0 ? dup(sp->free_fd) : -1;
+    d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return n;
+    }
+    rewinddir(d);
+    while ((de = readdir(d)) != NULL) {
+        struct stat st;
+        if (de->d_name[0] == '.' || fstatat(sp->free_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+            st.st_size == 0)
+            continue;
+        int f = openat(sp->free_fd, de->d_name, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+        if (f >= 0) {
+            close(f);
+            n++;
+        }
+    }
+    closedir(d);
     return n;
 }
 
@@ -489,8 +510,10 @@ void spool_remove(struct spool *sp, const char *id, bool recycle, struct sync_op
     sync_op_init(op);
     name_of(name, sizeof(name), id, "msg");
     if (recycle && sp->free_fd >= 0) {
-        sync_op_add_truncate(op, sp->queue_fd, name);
+        /* Moved first, emptied then: a message cut short in queue/ would
+         * look like a torn file. */
         sync_op_add_rename(op, sp->queue_fd, name, sp->free_fd, id);
+        sync_op_add_truncate(op, sp->free_fd, id);
     } else {
         sync_op_add_unlink(op, sp->queue_fd, name);
     }

@@ -60,8 +60,9 @@ int spool_create_dirs(const char *data_dir);
 int spool_clean_incoming(struct spool *sp);
 
 /* Remove what a crash left in queue/: an .env without its .msg (a removal
- * cut in half) and .env.tmp files. Returns the number removed. Call only
- * when no other process uses the spool. */
+ * cut in half) and .env.tmp files; and empty files in free/ that a removal
+ * cut short left full. Returns the number of files cleaned. Call only when
+ * no other process uses the spool. */
 int spool_clean_queue(struct spool *sp);
 
 /* A message being received. */
