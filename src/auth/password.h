@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 #define PASSWORD_HASH_MAX 256
-#define PASSWORD_MAX 1024 /* longest password accepted */
+#define PASSWORD_MAX      1024 /* longest password accepted */
 
 struct password_cost {
     unsigned memory_kib;

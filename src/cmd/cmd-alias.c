@@ -45,8 +45,7 @@ int cmd_alias(int argc, char **argv)
         return 2;
     }
     const char *sub = argv[1];
-    bool ok = (strcmp(sub, "list") == 0 && argc == 2) ||
-              (strcmp(sub, "add") == 0 && argc >= 4) ||
+    bool ok = (strcmp(sub, "list") == 0 && argc == 2) || (strcmp(sub, "add") == 0 && argc >= 4) ||
               (strcmp(sub, "del") == 0 && (argc == 3 || argc == 4));
     if (!ok) {
         fputs(usage, stderr);

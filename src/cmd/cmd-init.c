@@ -177,8 +177,8 @@ int cmd_init(int argc, char **argv)
             privs_ensure_system_user(cfg->mail_user, &why) < 0 ||
             privs_lookup(cfg->service_user, &svc, &why) < 0 ||
             privs_lookup(cfg->mail_user, &mail, &why) < 0) {
-            cmd_error("cannot set up the users %s and %s: %s", cfg->service_user,
-                      cfg->mail_user, why);
+            cmd_error("cannot set up the users %s and %s: %s", cfg->service_user, cfg->mail_user,
+                      why);
             goto out;
         }
     }
@@ -201,10 +201,10 @@ int cmd_init(int argc, char **argv)
             gid_t gid;
             mode_t mode;
         } spool_dirs[] = {
-            {"spool", mail.gid, 0750},           {"spool/incoming", mail.gid, 02750},
-            {"spool/queue", mail.gid, 02750},    {"spool/free", mail.gid, 02750},
-            {"spool/hold", svc.gid, 0750},
-            {"spool/quarantine", svc.gid, 0750}, {"spool/corrupt", svc.gid, 0750},
+            {"spool", mail.gid, 0750},        {"spool/incoming", mail.gid, 02750},
+            {"spool/queue", mail.gid, 02750}, {"spool/free", mail.gid, 02750},
+            {"spool/hold", svc.gid, 0750},    {"spool/quarantine", svc.gid, 0750},
+            {"spool/corrupt", svc.gid, 0750},
         };
         for (size_t i = 0; i < sizeof(spool_dirs) / sizeof(spool_dirs[0]); i++) {
             snprintf(p, sizeof(p), "%s/%s", data, spool_dirs[i].sub);

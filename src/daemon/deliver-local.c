@@ -202,8 +202,8 @@ int deliver_local_main(struct daemon_env *env)
         log_fatal("cannot write to %s: %s", d.mail_dir, strerror(errno));
     d.syncer = syncer_new(d.base,
                           d.cfg->spool_sync == SPOOL_SYNC_SYNCFS ? SYNCER_SYNCFS : SYNCER_FSYNC, 4);
-    d.listener = evconnlistener_new(d.base, on_accept, &d, LEV_OPT_CLOSE_ON_FREE, -1,
-                                    env->deliver_fd);
+    d.listener =
+        evconnlistener_new(d.base, on_accept, &d, LEV_OPT_CLOSE_ON_FREE, -1, env->deliver_fd);
     if (!d.listener)
         log_fatal("cannot listen on %s", env->deliver_path);
     d.sigterm_ev = evsignal_new(d.base, SIGTERM, on_signal, &d);

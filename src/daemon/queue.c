@@ -30,20 +30,20 @@
 #include "queue/schedule.h"
 #include "queue/spool.h"
 
-#define BUCKETS 4099
+#define BUCKETS  4099
 #define MAX_JOBS 512 /* DELIVER jobs outstanding at once */
 
 struct qmsg {
     struct queue *q;
     struct envelope env;
-    uint32_t job;        /* outstanding job, 0 if none */
-    bool writing;        /* an envelope write or removal is in progress */
-    bool remove;         /* the pending op removes the message */
-    bool ready;          /* on the ready list */
+    uint32_t job; /* outstanding job, 0 if none */
+    bool writing; /* an envelope write or removal is in progress */
+    bool remove;  /* the pending op removes the message */
+    bool ready;   /* on the ready list */
     struct sync_op op;
     int op_fd;
-    struct qmsg *hnext;  /* hash chain */
-    struct qmsg *rnext;  /* ready list */
+    struct qmsg *hnext; /* hash chain */
+    struct qmsg *rnext; /* ready list */
 };
 
 struct queue {
@@ -55,9 +55,9 @@ struct queue {
     struct qmsg *table[BUCKETS];
     size_t count;
     struct qmsg *ready;
-    struct event *kick_ev;   /* run the scheduler once, soon */
-    struct event *tick_ev;   /* every second: deferred messages due */
-    struct event *scan_ev;   /* every queue_scan_interval: rescan */
+    struct event *kick_ev; /* run the scheduler once, soon */
+    struct event *tick_ev; /* every second: deferred messages due */
+    struct event *scan_ev; /* every queue_scan_interval: rescan */
     struct event *inotify_ev;
     struct event *reconnect_ev;
     struct event *sigterm_ev, *sigint_ev, *sighup_ev;

@@ -30,8 +30,8 @@
 #include "state/state-domain.h"
 #include "state/state-resolve.h"
 
-#define IP_BUCKETS 509
-#define PULL_MAX (SMTP_ANY_LINE_MAX + 2)
+#define IP_BUCKETS      509
+#define PULL_MAX        (SMTP_ANY_LINE_MAX + 2)
 #define READ_HIGH_WATER (256 * 1024) /* input buffered before reading pauses */
 
 struct ip_count {
@@ -253,8 +253,9 @@ static enum smtp_decision cb_rcpt(void *ctx, const struct smtp_rcpt_args *a, str
         reject_rcpt(c, a, r, 550, "5.1.1", "Recipient address rejected: User unknown");
         return SMTP_DECIDED;
     case RESOLVE_LOOP:
-        reject_rcpt(c, a, r, 550, "5.4.6", "Recipient address rejected: alias loop or too many "
-                                           "alias targets");
+        reject_rcpt(c, a, r, 550, "5.4.6",
+                    "Recipient address rejected: alias loop or too many "
+                    "alias targets");
         return SMTP_DECIDED;
     case RESOLVE_TEMPFAIL:
         log_warn("NOQUEUE: account database error: %s", state_db_error(d->db));
@@ -640,8 +641,8 @@ int smtpd_main(struct daemon_env *env)
     d.syncer = syncer_new(d.base,
                           d.cfg->spool_sync == SPOOL_SYNC_SYNCFS ? SYNCER_SYNCFS : SYNCER_FSYNC, 4);
     for (size_t i = 0; i < env->n_smtp_fds; i++) {
-        struct evconnlistener *l = evconnlistener_new(d.base, on_accept, &d, LEV_OPT_CLOSE_ON_FREE,
-                                                      -1, env->smtp_fds[i]);
+        struct evconnlistener *l =
+            evconnlistener_new(d.base, on_accept, &d, LEV_OPT_CLOSE_ON_FREE, -1, env->smtp_fds[i]);
         if (!l)
             log_fatal("cannot listen on an SMTP socket");
         evconnlistener_set_error_cb(l, on_accept_error);

@@ -27,7 +27,7 @@
 #include "queue/spool.h"
 
 #define STOP_GRACE_SECONDS 30
-#define MAX_CHILDREN (64 + 2)
+#define MAX_CHILDREN       (64 + 2)
 
 enum child_kind {
     CHILD_SMTPD,
@@ -39,10 +39,10 @@ static const char *const kind_names[] = {"smtpd", "queue", "deliver-local"};
 
 struct child {
     enum child_kind kind;
-    pid_t pid;             /* 0 when not running */
+    pid_t pid; /* 0 when not running */
     time_t started;
-    time_t restart_at;     /* when to start it again (after a crash) */
-    unsigned backoff;      /* seconds */
+    time_t restart_at; /* when to start it again (after a crash) */
+    unsigned backoff;  /* seconds */
 };
 
 struct supervisor {
@@ -178,8 +178,7 @@ static int open_lock(const struct config *cfg, int *fd_r)
         ssize_t n = read(fd, pid, sizeof(pid) - 1);
         pid[n > 0 ? n : 0] = '\0';
         pid[strcspn(pid, "\n")] = '\0';
-        log_fatal("another postino serve (pid %s) is using %s", pid[0] ? pid : "?",
-                  cfg->data_dir);
+        log_fatal("another postino serve (pid %s) is using %s", pid[0] ? pid : "?", cfg->data_dir);
     }
     char text[32];
     int n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
@@ -205,8 +204,7 @@ static void bind_sockets(struct supervisor *s)
         s->env.smtp_fds[s->env.n_smtp_fds++] = fd;
         log_info("SMTP listening on %s", cfg->smtp_listen.items[i]);
     }
-    daemon_path(cfg, "run/deliver-local.sock", s->env.deliver_path,
-                sizeof(s->env.deliver_path));
+    daemon_path(cfg, "run/deliver-local.sock", s->env.deliver_path, sizeof(s->env.deliver_path));
     struct sockaddr_un sun;
     memset(&sun, 0, sizeof(sun));
     sun.sun_family = AF_UNIX;
@@ -311,8 +309,7 @@ int supervisor_main(struct config *cfg)
         s.children[s.n_children++].kind = CHILD_SMTPD;
     for (size_t i = 0; i < s.n_children; i++)
         start_child(&s, &s.children[i]);
-    log_info("postino started as %s; data in %s", s.root ? "root" : "a normal user",
-             cfg->data_dir);
+    log_info("postino started as %s; data in %s", s.root ? "root" : "a normal user", cfg->data_dir);
 
     time_t stop_deadline = 0;
     for (;;) {
@@ -328,8 +325,7 @@ int supervisor_main(struct config *cfg)
             if (!any_running(&s))
                 break;
             if (now >= stop_deadline) {
-                log_warn("children still running after %d s; killing them",
-                         STOP_GRACE_SECONDS);
+                log_warn("children still running after %d s; killing them", STOP_GRACE_SECONDS);
                 signal_all(&s, SIGKILL);
                 stop_deadline = now + 3600;
             }

@@ -14,8 +14,8 @@
 #include "lib/buf.h"
 
 #define DELIVER_MSG_DELIVER 1
-#define DELIVER_MSG_RESULT 2
-#define DELIVER_MAX_RCPTS 10000
+#define DELIVER_MSG_RESULT  2
+#define DELIVER_MAX_RCPTS   10000
 
 enum deliver_outcome {
     DELIVER_OK = 0,

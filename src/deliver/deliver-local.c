@@ -24,8 +24,8 @@ static void fail_errno(struct deliver_rcpt *r, const char *what, int err)
 }
 
 /* Copy the spool message (CRLF, len octets) into the Maildir file (LF). */
-static int copy_message(int msg_fd, unsigned long long len, struct maildir_delivery *md,
-                        char *in, char *out)
+static int copy_message(int msg_fd, unsigned long long len, struct maildir_delivery *md, char *in,
+                        char *out)
 {
     off_t off = 0;
     bool pending_cr = false;

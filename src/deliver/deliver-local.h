@@ -19,7 +19,7 @@
 #include "store/maildir.h"
 
 struct local_delivery {
-    struct deliver_job job; /* request in, results filled in */
+    struct deliver_job job;      /* request in, results filled in */
     struct maildir_delivery *md; /* one per recipient */
     struct sync_op *ops;         /* one per recipient */
     bool *started;               /* recipient has an op to run */

@@ -14,10 +14,10 @@
 #include <stddef.h>
 
 struct buf {
-    char *data;  /* NULL until the first append; buf_cstr() never is */
-    size_t len;  /* bytes in use, terminator not counted */
-    size_t cap;  /* bytes allocated */
-    size_t max;  /* largest len allowed */
+    char *data; /* NULL until the first append; buf_cstr() never is */
+    size_t len; /* bytes in use, terminator not counted */
+    size_t cap; /* bytes allocated */
+    size_t max; /* largest len allowed */
 };
 
 #define BUF_UNLIMITED ((size_t)-1 / 2)

@@ -40,22 +40,19 @@ struct config_key_def {
 
 static const struct config_enum log_target_enum[] = {
     {"stderr", LOG_TARGET_STDERR}, {"syslog", LOG_TARGET_SYSLOG}, {NULL, 0}};
-static const struct config_enum log_level_enum[] = {{"debug", LOG_DEBUG},
-                                                    {"info", LOG_INFO},
-                                                    {"notice", LOG_NOTICE},
-                                                    {"warning", LOG_WARNING},
-                                                    {"error", LOG_ERR},
-                                                    {NULL, 0}};
+static const struct config_enum log_level_enum[] = {
+    {"debug", LOG_DEBUG},     {"info", LOG_INFO}, {"notice", LOG_NOTICE},
+    {"warning", LOG_WARNING}, {"error", LOG_ERR}, {NULL, 0}};
 static const struct config_enum spool_sync_enum[] = {
     {"fsync", SPOOL_SYNC_FSYNC}, {"syncfs", SPOOL_SYNC_SYNCFS}, {NULL, 0}};
 
 #define OFF(field) offsetof(struct config, field)
-#define KIB 1024LL
-#define MIB (1024LL * 1024)
-#define GIB (1024LL * 1024 * 1024)
-#define MINUTE 60LL
-#define HOUR 3600LL
-#define DAY 86400LL
+#define KIB        1024LL
+#define MIB        (1024LL * 1024)
+#define GIB        (1024LL * 1024 * 1024)
+#define MINUTE     60LL
+#define HOUR       3600LL
+#define DAY        86400LL
 
 /* Every configuration key. Keep the doc lines short and exact: they are
  * the reference documentation. */
@@ -94,9 +91,8 @@ static const struct config_key_def config_keys[] = {
     {"smtpd_max_connections", CT_INT, "1000", 1, 1000000, OFF(smtpd_max_connections), NULL,
      "Most SMTP connections at once per smtpd process; more are told `421 4.7.0` and "
      "closed."},
-    {"smtpd_max_connections_per_ip", CT_INT, "50", 1, 1000000,
-     OFF(smtpd_max_connections_per_ip), NULL,
-     "Most SMTP connections at once from one client IP address per smtpd process."},
+    {"smtpd_max_connections_per_ip", CT_INT, "50", 1, 1000000, OFF(smtpd_max_connections_per_ip),
+     NULL, "Most SMTP connections at once from one client IP address per smtpd process."},
     {"smtpd_error_limit", CT_INT, "10", 1, 1000, OFF(smtpd_error_limit), NULL,
      "Errors (4xx/5xx replies) a client may cause in one session before it is "
      "disconnected with `421 4.7.0`."},
@@ -125,15 +121,15 @@ static const struct config_key_def config_keys[] = {
      "acknowledged: `fsync` (each file and directory) or `syncfs` (one flush of the "
      "whole file system per batch)."},
 
-    {"password_argon2_memory", CT_SIZE, "64M", 8 * KIB, 4 * GIB, OFF(password_argon2_memory),
-     NULL, "Memory cost of each argon2id password hash, in bytes (suffixes K, M, G)."},
+    {"password_argon2_memory", CT_SIZE, "64M", 8 * KIB, 4 * GIB, OFF(password_argon2_memory), NULL,
+     "Memory cost of each argon2id password hash, in bytes (suffixes K, M, G)."},
     {"password_argon2_time", CT_INT, "3", 1, 100, OFF(password_argon2_time), NULL,
      "Number of argon2id passes over that memory."},
     {"password_argon2_parallelism", CT_INT, "1", 1, 16, OFF(password_argon2_parallelism), NULL,
      "Number of argon2id lanes (threads)."},
 };
 
-#define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+#define N_KEYS          (sizeof(config_keys) / sizeof(config_keys[0]))
 #define CONFIG_LINE_MAX 4096 /* octets of one line of the file */
 
 static const struct config_key_def *config_key_find(const char *name)
@@ -231,10 +227,23 @@ int config_parse_size(const char *s, long long *out)
     long long mult = 1;
     if (n > 0) {
         switch (s[n - 1]) {
-        case 'k': case 'K': mult = KIB; n--; break;
-        case 'm': case 'M': mult = MIB; n--; break;
-        case 'g': case 'G': mult = GIB; n--; break;
-        default: break;
+        case 'k':
+        case 'K':
+            mult = KIB;
+            n--;
+            break;
+        case 'm':
+        case 'M':
+            mult = MIB;
+            n--;
+            break;
+        case 'g':
+        case 'G':
+            mult = GIB;
+            n--;
+            break;
+        default:
+            break;
         }
     }
     unsigned long long v;
@@ -250,11 +259,24 @@ int config_parse_duration(const char *s, long long *out)
     long long mult = 1;
     if (n > 0) {
         switch (s[n - 1]) {
-        case 's': mult = 1; n--; break;
-        case 'm': mult = MINUTE; n--; break;
-        case 'h': mult = HOUR; n--; break;
-        case 'd': mult = DAY; n--; break;
-        default: break;
+        case 's':
+            mult = 1;
+            n--;
+            break;
+        case 'm':
+            mult = MINUTE;
+            n--;
+            break;
+        case 'h':
+            mult = HOUR;
+            n--;
+            break;
+        case 'd':
+            mult = DAY;
+            n--;
+            break;
+        default:
+            break;
         }
     }
     unsigned long long v;
@@ -287,8 +309,8 @@ static int set_key(struct config *cfg, const struct config_key_def *k, const cha
     case CT_PATH: {
         size_t len = strlen(value);
         if ((long long)len < k->min || (k->max && (long long)len > k->max)) {
-            *error_r = xasprintf("%s must be %lld to %lld characters long", k->name, k->min,
-                                 k->max);
+            *error_r =
+                xasprintf("%s must be %lld to %lld characters long", k->name, k->min, k->max);
             return -1;
         }
         for (const char *p = value; *p; p++) {
@@ -320,8 +342,8 @@ static int set_key(struct config *cfg, const struct config_key_def *k, const cha
         break;
     case CT_DURATION:
         if (config_parse_duration(value, &v) < 0) {
-            *error_r = xasprintf("%s needs a duration like 30s, 5m, 1h or 5d, not '%s'", k->name,
-                                 value);
+            *error_r =
+                xasprintf("%s needs a duration like 30s, 5m, 1h or 5d, not '%s'", k->name, value);
             return -1;
         }
         break;
@@ -363,8 +385,8 @@ static int set_key(struct config *cfg, const struct config_key_def *k, const cha
     }
     }
     if (v < k->min || v > k->max) {
-        *error_r = xasprintf("%s must be between %lld and %lld, not %lld", k->name, k->min, k->max,
-                             v);
+        *error_r =
+            xasprintf("%s must be between %lld and %lld, not %lld", k->name, k->min, k->max, v);
         return -1;
     }
     *(long long *)field(cfg, k) = v;
@@ -515,8 +537,9 @@ struct config *config_load(const char *path, char **error_r)
     char *abs = realpath(path, NULL);
     cfg->path = abs ? abs : xstrdup(path);
     const char *slash = strrchr(cfg->path, '/');
-    cfg->config_dir = slash ? xstrndup(cfg->path, slash == cfg->path ? 1 : (size_t)(slash - cfg->path))
-                            : xstrdup(".");
+    cfg->config_dir =
+        slash ? xstrndup(cfg->path, slash == cfg->path ? 1 : (size_t)(slash - cfg->path))
+              : xstrdup(".");
     if (config_parse_text(cfg, path, buf_cstr(&text), text.len, error_r) < 0) {
         buf_free(&text);
         config_free(&cfg);
@@ -628,9 +651,10 @@ static void write_comment(struct buf *out, const char *text)
 void config_write_file(const struct config *cfg, const char *const *set_keys, size_t n_set,
                        struct buf *out)
 {
-    buf_append_str(out, "# postino configuration. Every key is listed with its documentation;\n"
-                        "# commented-out keys have their default value. Reference:\n"
-                        "# docs/configuration.md. Check with: postino check-config --config FILE\n");
+    buf_append_str(out,
+                   "# postino configuration. Every key is listed with its documentation;\n"
+                   "# commented-out keys have their default value. Reference:\n"
+                   "# docs/configuration.md. Check with: postino check-config --config FILE\n");
     for (size_t i = 0; i < N_KEYS; i++) {
         const struct config_key_def *k = &config_keys[i];
         bool set = false;
@@ -652,32 +676,39 @@ void config_write_file(const struct config *cfg, const char *const *set_keys, si
 static const char *type_name(const struct config_key_def *k)
 {
     switch (k->type) {
-    case CT_STRING: return "text";
-    case CT_PATH: return "path";
-    case CT_INT: return "number";
-    case CT_SIZE: return "size";
-    case CT_DURATION: return "duration";
-    case CT_ENUM: return "one of a list";
-    case CT_LISTEN_LIST: return "list of HOST:PORT";
-    case CT_CIDR_LIST: return "list of networks";
+    case CT_STRING:
+        return "text";
+    case CT_PATH:
+        return "path";
+    case CT_INT:
+        return "number";
+    case CT_SIZE:
+        return "size";
+    case CT_DURATION:
+        return "duration";
+    case CT_ENUM:
+        return "one of a list";
+    case CT_LISTEN_LIST:
+        return "list of HOST:PORT";
+    case CT_CIDR_LIST:
+        return "list of networks";
     }
     return "?";
 }
 
 void config_write_reference(struct buf *out)
 {
-    buf_append_str(out,
-                   "# postino configuration reference\n\n"
-                   "<!-- Generated by `postino config-reference` from the table in "
-                   "src/lib/config.c; a unit test checks that this file matches it. -->\n\n"
-                   "The configuration is one file of `key = value` lines; a line starting "
-                   "with `#` is a comment. Unknown keys, keys set twice and bad values are "
-                   "errors that name the file and line. `postino check-config --config FILE` "
-                   "checks a file without starting anything; `postino init --set KEY=VALUE` "
-                   "sets any key in a new configuration, checked the same way.\n\n"
-                   "Sizes take the suffixes K, M and G (powers of 1024); durations the "
-                   "suffixes s, m, h and d (a bare number is seconds); lists are "
-                   "comma-separated.\n\n");
+    buf_append_str(out, "# postino configuration reference\n\n"
+                        "<!-- Generated by `postino config-reference` from the table in "
+                        "src/lib/config.c; a unit test checks that this file matches it. -->\n\n"
+                        "The configuration is one file of `key = value` lines; a line starting "
+                        "with `#` is a comment. Unknown keys, keys set twice and bad values are "
+                        "errors that name the file and line. `postino check-config --config FILE` "
+                        "checks a file without starting anything; `postino init --set KEY=VALUE` "
+                        "sets any key in a new configuration, checked the same way.\n\n"
+                        "Sizes take the suffixes K, M and G (powers of 1024); durations the "
+                        "suffixes s, m, h and d (a bare number is seconds); lists are "
+                        "comma-separated.\n\n");
     for (size_t i = 0; i < N_KEYS; i++) {
         const struct config_key_def *k = &config_keys[i];
         buf_printf(out, "## `%s`\n\n", k->name);

@@ -58,8 +58,9 @@ void log_vmsg(int priority, const char *fmt, va_list ap)
     struct tm tm;
     localtime_r(&now, &tm);
     n = strftime(line, sizeof(line), "%b %e %H:%M:%S ", &tm);
-    int k = snprintf(line + n, sizeof(line) - n, "%s %s[%ld]: ", log_host[0] ? log_host : "localhost",
-                     log_ident, (long)getpid());
+    int k =
+        snprintf(line + n, sizeof(line) - n, "%s %s[%ld]: ", log_host[0] ? log_host : "localhost",
+                 log_ident, (long)getpid());
     if (k > 0)
         n += (size_t)k < sizeof(line) - n ? (size_t)k : sizeof(line) - n - 1;
     k = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);

@@ -41,8 +41,7 @@ void envelope_free(struct envelope *env)
 }
 
 struct envelope_rcpt *envelope_add_rcpt(struct envelope *env, const char *addr, const char *orig,
-                                        const char *orcpt, unsigned notify,
-                                        enum rcpt_route route)
+                                        const char *orcpt, unsigned notify, enum rcpt_route route)
 {
     env->rcpts = xrealloc(env->rcpts, (env->nrcpts + 1) * sizeof(*env->rcpts));
     struct envelope_rcpt *r = &env->rcpts[env->nrcpts++];
@@ -321,12 +320,12 @@ int envelope_decode(const char *data, size_t len, struct envelope *env, const ch
         const char *val = sp + 1;
         size_t vlen = n - klen - 1;
 #define IS(name) (klen == strlen(name) && memcmp(line, name, klen) == 0)
-        char **strp = IS("sender")  ? &env->sender
-                      : IS("envid") ? &env->envid
+        char **strp = IS("sender")   ? &env->sender
+                      : IS("envid")  ? &env->envid
                       : IS("client") ? &env->client
-                      : IS("helo")  ? &env->helo
-                      : IS("proto") ? &env->proto
-                                    : NULL;
+                      : IS("helo")   ? &env->helo
+                      : IS("proto")  ? &env->proto
+                                     : NULL;
         if (strp) {
             if (*strp) {
                 *error_r = "field given twice";

@@ -30,11 +30,11 @@
 #include "queue-id.h"
 
 enum rcpt_status {
-    RCPT_PENDING,   /* not tried yet, or to be tried again at next_try */
-    RCPT_DEFERRED,  /* failed temporarily; next_try says when again */
+    RCPT_PENDING,  /* not tried yet, or to be tried again at next_try */
+    RCPT_DEFERRED, /* failed temporarily; next_try says when again */
     RCPT_DELIVERED,
-    RCPT_BOUNCED,   /* failed permanently */
-    RCPT_EXPIRED,   /* deferred for longer than max_queue_lifetime */
+    RCPT_BOUNCED, /* failed permanently */
+    RCPT_EXPIRED, /* deferred for longer than max_queue_lifetime */
 };
 
 enum rcpt_route {
@@ -43,9 +43,9 @@ enum rcpt_route {
 };
 
 struct envelope_rcpt {
-    char *addr;   /* final recipient, after aliases and +tag */
-    char *orig;   /* the address given at RCPT (NULL if the same) */
-    char *orcpt;  /* DSN ORCPT parameter as received, or NULL */
+    char *addr;      /* final recipient, after aliases and +tag */
+    char *orig;      /* the address given at RCPT (NULL if the same) */
+    char *orcpt;     /* DSN ORCPT parameter as received, or NULL */
     unsigned notify; /* SMTP_NOTIFY_* bits */
     enum rcpt_route route;
     enum rcpt_status status;
@@ -76,8 +76,7 @@ void envelope_init(struct envelope *env);
 void envelope_free(struct envelope *env);
 /* Add a recipient (strings copied; orig and orcpt may be NULL). */
 struct envelope_rcpt *envelope_add_rcpt(struct envelope *env, const char *addr, const char *orig,
-                                        const char *orcpt, unsigned notify,
-                                        enum rcpt_route route);
+                                        const char *orcpt, unsigned notify, enum rcpt_route route);
 /* Set rcpt->last (copied). */
 void envelope_rcpt_set_last(struct envelope_rcpt *r, const char *text);
 

@@ -12,7 +12,8 @@ void queue_id_new(char out[QUEUE_ID_LEN + 1])
     static unsigned seq;
     struct timeval tv;
     gettimeofday(&tv, NULL);
-    unsigned long long us = (unsigned long long)tv.tv_sec * 1000000ULL + (unsigned long long)tv.tv_usec;
+    unsigned long long us =
+        (unsigned long long)tv.tv_sec * 1000000ULL + (unsigned long long)tv.tv_usec;
     if (us <= last_us) {
         /* Same microsecond (or the clock stepped back): go on counting. */
         if (++seq >= 1024) {

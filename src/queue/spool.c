@@ -13,7 +13,7 @@
 #include "lib/str.h"
 #include "lib/xalloc.h"
 
-#define WRITE_BUF_SIZE (32 * 1024)
+#define WRITE_BUF_SIZE    (32 * 1024)
 #define ENVELOPE_FILE_MAX (16 * 1024 * 1024)
 /* "\npostino-env " 16 hex digits "\n" */
 #define TRAILER_LEN 30
@@ -30,7 +30,7 @@ struct spool_file {
 
 int spool_create_dirs(const char *data_dir)
 {
-    const char *subs[] = {"spool",      "spool/incoming",   "spool/queue", "spool/free",
+    const char *subs[] = {"spool",      "spool/incoming",   "spool/queue",  "spool/free",
                           "spool/hold", "spool/quarantine", "spool/corrupt"};
     for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
         char path[4096];
@@ -139,8 +139,8 @@ int spool_clean_queue(struct spool *sp)
     rewinddir(d);
     while ((de = readdir(d)) != NULL) {
         struct stat st;
-        if (de->d_name[0] == '.' || fstatat(sp->free_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-            st.st_size == 0)
+        if (de->d_name[0] == '.' ||
+            fstatat(sp->free_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_size == 0)
             continue;
         int f = openat(sp->free_fd, de->d_name, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
         if (f >= 0) {

@@ -41,7 +41,7 @@ struct spool {
     char *dir;       /* .../spool */
     int incoming_fd; /* directory fds */
     int queue_fd;
-    int free_fd;     /* -1 if spool/free is unusable: then no reuse */
+    int free_fd; /* -1 if spool/free is unusable: then no reuse */
     /* Names of files seen in free/ and not yet taken by this process. */
     char (*free_names)[QUEUE_ID_LEN + 1];
     size_t n_free;

@@ -14,9 +14,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define SMTP_LOCAL_MAX 64   /* octets in a local part */
+#define SMTP_LOCAL_MAX  64  /* octets in a local part */
 #define SMTP_DOMAIN_MAX 255 /* octets in a domain */
-#define SMTP_PATH_MAX 256   /* octets in a path, angle brackets included */
+#define SMTP_PATH_MAX   256 /* octets in a path, angle brackets included */
 
 struct smtp_path {
     bool null;       /* "<>" */

@@ -15,9 +15,9 @@
  * DSN and AUTH extensions add to MAIL and RCPT (RFC 3461 section 5,
  * RFC 4954 section 5). */
 #define SMTP_COMMAND_LINE_MAX 512
-#define SMTP_MAIL_LINE_MAX (512 + 100 + 500 + 26 + 14 + 10)
-#define SMTP_RCPT_LINE_MAX (512 + 500 + 30)
-#define SMTP_ANY_LINE_MAX SMTP_MAIL_LINE_MAX
+#define SMTP_MAIL_LINE_MAX    (512 + 100 + 500 + 26 + 14 + 10)
+#define SMTP_RCPT_LINE_MAX    (512 + 500 + 30)
+#define SMTP_ANY_LINE_MAX     SMTP_MAIL_LINE_MAX
 
 enum smtp_verb {
     SMTP_VERB_UNKNOWN,
@@ -62,10 +62,10 @@ enum smtp_ret {
     SMTP_RET_HDRS,
 };
 
-#define SMTP_NOTIFY_NEVER 1u
+#define SMTP_NOTIFY_NEVER   1u
 #define SMTP_NOTIFY_SUCCESS 2u
 #define SMTP_NOTIFY_FAILURE 4u
-#define SMTP_NOTIFY_DELAY 8u
+#define SMTP_NOTIFY_DELAY   8u
 
 #define SMTP_ENVID_MAX 100 /* RFC 3461 4.4 */
 #define SMTP_ORCPT_MAX 500 /* RFC 3461 4.2 */
@@ -89,10 +89,8 @@ struct smtp_rcpt_args {
 /* Parse "FROM:<path> [params]" / "TO:<path> [params]". Return 0, or -1 with
  * the full reply ("501 5.1.7 ...") in *reply_r (a static string). One space
  * after the colon is tolerated, as widespread clients send it. */
-int smtp_mail_parse(const char *args, size_t len, struct smtp_mail_args *out,
-                    const char **reply_r);
-int smtp_rcpt_parse(const char *args, size_t len, struct smtp_rcpt_args *out,
-                    const char **reply_r);
+int smtp_mail_parse(const char *args, size_t len, struct smtp_mail_args *out, const char **reply_r);
+int smtp_rcpt_parse(const char *args, size_t len, struct smtp_rcpt_args *out, const char **reply_r);
 
 /* Parse "SIZE [LAST]" of BDAT. Returns 0 or -1 (syntax error). */
 int smtp_bdat_parse(const char *args, size_t len, unsigned long long *size, bool *last);

@@ -21,8 +21,8 @@ void smtp_data_init(struct smtp_data_parser *p, bool dots)
 }
 
 /* Hand out a run of message octets and count them. */
-static void emit(struct smtp_data_parser *p, const char *data, size_t len,
-                 smtp_data_output_fn *out, void *ctx)
+static void emit(struct smtp_data_parser *p, const char *data, size_t len, smtp_data_output_fn *out,
+                 void *ctx)
 {
     if (len == 0)
         return;

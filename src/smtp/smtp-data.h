@@ -16,9 +16,9 @@
 #define SMTP_TEXT_LINE_MAX 998 /* octets, CRLF excluded (RFC 5322 2.1.1) */
 
 /* Error flags found in the message. */
-#define SMTP_DATA_BARE_LF 0x01u
-#define SMTP_DATA_BARE_CR 0x02u
-#define SMTP_DATA_NUL 0x04u
+#define SMTP_DATA_BARE_LF   0x01u
+#define SMTP_DATA_BARE_CR   0x02u
+#define SMTP_DATA_NUL       0x04u
 #define SMTP_DATA_LONG_LINE 0x08u
 
 /* Called with each run of message octets (dot-stuffing removed). */
@@ -26,16 +26,16 @@ typedef void smtp_data_output_fn(void *ctx, const char *data, size_t len);
 
 struct smtp_data_parser {
     int state;
-    bool dots;         /* DATA (dot-stuffed, end mark) or BDAT (raw chunks) */
-    bool done;         /* the end mark was seen */
-    unsigned errors;   /* SMTP_DATA_* */
-    size_t line_len;   /* octets of the current line so far */
+    bool dots;               /* DATA (dot-stuffed, end mark) or BDAT (raw chunks) */
+    bool done;               /* the end mark was seen */
+    unsigned errors;         /* SMTP_DATA_* */
+    size_t line_len;         /* octets of the current line so far */
     unsigned long long size; /* octets of message output so far */
     bool has_8bit;
     /* Header section tracking, for the Received: hop count. */
     bool in_header;
-    unsigned received;       /* Received: header fields seen */
-    char head[10];           /* the first octets of the current line */
+    unsigned received; /* Received: header fields seen */
+    char head[10];     /* the first octets of the current line */
     size_t head_len;
 };
 

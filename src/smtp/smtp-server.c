@@ -57,15 +57,15 @@ struct smtp_server_session {
     struct smtp_data_parser data;
 
     /* BDAT */
-    bool bdat_mode;                  /* this transaction uses BDAT */
-    unsigned long long bdat_left;    /* octets of the chunk still to read */
+    bool bdat_mode;               /* this transaction uses BDAT */
+    unsigned long long bdat_left; /* octets of the chunk still to read */
     bool bdat_last;
-    bool bdat_discard;               /* consume the chunk, then send bdat_reply */
+    bool bdat_discard; /* consume the chunk, then send bdat_reply */
     struct smtp_reply bdat_reply;
 };
 
-struct smtp_reply *smtp_reply_set(struct smtp_reply *r, int code, const char *enh,
-                                  const char *fmt, ...)
+struct smtp_reply *smtp_reply_set(struct smtp_reply *r, int code, const char *enh, const char *fmt,
+                                  ...)
 {
     r->code = code;
     str_copy(r->enh, sizeof(r->enh), enh ? enh : "");

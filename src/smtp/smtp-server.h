@@ -21,14 +21,14 @@
 /* One reply: "code enhanced text". text may hold several lines separated
  * by '\n'; each becomes a line of a multi-line reply. */
 struct smtp_reply {
-    int code;        /* 250, 550 ... */
-    char enh[16];    /* "2.0.0" (RFC 3463), "" to leave out */
+    int code;     /* 250, 550 ... */
+    char enh[16]; /* "2.0.0" (RFC 3463), "" to leave out */
     char text[SMTP_REPLY_TEXT_MAX];
 };
 
 /* Fill a reply; returns r. */
-struct smtp_reply *smtp_reply_set(struct smtp_reply *r, int code, const char *enh,
-                                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+struct smtp_reply *smtp_reply_set(struct smtp_reply *r, int code, const char *enh, const char *fmt,
+                                  ...) __attribute__((format(printf, 4, 5)));
 
 enum smtp_decision {
     SMTP_DECIDED,

@@ -9,8 +9,7 @@
 #include "state-private.h"
 #include "state-util.h"
 
-int state_alias_add(struct state_db *db, const char *address, const char *target,
-                    char **error_r)
+int state_alias_add(struct state_db *db, const char *address, const char *target, char **error_r)
 {
     char addr[320], tgt[320], domain[256];
     struct smtp_path p;
@@ -40,8 +39,7 @@ int state_alias_add(struct state_db *db, const char *address, const char *target
     return 0;
 }
 
-int state_alias_del(struct state_db *db, const char *address, const char *target,
-                    char **error_r)
+int state_alias_del(struct state_db *db, const char *address, const char *target, char **error_r)
 {
     int n = target ? state_exec(db, error_r, "DELETE FROM aliases WHERE address = ? AND target = ?",
                                 address, target, (char *)NULL)
@@ -81,8 +79,7 @@ int state_alias_list(struct state_db *db,
         return -1;
     int n = 0, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
-           arg);
+        fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1), arg);
         n++;
     }
     sqlite3_finalize(st);

@@ -8,11 +8,9 @@
 #include "state-db.h"
 
 /* Add one target to an alias. 0 or -1 with *error_r (caller frees). */
-int state_alias_add(struct state_db *db, const char *address, const char *target,
-                    char **error_r);
+int state_alias_add(struct state_db *db, const char *address, const char *target, char **error_r);
 /* Remove one target, or with target NULL every target of the alias. */
-int state_alias_del(struct state_db *db, const char *address, const char *target,
-                    char **error_r);
+int state_alias_del(struct state_db *db, const char *address, const char *target, char **error_r);
 /* Call fn for each target of address. Returns the count, 0 if it is not
  * an alias, -1 on a database error. */
 int state_alias_targets(struct state_db *db, const char *address,

@@ -99,7 +99,7 @@ static int migrate(sqlite3 *h, const char *path, char **error_r)
         continue;
     rollback:
         sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
-    fail: {
+    fail : {
         struct buf b;
         buf_init(&b, BUF_UNLIMITED);
         buf_printf(&b, "%s: migrating the schema from version %d: %s", path, v,

@@ -46,8 +46,8 @@ int state_domain_del(struct state_db *db, const char *name, char **error_r)
     int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
     sqlite3_finalize(st);
     if (n != 0)
-        return state_fail(error_r,
-                          "domain %s still has users or aliases; delete them first", lower);
+        return state_fail(error_r, "domain %s still has users or aliases; delete them first",
+                          lower);
     return state_exec(db, error_r, "DELETE FROM domains WHERE name = ?", lower, (char *)NULL) < 0
                ? -1
                : 0;
@@ -55,8 +55,7 @@ int state_domain_del(struct state_db *db, const char *name, char **error_r)
 
 int state_domain_exists(struct state_db *db, const char *name)
 {
-    sqlite3_stmt *st =
-        state_stmt(db, STMT_DOMAIN_EXISTS, "SELECT 1 FROM domains WHERE name = ?");
+    sqlite3_stmt *st = state_stmt(db, STMT_DOMAIN_EXISTS, "SELECT 1 FROM domains WHERE name = ?");
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);

@@ -17,7 +17,7 @@
 /* Room for any address "local@domain" plus a terminator. */
 #define SMTP_ADDR_BUF 330
 
-#define RESOLVE_DEPTH 8
+#define RESOLVE_DEPTH       8
 #define RESOLVE_MAX_TARGETS 1000
 
 enum resolve_status {

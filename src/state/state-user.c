@@ -75,8 +75,7 @@ int state_user_set_password(struct state_db *db, const char *address, const char
     return 0;
 }
 
-int state_user_set_locked(struct state_db *db, const char *address, bool locked,
-                          char **error_r)
+int state_user_set_locked(struct state_db *db, const char *address, bool locked, char **error_r)
 {
     int n = state_exec(db, error_r,
                        locked ? "UPDATE users SET locked = 1 WHERE address = ?"
@@ -104,8 +103,8 @@ static void fill(sqlite3_stmt *st, struct state_user *u)
 
 int state_user_get(struct state_db *db, const char *address, struct state_user *out)
 {
-    sqlite3_stmt *st = state_stmt(db, STMT_USER_GET,
-                                  "SELECT " USER_COLUMNS " FROM users WHERE address = ?");
+    sqlite3_stmt *st =
+        state_stmt(db, STMT_USER_GET, "SELECT " USER_COLUMNS " FROM users WHERE address = ?");
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, address, -1, SQLITE_STATIC);
@@ -120,9 +119,9 @@ int state_user_list(struct state_db *db, const char *domain,
                     void (*fn)(const struct state_user *u, void *arg), void *arg)
 {
     sqlite3_stmt *st;
-    const char *sql = domain
-                          ? "SELECT " USER_COLUMNS " FROM users WHERE domain = ? ORDER BY address"
-                          : "SELECT " USER_COLUMNS " FROM users ORDER BY domain, address";
+    const char *sql = domain ? "SELECT " USER_COLUMNS
+                               " FROM users WHERE domain = ? ORDER BY address"
+                             : "SELECT " USER_COLUMNS " FROM users ORDER BY domain, address";
     if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK)
         return -1;
     if (domain)

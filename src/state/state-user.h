@@ -20,8 +20,7 @@ int state_user_add(struct state_db *db, const char *address, const char *hash, c
 int state_user_del(struct state_db *db, const char *address, char **error_r);
 int state_user_set_password(struct state_db *db, const char *address, const char *hash,
                             char **error_r);
-int state_user_set_locked(struct state_db *db, const char *address, bool locked,
-                          char **error_r);
+int state_user_set_locked(struct state_db *db, const char *address, bool locked, char **error_r);
 /* 1 and *out filled if the user exists, 0 if not, -1 on a database error. */
 int state_user_get(struct state_db *db, const char *address, struct state_user *out);
 /* Call fn for every user (of one domain, or all with domain NULL), in

@@ -117,7 +117,7 @@ int maildir_delivery_begin(struct maildir_delivery *d, const char *root)
     if (d->fd < 0)
         goto fail;
     return 0;
-fail: {
+fail : {
     int e = errno;
     maildir_delivery_close(d, false);
     errno = e;

@@ -25,9 +25,8 @@ static void fill(struct envelope *env)
     env->client = strdup("192.0.2.7");
     env->helo = strdup("mail.example.org");
     env->proto = strdup("ESMTP");
-    struct envelope_rcpt *r =
-        envelope_add_rcpt(env, "bob@example.com", "bob+x@example.com", "rfc822;bob+2Bx@example.com",
-                          6, ROUTE_LOCAL);
+    struct envelope_rcpt *r = envelope_add_rcpt(env, "bob@example.com", "bob+x@example.com",
+                                                "rfc822;bob+2Bx@example.com", 6, ROUTE_LOCAL);
     r->status = RCPT_DEFERRED;
     r->attempts = 3;
     r->next_try = 1764300000;
@@ -194,10 +193,8 @@ static void test_schedule(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip),
-        cmocka_unit_test(test_every_prefix_rejected),
-        cmocka_unit_test(test_bad_inputs),
-        cmocka_unit_test(test_queue_id),
+        cmocka_unit_test(test_roundtrip),  cmocka_unit_test(test_every_prefix_rejected),
+        cmocka_unit_test(test_bad_inputs), cmocka_unit_test(test_queue_id),
         cmocka_unit_test(test_schedule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

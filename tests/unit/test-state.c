@@ -103,14 +103,15 @@ static void test_migrate_from_v1(void **state)
     sqlite3 *h;
     assert_int_equal(sqlite3_open(dbpath, &h), SQLITE_OK);
     assert_int_equal(sqlite3_exec(h, state_schema_v1, NULL, NULL, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(h,
-                                  "PRAGMA user_version = 1;"
-                                  "INSERT INTO domains VALUES ('old.example', 1);"
-                                  "INSERT INTO users VALUES ('ann@old.example', 'old.example', "
-                                  "'$argon2id$x', 2);"
-                                  "INSERT INTO aliases VALUES ('a@old.example', 'ann@old.example');",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(h,
+                     "PRAGMA user_version = 1;"
+                     "INSERT INTO domains VALUES ('old.example', 1);"
+                     "INSERT INTO users VALUES ('ann@old.example', 'old.example', "
+                     "'$argon2id$x', 2);"
+                     "INSERT INTO aliases VALUES ('a@old.example', 'ann@old.example');",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(h);
 
     char *err = NULL;
@@ -231,7 +232,7 @@ static void test_resolve(void **state)
     OK(state_alias_add(db, "team@ex.test", "out@remote.test", &err));
     OK(state_alias_add(db, "all@ex.test", "team@ex.test", &err));
     OK(state_alias_add(db, "all@ex.test", "zed@other.test", &err));
-    OK(state_alias_add(db, "bob@ex.test", "bob@ex.test", &err));    /* keeps a copy */
+    OK(state_alias_add(db, "bob@ex.test", "bob@ex.test", &err)); /* keeps a copy */
     OK(state_alias_add(db, "bob@ex.test", "ann@ex.test", &err));
     OK(state_alias_add(db, "loop1@ex.test", "loop2@ex.test", &err));
     OK(state_alias_add(db, "loop2@ex.test", "loop1@ex.test", &err));
@@ -245,16 +246,16 @@ static void test_resolve(void **state)
                    (const char *[]){"bob@ex.test:L", "ann@ex.test:L"}, 2);
     expect_resolve(db, "team", "ex.test", RESOLVE_OK,
                    (const char *[]){"bob@ex.test:L", "ann@ex.test:L", "out@remote.test:R"}, 3);
-    expect_resolve(db, "all", "ex.test", RESOLVE_OK,
-                   (const char *[]){"bob@ex.test:L", "ann@ex.test:L", "out@remote.test:R",
-                                    "zed@other.test:L"},
-                   4);
+    expect_resolve(
+        db, "all", "ex.test", RESOLVE_OK,
+        (const char *[]){"bob@ex.test:L", "ann@ex.test:L", "out@remote.test:R", "zed@other.test:L"},
+        4);
     expect_resolve(db, "sales+eu", "ex.test", RESOLVE_OK, (const char *[]){"ann@ex.test:L"}, 1);
     expect_resolve(db, "sales", "ex.test", RESOLVE_UNKNOWN, NULL, 0);
     expect_resolve(db, "nobody", "ex.test", RESOLVE_UNKNOWN, NULL, 0);
     expect_resolve(db, "+tag", "ex.test", RESOLVE_UNKNOWN, NULL, 0);
-    expect_resolve(db, "anything", "other.test", RESOLVE_OK,
-                   (const char *[]){"zed@other.test:L"}, 1);
+    expect_resolve(db, "anything", "other.test", RESOLVE_OK, (const char *[]){"zed@other.test:L"},
+                   1);
     expect_resolve(db, "loop1", "ex.test", RESOLVE_UNKNOWN, NULL, 0);
     expect_resolve(db, "x", "remote.test", RESOLVE_NOT_OURS, NULL, 0);
     state_db_close(&db);
