@@ -198,8 +198,13 @@ static int take_free(struct spool *sp, const char *name)
             }
         }
         const char *old = sp->free_names[--sp->n_free];
-        if (renameat2(sp->free_fd, old, sp->incoming_fd, name, RENAME_NOREPLACE) < 0)
+        if (renameat2(sp->free_fd, old, sp->incoming_fd, name, RENAME_NOREPLACE) < 0) {
+            if (errno == EEXIST) {
+                sp->n_free++; /* the new name is taken, not the free file */
+                return -1;
+            }
             continue; /* taken by someone else */
+        }
         int fd = openat(sp->incoming_fd, name, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
         if (fd >= 0)
             return fd;
