@@ -14,16 +14,10 @@ static const char usage[] =
     "Targets are local or remote addresses; an alias may name itself to keep a copy\n"
     "in the mailbox of the same name.\n";
 
-struct list_state {
-    bool json;
-    int n;
-};
-
 static void print_alias(const char *address, const char *target, void *arg)
 {
-    struct list_state *ls = arg;
-    if (ls->json) {
-        printf("%s{\"address\":", ls->n ? "," : "");
+    if (cmd_list_item(arg)) {
+        printf("{\"address\":");
         cmd_json_string(stdout, address);
         printf(",\"target\":");
         cmd_json_string(stdout, target);
@@ -31,7 +25,6 @@ static void print_alias(const char *address, const char *target, void *arg)
     } else {
         printf("%s -> %s\n", address, target);
     }
-    ls->n++;
 }
 
 int cmd_alias(int argc, char **argv)
@@ -51,14 +44,10 @@ int cmd_alias(int argc, char **argv)
         fputs(usage, stderr);
         return 2;
     }
-    struct config *cfg = cmd_load_config(&c);
-    if (!cfg)
+    struct config *cfg;
+    struct state_db *db;
+    if (cmd_open(&c, &cfg, &db) < 0)
         return 1;
-    struct state_db *db = cmd_open_state(cfg);
-    if (!db) {
-        config_free(&cfg);
-        return 1;
-    }
     int rc = 0;
     char *err = NULL;
     if (strcmp(sub, "add") == 0) {
@@ -74,19 +63,10 @@ int cmd_alias(int argc, char **argv)
         else
             rc = 1;
     } else {
-        struct list_state ls = {.json = c.json};
-        if (c.json)
-            printf("[");
-        int n = state_alias_list(db, print_alias, &ls);
-        if (c.json)
-            printf("]\n");
-        rc = n >= 0 ? 0 : 1;
+        struct cmd_list l;
+        cmd_list_begin(&l, c.json);
+        rc = state_alias_list(db, print_alias, &l) >= 0 ? 0 : 1;
+        cmd_list_end(&l);
     }
-    if (err) {
-        cmd_error("%s", err);
-        free(err);
-    }
-    state_db_close(&db);
-    config_free(&cfg);
-    return rc;
+    return cmd_close(&cfg, &db, err, rc);
 }

@@ -181,3 +181,50 @@ int cmd_hash_password(const struct config *cfg, const char *pw, size_t len, char
     }
     return 0;
 }
+
+int cmd_open(const struct cmd_common *c, struct config **cfg, struct state_db **db)
+{
+    *db = NULL;
+    *cfg = cmd_load_config(c);
+    if (!*cfg)
+        return -1;
+    *db = cmd_open_state(*cfg);
+    if (!*db) {
+        config_free(cfg);
+        return -1;
+    }
+    return 0;
+}
+
+int cmd_close(struct config **cfg, struct state_db **db, char *err, int rc)
+{
+    if (err) {
+        cmd_error("%s", err);
+        free(err);
+    }
+    state_db_close(db);
+    config_free(cfg);
+    return rc;
+}
+
+void cmd_list_begin(struct cmd_list *l, bool json)
+{
+    l->json = json;
+    l->n = 0;
+    if (json)
+        fputc('[', stdout);
+}
+
+bool cmd_list_item(struct cmd_list *l)
+{
+    if (l->json && l->n > 0)
+        fputc(',', stdout);
+    l->n++;
+    return l->json;
+}
+
+void cmd_list_end(struct cmd_list *l)
+{
+    if (l->json)
+        fputs("]\n", stdout);
+}

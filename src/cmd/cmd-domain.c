@@ -11,21 +11,12 @@ static const char usage[] = "usage: postino domain add DOMAIN\n"
                             "Options: --config FILE\n"
                             "A domain can be deleted once it has no users and no aliases.\n";
 
-struct list_state {
-    bool json;
-    int n;
-};
-
 static void print_domain(const char *name, void *arg)
 {
-    struct list_state *ls = arg;
-    if (ls->json) {
-        printf("%s", ls->n ? "," : "");
+    if (cmd_list_item(arg))
         cmd_json_string(stdout, name);
-    } else {
+    else
         printf("%s\n", name);
-    }
-    ls->n++;
 }
 
 int cmd_domain(int argc, char **argv)
@@ -45,14 +36,10 @@ int cmd_domain(int argc, char **argv)
         fputs(usage, stderr);
         return 2;
     }
-    struct config *cfg = cmd_load_config(&c);
-    if (!cfg)
+    struct config *cfg;
+    struct state_db *db;
+    if (cmd_open(&c, &cfg, &db) < 0)
         return 1;
-    struct state_db *db = cmd_open_state(cfg);
-    if (!db) {
-        config_free(&cfg);
-        return 1;
-    }
     int rc = 1;
     char *err = NULL;
     if (strcmp(sub, "add") == 0) {
@@ -66,19 +53,10 @@ int cmd_domain(int argc, char **argv)
             rc = 0;
         }
     } else {
-        struct list_state ls = {.json = c.json};
-        if (c.json)
-            printf("[");
-        int n = state_domain_list(db, print_domain, &ls);
-        if (c.json)
-            printf("]\n");
-        rc = n >= 0 ? 0 : 1;
+        struct cmd_list l;
+        cmd_list_begin(&l, c.json);
+        rc = state_domain_list(db, print_domain, &l) >= 0 ? 0 : 1;
+        cmd_list_end(&l);
     }
-    if (err) {
-        cmd_error("%s", err);
-        free(err);
-    }
-    state_db_close(&db);
-    config_free(&cfg);
-    return rc;
+    return cmd_close(&cfg, &db, err, rc);
 }

@@ -16,16 +16,10 @@ static const char usage[] =
     "The password is read from stdin up to a newline with --password-stdin, else asked\n"
     "twice on the terminal. It is stored as an argon2id hash.\n";
 
-struct list_state {
-    bool json;
-    int n;
-};
-
 static void print_user(const struct state_user *u, void *arg)
 {
-    struct list_state *ls = arg;
-    if (ls->json) {
-        printf("%s{\"address\":", ls->n ? "," : "");
+    if (cmd_list_item(arg)) {
+        printf("{\"address\":");
         cmd_json_string(stdout, u->address);
         printf(",\"domain\":");
         cmd_json_string(stdout, u->domain);
@@ -33,7 +27,6 @@ static void print_user(const struct state_user *u, void *arg)
     } else {
         printf("%s%s\n", u->address, u->locked ? " (locked)" : "");
     }
-    ls->n++;
 }
 
 int cmd_user(int argc, char **argv)
@@ -103,22 +96,13 @@ int cmd_user(int argc, char **argv)
             rc = 0;
         }
     } else {
-        struct list_state ls = {.json = c.json};
-        if (c.json)
-            printf("[");
-        int n = state_user_list(db, addr, print_user, &ls);
-        if (c.json)
-            printf("]\n");
-        if (n >= 0)
+        struct cmd_list l;
+        cmd_list_begin(&l, c.json);
+        if (state_user_list(db, addr, print_user, &l) >= 0)
             rc = 0;
         else
             cmd_error("database: %s", state_db_error(db));
+        cmd_list_end(&l);
     }
-    if (err) {
-        cmd_error("%s", err);
-        free(err);
-    }
-    state_db_close(&db);
-    config_free(&cfg);
-    return rc;
+    return cmd_close(&cfg, &db, err, rc);
 }

@@ -39,6 +39,23 @@ struct state_db *cmd_open_state(const struct config *cfg);
 void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print s as a JSON string (quoted, escaped) to f. */
 void cmd_json_string(FILE *f, const char *s);
+/* Open the configuration and the state database. 0, or -1 after printing
+ * why (nothing left open). */
+int cmd_open(const struct cmd_common *c, struct config **cfg, struct state_db **db);
+/* Print err (if any, then freed), close db and cfg; returns rc. */
+int cmd_close(struct config **cfg, struct state_db **db, char *err, int rc);
+
+/* The output of a list command: one item per line, or with --json one
+ * JSON array. */
+struct cmd_list {
+    bool json;
+    int n;
+};
+void cmd_list_begin(struct cmd_list *l, bool json);
+/* Start an item: with JSON, the separator. Returns l->json. */
+bool cmd_list_item(struct cmd_list *l);
+void cmd_list_end(struct cmd_list *l);
+
 /* Read a new password: from stdin with --password-stdin, else twice from
  * the terminal without echo. Returns its length or -1 after printing why. */
 int cmd_read_password(const struct cmd_common *c, char *out, size_t outsize);

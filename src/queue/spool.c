@@ -77,15 +77,17 @@ void spool_close(struct spool *sp)
     x_free(&sp->dir);
 }
 
-int spool_clean_incoming(struct spool *sp)
+/* Call fn for every entry of a directory but "." names; fn returns false
+ * to stop. Returns the number of calls, or -1 if the directory cannot be
+ * read. */
+static int each_name(int dirfd, bool (*fn)(int dirfd, const char *name, void *arg), void *arg)
 {
-    int fd = dup(sp->incoming_fd);
-    if (fd < 0)
-        return 0;
-    DIR *d = fdopendir(fd);
+    int fd = dirfd >= 0 ? dup(dirfd) : -1;
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (!d) {
-        close(fd);
-        return 0;
+        if (fd >= 0)
+            close(fd);
+        return -1;
     }
     rewinddir(d);
     int n = 0;
@@ -93,62 +95,65 @@ int spool_clean_incoming(struct spool *sp)
     while ((de = readdir(d)) != NULL) {
         if (de->d_name[0] == '.')
             continue;
-        if (unlinkat(sp->incoming_fd, de->d_name, 0) == 0)
-            n++;
+        n++;
+        if (!fn(dirfd, de->d_name, arg))
+            break;
     }
     closedir(d);
     return n;
 }
 
+static bool count_if(bool done, int *n)
+{
+    if (done)
+        (*n)++;
+    return true;
+}
+
+static bool remove_one(int dirfd, const char *name, void *arg)
+{
+    return count_if(unlinkat(dirfd, name, 0) == 0, arg);
+}
+
+int spool_clean_incoming(struct spool *sp)
+{
+    int n = 0;
+    each_name(sp->incoming_fd, remove_one, &n);
+    return n;
+}
+
+/* queue/: an .env.tmp, or an .env whose .msg is gone, is a leftover. */
+static bool clean_queue_one(int dirfd, const char *name, void *arg)
+{
+    size_t len = strlen(name);
+    bool orphan = false;
+    if (len == QUEUE_ID_LEN + 8 && strcmp(name + QUEUE_ID_LEN, ".env.tmp") == 0) {
+        orphan = true;
+    } else if (len == QUEUE_ID_LEN + 4 && strcmp(name + QUEUE_ID_LEN, ".env") == 0) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "%.*s.msg", QUEUE_ID_LEN, name);
+        orphan = faccessat(dirfd, msg, F_OK, 0) < 0 && errno == ENOENT;
+    }
+    return count_if(orphan && unlinkat(dirfd, name, 0) == 0, arg);
+}
+
+/* free/: a file a removal cut short moved here still holds its mail. */
+static bool empty_free_one(int dirfd, const char *name, void *arg)
+{
+    struct stat st;
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_size == 0)
+        return true;
+    int f = openat(dirfd, name, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+    if (f >= 0)
+        close(f);
+    return count_if(f >= 0, arg);
+}
+
 int spool_clean_queue(struct spool *sp)
 {
-    int fd = dup(sp->queue_fd);
-    if (fd < 0)
-        return 0;
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return 0;
-    }
-    rewinddir(d);
     int n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        const char *name = de->d_name;
-        size_t len = strlen(name);
-        bool orphan = false;
-        if (len == QUEUE_ID_LEN + 8 && strcmp(name + QUEUE_ID_LEN, ".env.tmp") == 0) {
-            orphan = true;
-        } else if (len == QUEUE_ID_LEN + 4 && strcmp(name + QUEUE_ID_LEN, ".env") == 0) {
-            char msg[64];
-            snprintf(msg, sizeof(msg), "%.*s.msg", QUEUE_ID_LEN, name);
-            orphan = faccessat(sp->queue_fd, msg, F_OK, 0) < 0 && errno == ENOENT;
-        }
-        if (orphan && unlinkat(sp->queue_fd, name, 0) == 0)
-            n++;
-    }
-    closedir(d);
-    /* A file moved to free/ by a removal cut short still holds its mail. */
-    fd = sp->free_fd >= 0 ? dup(sp->free_fd) : -1;
-    d = fd >= 0 ? fdopendir(fd) : NULL;
-    if (!d) {
-        if (fd >= 0)
-            close(fd);
-        return n;
-    }
-    rewinddir(d);
-    while ((de = readdir(d)) != NULL) {
-        struct stat st;
-        if (de->d_name[0] == '.' ||
-            fstatat(sp->free_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_size == 0)
-            continue;
-        int f = openat(sp->free_fd, de->d_name, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
-        if (f >= 0) {
-            close(f);
-            n++;
-        }
-    }
-    closedir(d);
+    each_name(sp->queue_fd, clean_queue_one, &n);
+    each_name(sp->free_fd, empty_free_one, &n);
     return n;
 }
 
@@ -157,26 +162,22 @@ static void name_of(char *out, size_t size, const char *id, const char *ext)
     snprintf(out, size, "%s.%s", id, ext);
 }
 
+static bool cache_free_name(int dirfd, const char *name, void *arg)
+{
+    (void)dirfd;
+    struct spool *sp = arg;
+    if (queue_id_valid(name, strlen(name)))
+        memcpy(sp->free_names[sp->n_free++], name, QUEUE_ID_LEN + 1);
+    return sp->n_free < SPOOL_FREE_MAX;
+}
+
 /* Read up to SPOOL_FREE_MAX names of free/ into the cache. */
 static void refill_free(struct spool *sp)
 {
     sp->n_free = 0;
-    int fd = dup(sp->free_fd);
-    if (fd < 0)
-        return;
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return;
-    }
-    rewinddir(d);
     if (!sp->free_names)
         sp->free_names = xmalloc(SPOOL_FREE_MAX * sizeof(*sp->free_names));
-    struct dirent *de;
-    while (sp->n_free < SPOOL_FREE_MAX && (de = readdir(d)) != NULL)
-        if (queue_id_valid(de->d_name, strlen(de->d_name)))
-            memcpy(sp->free_names[sp->n_free++], de->d_name, QUEUE_ID_LEN + 1);
-    closedir(d);
+    each_name(sp->free_fd, cache_free_name, sp);
 }
 
 /* Take over an emptied file from free/ as incoming/name; -1 if none. The
@@ -545,52 +546,44 @@ int spool_open_message(struct spool *sp, const char *id, unsigned long long *len
     return fd;
 }
 
+struct scan_state {
+    void (*fn)(const char *id, void *arg);
+    void *arg;
+    size_t n;
+};
+
+static bool scan_one(int dirfd, const char *name, void *arg)
+{
+    (void)dirfd;
+    struct scan_state *st = arg;
+    size_t len = strlen(name);
+    if (len != QUEUE_ID_LEN + 4 || strcmp(name + QUEUE_ID_LEN, ".msg") != 0 ||
+        !queue_id_valid(name, QUEUE_ID_LEN))
+        return true;
+    char id[QUEUE_ID_LEN + 1];
+    memcpy(id, name, QUEUE_ID_LEN);
+    id[QUEUE_ID_LEN] = '\0';
+    st->fn(id, st->arg);
+    st->n++;
+    return true;
+}
+
 size_t spool_scan(struct spool *sp, void (*fn)(const char *id, void *arg), void *arg)
 {
-    int fd = dup(sp->queue_fd);
-    if (fd < 0)
-        return 0;
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return 0;
-    }
-    rewinddir(d);
-    size_t n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        size_t len = strlen(de->d_name);
-        if (len != QUEUE_ID_LEN + 4 || strcmp(de->d_name + QUEUE_ID_LEN, ".msg") != 0 ||
-            !queue_id_valid(de->d_name, QUEUE_ID_LEN))
-            continue;
-        char id[QUEUE_ID_LEN + 1];
-        memcpy(id, de->d_name, QUEUE_ID_LEN);
-        id[QUEUE_ID_LEN] = '\0';
-        fn(id, arg);
-        n++;
-    }
-    closedir(d);
-    return n;
+    struct scan_state st = {fn, arg, 0};
+    each_name(sp->queue_fd, scan_one, &st);
+    return st.n;
+}
+
+static bool count_one(int dirfd, const char *name, void *arg)
+{
+    (void)dirfd;
+    (void)name;
+    (void)arg;
+    return true;
 }
 
 int spool_free_count(struct spool *sp)
 {
-    if (sp->free_fd < 0)
-        return -1;
-    int fd = dup(sp->free_fd);
-    if (fd < 0)
-        return -1;
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return -1;
-    }
-    rewinddir(d);
-    int n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL)
-        if (de->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
+    return each_name(sp->free_fd, count_one, NULL);
 }
