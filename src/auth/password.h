@@ -24,8 +24,15 @@ struct password_cost {
 int password_hash(const char *password, size_t len, const struct password_cost *cost,
                   char out[PASSWORD_HASH_MAX], const char **error_r);
 /* 1 if password matches hash, 0 if not, -1 if the hash is not one we
- * understand. */
+ * understand. Besides argon2id, SHA512-CRYPT hashes ("$6$...", also with
+ * Dovecot's "{SHA512-CRYPT}" prefix) are checked, for imported accounts. */
 int password_verify(const char *hash, const char *password, size_t len);
+/* True if hash should be replaced by a new argon2id hash of the same
+ * password at the next successful login (another scheme, another cost). */
+bool password_needs_upgrade(const char *hash, const struct password_cost *cost);
+/* Normalise an imported hash: "{SHA512-CRYPT}$6$..." becomes "$6$...".
+ * Returns the hash to store, or NULL if it is no scheme we accept. */
+const char *password_import_hash(const char *hash);
 
 /* Read a password from fd up to the first newline (excluded) or EOF,
  * for --password-stdin. Returns its length, or -1 (empty, too long, or a

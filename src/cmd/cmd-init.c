@@ -11,6 +11,7 @@
 #include "lib/buf.h"
 #include "lib/privs.h"
 #include "lib/str.h"
+#include "lib/tls.h"
 #include "queue/spool.h"
 #include "state/state-domain.h"
 
@@ -43,6 +44,40 @@ static int own(const char *path, uid_t uid, gid_t gid, mode_t mode)
         cmd_error("cannot set the owner of %s: %s", path, strerror(errno));
         return -1;
     }
+    return 0;
+}
+
+/* A self-signed certificate for development, if the configuration names
+ * the default files and they do not exist yet. The key is readable by the
+ * service user's group (smtpd loads it, and reloads it on SIGHUP). */
+static int make_tls(const char *data, const struct config *cfg, bool root,
+                    const struct privs_user *svc)
+{
+    if (cfg->tls_certificates.n != 1 ||
+        strcmp(cfg->tls_certificates.items[0], "tls/cert.pem:tls/key.pem") != 0)
+        return 0;
+    char dir[4096 + 16], cert[4096 + 32], key[4096 + 32];
+    snprintf(dir, sizeof(dir), "%s/tls", data);
+    snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+    snprintf(key, sizeof(key), "%s/key.pem", dir);
+    if (make_dir(dir, 0750) < 0 || (root && own(dir, 0, svc->gid, 0750) < 0))
+        return -1;
+    if (access(cert, F_OK) == 0)
+        return 0;
+    char *err = NULL;
+    const char *name = cfg->hostname[0] ? cfg->hostname : "localhost";
+    char host[256];
+    if (!cfg->hostname[0] && gethostname(host, sizeof(host)) == 0) {
+        host[sizeof(host) - 1] = '\0';
+        name = host;
+    }
+    if (tls_make_self_signed(cert, key, name, &err) < 0) {
+        cmd_error("%s", err);
+        free(err);
+        return -1;
+    }
+    if (chmod(key, 0640) < 0 || (root && own(key, 0, svc->gid, 0640) < 0))
+        return -1;
     return 0;
 }
 
@@ -114,7 +149,7 @@ int cmd_init(int argc, char **argv)
     }
 
     struct config *cfg = config_new_default();
-    const char *set_keys[MAX_SET + 4];
+    const char *set_keys[MAX_SET + 8];
     size_t n_keys = 0;
     char *err = NULL;
     char keybuf[MAX_SET][128];
@@ -125,10 +160,16 @@ int cmd_init(int argc, char **argv)
         set_keys[n_keys++] = "hostname";
     }
     if (port_base >= 0) {
-        char listen[64];
-        snprintf(listen, sizeof(listen), "127.0.0.1:%ld", port_base + 25);
-        config_set(cfg, "smtp_listen", listen, &err);
-        set_keys[n_keys++] = "smtp_listen";
+        const struct {
+            const char *key;
+            long port;
+        } ports[] = {{"smtp_listen", 25}, {"submission_listen", 587}, {"submissions_listen", 465}};
+        for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
+            char listen[64];
+            snprintf(listen, sizeof(listen), "127.0.0.1:%ld", port_base + ports[i].port);
+            config_set(cfg, ports[i].key, listen, &err);
+            set_keys[n_keys++] = ports[i].key;
+        }
     }
     for (size_t i = 0; i < n_sets; i++) {
         const char *eq = strchr(sets[i], '=');
@@ -218,6 +259,8 @@ int cmd_init(int argc, char **argv)
     snprintf(p, sizeof(p), "%s/run", data);
     if (make_dir(p, 0750) < 0 || (root && own(p, 0, svc.gid, 0750) < 0))
         goto out;
+    if (make_tls(data, cfg, root, &svc) < 0)
+        goto out;
 
     if (root) {
         snprintf(p, sizeof(p), "%s/state", data);
@@ -260,10 +303,15 @@ int cmd_init(int argc, char **argv)
     buf_free(&text);
 
     char *listen = config_value_text(cfg, "smtp_listen");
+    char *sub = config_value_text(cfg, "submission_listen");
+    char *subs = config_value_text(cfg, "submissions_listen");
     printf("postino initialised in %s\n", dir);
     printf("  configuration: %s\n", path);
     printf("  mail domain:   %s\n", domain);
     printf("  SMTP:          %s\n", listen);
+    printf("  submission:    %s (STARTTLS), %s (TLS)\n", sub, subs);
+    free(sub);
+    free(subs);
     printf("next: postino user add USER@%s --config %s\n"
            "      postino serve --config %s\n",
            domain, path, path);

@@ -25,3 +25,16 @@ void daemon_path(const struct config *cfg, const char *rel, char *out, size_t ou
     if (config_data_path(cfg, rel, out, outsize) < 0)
         log_fatal("path too long: %s/%s", cfg->data_dir, rel);
 }
+
+const char *smtpd_service_name(enum smtpd_service s)
+{
+    switch (s) {
+    case SERVICE_SMTP:
+        return "smtp";
+    case SERVICE_SUBMISSION:
+        return "submission";
+    case SERVICE_SUBMISSIONS:
+        return "submissions";
+    }
+    return "?";
+}

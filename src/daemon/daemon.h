@@ -10,9 +10,17 @@
 
 #define DAEMON_MAX_LISTENERS 32
 
+/* What a listening socket of smtpd serves. */
+enum smtpd_service {
+    SERVICE_SMTP,        /* port 25: mail from other servers */
+    SERVICE_SUBMISSION,  /* port 587: users, STARTTLS and AUTH required */
+    SERVICE_SUBMISSIONS, /* port 465: users, implicit TLS, AUTH required */
+};
+
 struct daemon_env {
     struct config *cfg;
-    int smtp_fds[DAEMON_MAX_LISTENERS]; /* listening SMTP sockets */
+    int smtp_fds[DAEMON_MAX_LISTENERS]; /* listening sockets of smtpd */
+    enum smtpd_service smtp_services[DAEMON_MAX_LISTENERS];
     size_t n_smtp_fds;
     int deliver_fd; /* listening socket of deliver-local */
     char deliver_path[512];
@@ -29,6 +37,8 @@ struct evbuffer;
  * and *len set, the caller drains len octets when done; 0 if incomplete;
  * -1 if the peer sent an impossible length. */
 int daemon_frame_next(struct evbuffer *in, unsigned char **frame, size_t *len);
+
+const char *smtpd_service_name(enum smtpd_service s);
 
 /* Path under the data directory, or fatal if too long. */
 void daemon_path(const struct config *cfg, const char *rel, char *out, size_t outsize);

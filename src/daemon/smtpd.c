@@ -5,7 +5,10 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -16,17 +19,22 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/authenticate.h"
+#include "auth/sasl.h"
 #include "daemon.h"
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/net.h"
 #include "lib/str.h"
 #include "lib/syncer.h"
+#include "lib/tls.h"
+#include "lib/worker.h"
 #include "lib/xalloc.h"
 #include "queue/envelope.h"
 #include "queue/spool.h"
 #include "smtp/smtp-server.h"
 #include "state/state-db.h"
+#include "state/state-auth.h"
 #include "state/state-domain.h"
 #include "state/state-resolve.h"
 
@@ -40,32 +48,58 @@ struct ip_count {
     struct ip_count *next;
 };
 
+struct smtpd;
+
+struct smtpd_listener {
+    struct smtpd *d;
+    struct evconnlistener *l;
+    enum smtpd_service service;
+};
+
 struct smtpd {
     struct daemon_env *env;
     struct config *cfg;
     struct event_base *base;
-    struct evconnlistener *listeners[DAEMON_MAX_LISTENERS];
+    struct smtpd_listener listeners[DAEMON_MAX_LISTENERS];
     size_t n_listeners;
+    struct tls_server *tls; /* NULL if no certificate could be loaded */
+    struct worker_pool *auth_pool;
+    struct auth_settings auth;
+    char db_path[4096];
     struct event *sigterm_ev, *sigint_ev, *sighup_ev;
     struct spool spool;
     struct syncer *syncer;
     struct state_db *db;
     struct net_cidr *relay_nets;
     size_t n_relay_nets;
-    struct smtp_server_settings settings;
+    struct smtp_server_settings settings[3]; /* per enum smtpd_service */
     struct ip_count *ips[IP_BUCKETS];
     unsigned nconns;
     struct smtpd_conn *conns;
     bool stopping;
 };
 
+struct auth_job;
+
 struct smtpd_conn {
     struct smtpd *d;
+    enum smtpd_service service;
     struct bufferevent *bev;
     struct smtp_server_session *session;
     struct sockaddr_storage sa;
     char ip[64];
     bool relay_ok;
+    /* TLS */
+    struct tls_server *tls; /* the certificates this connection uses */
+    SSL *ssl;
+    bool starttls_requested; /* the 220 is queued: switch after processing */
+    char tls_info[160];      /* "TLSv1.3 with cipher ..." once up */
+    /* AUTH */
+    char *auth_user; /* the authenticated account */
+    unsigned auth_failures;
+    struct auth_job *auth; /* a check in progress */
+    struct event *auth_delay;
+    struct smtp_reply auth_reply; /* sent when auth_delay fires */
     /* the transaction */
     struct envelope env;
     char first_rcpt[SMTP_PATH_MAX + 1];
@@ -81,6 +115,18 @@ struct smtpd_conn {
 
 static void conn_free(struct smtpd_conn *c);
 static void conn_process(struct smtpd_conn *c);
+static void conn_setup_bev(struct smtpd_conn *c);
+
+/* A login being checked on a worker thread. */
+struct auth_job {
+    struct worker_job job;
+    struct smtpd_conn *c; /* NULL once the connection is gone */
+    char user[SASL_USER_MAX + 1];
+    char password[PASSWORD_MAX + 1];
+    size_t password_len;
+    char ip[64];
+    struct auth_outcome out;
+};
 
 /* --- per-IP connection counts --- */
 
@@ -167,10 +213,55 @@ static void reset_transaction(struct smtpd_conn *c)
     c->qid[0] = '\0';
 }
 
+/* An authenticated user may use as sender: the account itself (also with
+ * a +tag), an alias that reaches it, or what `postino user send-as` allows.
+ * 1 yes, 0 no, -1 database error. */
+static int sender_allowed(struct smtpd_conn *c, const struct smtp_path *p)
+{
+    if (p->null)
+        return 1;
+    char addr[SMTP_PATH_MAX + 1];
+    str_copy(addr, sizeof(addr), p->mailbox);
+    str_lower(addr);
+    if (strcmp(addr, c->auth_user) == 0)
+        return 1;
+    struct resolve_result res;
+    enum resolve_status st =
+        p->literal ? RESOLVE_NOT_OURS : state_resolve(c->d->db, p->local, p->domain, &res);
+    if (st == RESOLVE_TEMPFAIL)
+        return -1;
+    if (st == RESOLVE_OK) {
+        bool mine = false;
+        for (size_t i = 0; i < res.n; i++)
+            if (res.dests[i].local && str_eq_ci(res.dests[i].addr, c->auth_user))
+                mine = true;
+        resolve_result_free(&res);
+        if (mine)
+            return 1;
+    }
+    return state_send_as_allowed(c->d->db, c->auth_user, addr);
+}
+
 static enum smtp_decision cb_mail(void *ctx, const struct smtp_mail_args *a, struct smtp_reply *r)
 {
     struct smtpd_conn *c = ctx;
-    (void)r;
+    if (c->auth_user) {
+        int ok = sender_allowed(c, &a->path);
+        if (ok <= 0) {
+            char shown[SMTP_PATH_MAX * 4 + 1];
+            str_printable(shown, sizeof(shown), a->path.mailbox, strlen(a->path.mailbox));
+            if (ok < 0) {
+                smtp_reply_set(r, 451, "4.3.0", "Temporary lookup failure, try again later");
+            } else {
+                smtp_reply_set(r, 553, "5.7.1", "<%s>: Sender address rejected: not owned by %s",
+                               shown, c->auth_user);
+                log_info("NOQUEUE: reject: MAIL from [%s]: 553 5.7.1 <%s>: sender not owned by "
+                         "user=<%s>",
+                         c->ip, shown, c->auth_user);
+            }
+            return SMTP_DECIDED;
+        }
+    }
     reset_transaction(c);
     c->env.sender = xstrdup(a->path.null ? "" : a->path.mailbox);
     return SMTP_DECIDED;
@@ -243,7 +334,7 @@ static enum smtp_decision cb_rcpt(void *ctx, const struct smtp_rcpt_args *a, str
         resolve_result_free(&res);
         break;
     case RESOLVE_NOT_OURS:
-        if (!c->relay_ok) {
+        if (!c->relay_ok && !c->auth_user) {
             reject_rcpt(c, a, r, 554, "5.7.1", "Relay access denied");
             return SMTP_DECIDED;
         }
@@ -268,12 +359,17 @@ static enum smtp_decision cb_rcpt(void *ctx, const struct smtp_rcpt_args *a, str
     return SMTP_DECIDED;
 }
 
+/* The "with" protocol of RFC 3848 / RFC 6531: ESMTP, ESMTPS, ESMTPSA ... */
 static const char *protocol_name(const struct smtpd_conn *c)
 {
     const struct smtp_mail_args *m = smtp_server_mail(c->session);
     if (!smtp_server_esmtp(c->session))
         return "SMTP";
-    return m && m->smtputf8 ? "UTF8SMTP" : "ESMTP";
+    static const char *const names[2][2][2] = {
+        {{"ESMTP", "ESMTPA"}, {"ESMTPS", "ESMTPSA"}},
+        {{"UTF8SMTP", "UTF8SMTPA"}, {"UTF8SMTPS", "UTF8SMTPSA"}},
+    };
+    return names[m && m->smtputf8][c->tls_info[0] != 0][c->auth_user != NULL];
 }
 
 /* The Received: field of RFC 5321 4.4, with its own queue ID. */
@@ -284,8 +380,11 @@ static void write_received(struct smtpd_conn *c, struct buf *out)
     struct tm tm;
     localtime_r(&now, &tm);
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-    buf_printf(out, "Received: from %s ([%s])\r\n\tby %s (postino) with %s id %s",
-               smtp_server_helo(c->session), c->ip, c->d->cfg->hostname, protocol_name(c), c->qid);
+    buf_printf(out, "Received: from %s ([%s])\r\n", smtp_server_helo(c->session), c->ip);
+    if (c->tls_info[0])
+        buf_printf(out, "\t(using %s)\r\n", c->tls_info);
+    buf_printf(out, "\tby %s (postino) with %s id %s", c->d->cfg->hostname, protocol_name(c),
+               c->qid);
     if (smtp_server_rcpt_count(c->session) == 1 && c->first_rcpt[0])
         buf_printf(out, "\r\n\tfor <%s>", c->first_rcpt);
     buf_printf(out, ";\r\n\t%s\r\n", date);
@@ -404,6 +503,189 @@ static enum smtp_decision cb_data_end(void *ctx, const struct smtp_data_result *
     return SMTP_PENDING;
 }
 
+/* --- TLS --- */
+
+static void cb_starttls(void *ctx)
+{
+    struct smtpd_conn *c = ctx;
+    c->starttls_requested = true;
+}
+
+/* Put a TLS layer under the session: on a new connection (implicit TLS)
+ * or after STARTTLS. */
+static bool conn_start_tls(struct smtpd_conn *c, evutil_socket_t fd)
+{
+    c->tls = tls_server_ref(c->d->tls);
+    c->ssl = tls_server_session(c->tls);
+    if (!c->ssl)
+        return false;
+    struct bufferevent *bev;
+    if (fd >= 0)
+        bev = bufferevent_openssl_socket_new(c->d->base, fd, c->ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                             BEV_OPT_CLOSE_ON_FREE);
+    else
+        bev = bufferevent_openssl_filter_new(c->d->base, c->bev, c->ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                             BEV_OPT_CLOSE_ON_FREE);
+    if (!bev) {
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+        return false;
+    }
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    c->bev = bev;
+    conn_setup_bev(c);
+    return true;
+}
+
+/* After the 220 to STARTTLS: drop whatever the client sent behind the
+ * command in plaintext (CVE-2011-0411), then start TLS. */
+static void conn_switch_to_tls(struct smtpd_conn *c)
+{
+    c->starttls_requested = false;
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    size_t junk = evbuffer_get_length(in);
+    if (junk) {
+        log_warn("NOQUEUE: discarded %zu octets sent after STARTTLS in plaintext by [%s] "
+                 "(command injection?)",
+                 junk, c->ip);
+        evbuffer_drain(in, junk);
+    }
+    if (!conn_start_tls(c, -1)) {
+        log_warn("TLS setup failed for [%s]", c->ip);
+        c->closing = true;
+    }
+}
+
+/* --- AUTH --- */
+
+static void auth_run(struct worker_job *job, void *state)
+{
+    struct auth_job *a = (struct auth_job *)job;
+    if (state)
+        authenticate(state, a->user, a->password, a->password_len, a->ip, &a->out);
+    else
+        a->out.result = AUTH_TEMPFAIL; /* no database: logged at start */
+    memset(a->password, 0, sizeof(a->password));
+}
+
+static void auth_job_free(struct auth_job *a)
+{
+    memset(a, 0, sizeof(*a));
+    free(a);
+}
+
+/* The delayed answer to a failed login. */
+static void auth_delay_done(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct smtpd_conn *c = arg;
+    smtp_server_resume(c->session, &c->auth_reply);
+    if (c->auth_failures >= (unsigned)c->d->cfg->auth_max_failures_per_connection)
+        smtp_server_disconnect(c->session, "4.7.0", "Too many failed authentications");
+    conn_process(c);
+}
+
+static void auth_done(struct worker_job *job)
+{
+    struct auth_job *a = (struct auth_job *)job;
+    struct smtpd_conn *c = a->c;
+    const struct auth_outcome *o = &a->out;
+    char user[SASL_USER_MAX * 4 + 1];
+    str_printable(user, sizeof(user), o->user, strlen(o->user));
+    const char *service = smtpd_service_name(c ? c->service : SERVICE_SMTP);
+    if (o->result == AUTH_OK) {
+        log_info("authenticated: service=%s client=%s user=<%s>%s", service, a->ip, user,
+                 o->upgraded ? " (password hash upgraded to argon2id)" : "");
+    } else if (o->result == AUTH_TEMPFAIL) {
+        log_error("authentication error: service=%s client=%s user=<%s> (database)", service, a->ip,
+                  user);
+    } else {
+        /* The one line per failure that fail2ban reads (contrib/fail2ban). */
+        log_warn("authentication failed: service=%s client=%s user=<%s> reason=%s%s "
+                 "account_failures=%lld client_failures=%lld delay=%lldms",
+                 service, a->ip, user, auth_result_name(o->result),
+                 o->repeated ? " (same password again)" : "", o->account_failures,
+                 o->client_failures, o->delay_ms);
+        if (o->locked_now)
+            log_warn("account locked: user=<%s> after %lld failures (last from %s)", user,
+                     o->account_failures, a->ip);
+    }
+    if (!c) {
+        auth_job_free(a);
+        return;
+    }
+    c->auth = NULL;
+    if (c->dead) {
+        auth_job_free(a);
+        conn_free(c);
+        return;
+    }
+    struct smtp_reply r;
+    if (o->result == AUTH_OK) {
+        c->auth_user = xstrdup(o->user);
+        smtp_reply_set(&r, 235, "2.7.0", "Authentication successful");
+    } else if (o->result == AUTH_TEMPFAIL) {
+        smtp_reply_set(&r, 454, "4.7.0", "Temporary authentication failure");
+    } else {
+        c->auth_failures++;
+        smtp_reply_set(&r, 535, "5.7.8", "Authentication credentials invalid");
+    }
+    long long delay = o->result == AUTH_OK ? 0 : o->delay_ms;
+    auth_job_free(a);
+    if (delay > 0) {
+        c->auth_reply = r;
+        if (!c->auth_delay)
+            c->auth_delay = evtimer_new(c->d->base, auth_delay_done, c);
+        struct timeval tv = {(time_t)(delay / 1000), (suseconds_t)(delay % 1000) * 1000};
+        evtimer_add(c->auth_delay, &tv);
+        return;
+    }
+    c->auth_reply = r;
+    auth_delay_done(-1, 0, c);
+}
+
+static enum smtp_decision cb_auth(void *ctx, const struct smtp_auth_request *rq,
+                                  struct smtp_reply *r)
+{
+    struct smtpd_conn *c = ctx;
+    struct auth_job *a = xcalloc(1, sizeof(*a));
+    int ok;
+    if (rq->mech == SMTP_AUTH_PLAIN) {
+        struct sasl_creds cr;
+        ok = sasl_plain_decode(rq->resp[0], rq->resp_len[0], &cr);
+        /* No acting as someone else: an authzid must name the same user. */
+        if (ok == 0 && cr.authzid[0] && !str_eq_ci(cr.authzid, cr.user))
+            ok = -2;
+        if (ok == 0) {
+            str_copy(a->user, sizeof(a->user), cr.user);
+            a->password_len = strlen(cr.password);
+            memcpy(a->password, cr.password, a->password_len);
+        }
+        memset(&cr, 0, sizeof(cr));
+    } else {
+        ok = sasl_login_decode(rq->resp[0], rq->resp_len[0], a->user, sizeof(a->user));
+        if (ok == 0)
+            ok = sasl_login_decode(rq->resp[1], rq->resp_len[1], a->password, sizeof(a->password));
+        a->password_len = strlen(a->password);
+    }
+    if (ok < 0) {
+        auth_job_free(a);
+        if (ok == -2)
+            smtp_reply_set(r, 535, "5.7.8", "Authentication credentials invalid");
+        else
+            smtp_reply_set(r, 501, "5.5.2", "Cannot decode the response");
+        return SMTP_DECIDED;
+    }
+    str_copy(a->ip, sizeof(a->ip), c->ip);
+    a->c = c;
+    a->job.run = auth_run;
+    a->job.done = auth_done;
+    c->auth = a;
+    worker_submit(c->d->auth_pool, &a->job);
+    return SMTP_PENDING;
+}
+
 static const struct smtp_server_callbacks session_callbacks = {
     .output = cb_output,
     .close = cb_close,
@@ -415,6 +697,8 @@ static const struct smtp_server_callbacks session_callbacks = {
     .on_data_abort = cb_data_abort,
     .on_reset = cb_reset,
     .on_log = cb_log,
+    .on_starttls = cb_starttls,
+    .on_auth = cb_auth,
 };
 
 /* --- connections --- */
@@ -422,16 +706,22 @@ static const struct smtp_server_callbacks session_callbacks = {
 static void conn_free(struct smtpd_conn *c)
 {
     struct smtpd *d = c->d;
-    if (c->commit_pending) {
-        /* The commit callback frees it once the message is safe. */
+    if (c->commit_pending || c->auth) {
+        /* The commit (or login check) callback frees it when it is done. */
         c->dead = true;
         bufferevent_disable(c->bev, EV_READ | EV_WRITE);
         return;
     }
-    log_info("disconnect from [%s] messages=%u", c->ip, c->messages);
+    log_info("disconnect from [%s] messages=%u%s%s%s", c->ip, c->messages,
+             c->auth_user ? " user=<" : "", c->auth_user ? c->auth_user : "",
+             c->auth_user ? ">" : "");
     smtp_server_session_free(&c->session);
     reset_transaction(c);
-    bufferevent_free(c->bev);
+    if (c->auth_delay)
+        event_free(c->auth_delay);
+    bufferevent_free(c->bev); /* the TLS layer frees the SSL and what is under it */
+    tls_server_unref(&c->tls);
+    free(c->auth_user);
     ip_adjust(d, c->ip, -1);
     d->nconns--;
     if (c->prev)
@@ -474,6 +764,8 @@ static void conn_process(struct smtpd_conn *c)
             break;
         evbuffer_drain(in, used);
     }
+    if (c->starttls_requested && !c->closing)
+        conn_switch_to_tls(c);
     if (c->closing) {
         bufferevent_disable(c->bev, EV_READ);
         if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
@@ -490,10 +782,29 @@ static void conn_read(struct bufferevent *bev, void *arg)
     conn_process(arg);
 }
 
+/* Why a TLS connection failed, for the log. */
+static void log_tls_error(struct smtpd_conn *c)
+{
+    unsigned long e;
+    char text[256] = "connection closed";
+    while ((e = bufferevent_get_openssl_error(c->bev)) != 0)
+        ERR_error_string_n(e, text, sizeof(text));
+    log_info("TLS handshake failed with [%s]: %s", c->ip, text);
+}
+
 static void conn_event(struct bufferevent *bev, short what, void *arg)
 {
     (void)bev;
     struct smtpd_conn *c = arg;
+    if (what & BEV_EVENT_CONNECTED) {
+        /* The TLS handshake is done. */
+        tls_describe(c->ssl, c->tls_info, sizeof(c->tls_info));
+        log_info("TLS established with [%s]: %s%s", c->ip, c->tls_info,
+                 SSL_session_reused(c->ssl) ? " (resumed)" : "");
+        smtp_server_tls_started(c->session);
+        conn_process(c);
+        return;
+    }
     if (what & BEV_EVENT_TIMEOUT) {
         if (c->commit_pending) {
             /* The client waits for us, not the other way round. */
@@ -510,6 +821,8 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
         return;
     }
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+        if (c->ssl && !c->tls_info[0])
+            log_tls_error(c);
         if (c->file && !c->commit_pending)
             log_info("%s: lost connection from [%s] during the message", c->qid, c->ip);
         conn_free(c);
@@ -529,12 +842,22 @@ static void refuse(int fd, const char *ip, const char *why)
     log_warn("NOQUEUE: reject: connect from [%s]: 421 4.7.0 %s", ip, why);
 }
 
+static void conn_setup_bev(struct smtpd_conn *c)
+{
+    struct timeval tv = {(time_t)c->d->cfg->smtpd_timeout, 0};
+    bufferevent_set_timeouts(c->bev, &tv, &tv);
+    bufferevent_setcb(c->bev, conn_read, conn_write, conn_event, c);
+    bufferevent_setwatermark(c->bev, EV_READ, 0, READ_HIGH_WATER);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
                       void *arg)
 {
     (void)l;
     (void)salen;
-    struct smtpd *d = arg;
+    struct smtpd_listener *sl = arg;
+    struct smtpd *d = sl->d;
     char ip[64];
     net_addr_text(sa, ip, sizeof(ip));
     if (d->stopping) {
@@ -560,19 +883,27 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         if (net_cidr_match(&d->relay_nets[i], sa))
             c->relay_ok = true;
     envelope_init(&c->env);
-    c->bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    struct timeval tv = {(time_t)d->cfg->smtpd_timeout, 0};
-    bufferevent_set_timeouts(c->bev, &tv, &tv);
-    bufferevent_setcb(c->bev, conn_read, conn_write, conn_event, c);
-    bufferevent_setwatermark(c->bev, EV_READ, 0, READ_HIGH_WATER);
+    c->service = sl->service;
+    if (c->service == SERVICE_SUBMISSIONS) {
+        if (!conn_start_tls(c, fd)) {
+            tls_server_unref(&c->tls);
+            free(c);
+            ip_adjust(d, ip, -1);
+            close(fd);
+            log_error("TLS setup failed for [%s]", ip);
+            return;
+        }
+    } else {
+        c->bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
+        conn_setup_bev(c);
+    }
     c->next = d->conns;
     if (d->conns)
         d->conns->prev = c;
     d->conns = c;
     d->nconns++;
-    log_info("connect from [%s]:%d", ip, net_addr_port(sa));
-    c->session = smtp_server_session_new(&d->settings, &session_callbacks, c);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    log_info("connect from [%s]:%d to %s", ip, net_addr_port(sa), smtpd_service_name(c->service));
+    c->session = smtp_server_session_new(&d->settings[c->service], &session_callbacks, c);
 }
 
 static void on_accept_error(struct evconnlistener *l, void *arg)
@@ -590,7 +921,7 @@ static void smtpd_stop(struct smtpd *d)
     d->stopping = true;
     log_info("stopping");
     for (size_t i = 0; i < d->n_listeners; i++)
-        evconnlistener_disable(d->listeners[i]);
+        evconnlistener_disable(d->listeners[i].l);
     for (struct smtpd_conn *c = d->conns, *next; c; c = next) {
         next = c->next;
         if (!c->commit_pending && !c->closing) {
@@ -606,9 +937,62 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
     struct smtpd *d = arg;
-    if (sig == SIGHUP)
-        return; /* nothing to reload yet: accounts are read live */
+    if (sig == SIGHUP) {
+        /* Accounts are read live; certificates are reloaded. Connections
+         * keep the certificates they started with. */
+        if (!d->tls)
+            return;
+        char *err = NULL;
+        struct tls_server *t = tls_server_new(d->cfg, &err);
+        if (!t) {
+            log_error("TLS certificates not reloaded, keeping the old ones: %s", err);
+            free(err);
+            return;
+        }
+        tls_server_unref(&d->tls);
+        d->tls = t;
+        log_info("TLS certificates reloaded");
+        return;
+    }
     smtpd_stop(d);
+}
+
+static void *auth_thread_init(void *arg)
+{
+    struct smtpd *d = arg;
+    char *err = NULL;
+    struct auth_context *ac = auth_context_new(d->db_path, &d->auth, &err);
+    if (!ac) {
+        log_error("authentication unavailable: %s", err);
+        free(err);
+    }
+    return ac;
+}
+
+static void auth_thread_fini(void *state)
+{
+    struct auth_context *ac = state;
+    auth_context_free(&ac);
+}
+
+/* The session settings of each service. */
+static void make_settings(struct smtpd *d)
+{
+    for (int i = 0; i < 3; i++) {
+        struct smtp_server_settings *set = &d->settings[i];
+        set->hostname = d->cfg->hostname;
+        set->max_message_size = (unsigned long long)d->cfg->message_size_limit;
+        set->max_recipients = (unsigned)d->cfg->smtpd_recipient_limit;
+        set->max_errors = (unsigned)d->cfg->smtpd_error_limit;
+        set->max_received = (unsigned)d->cfg->max_received_headers;
+    }
+    bool tls = d->tls != NULL;
+    d->settings[SERVICE_SMTP].starttls = tls && d->cfg->smtp_starttls;
+    d->settings[SERVICE_SMTP].auth = tls && d->cfg->smtp_auth;
+    struct smtp_server_settings *sub = &d->settings[SERVICE_SUBMISSION];
+    sub->starttls = sub->auth = sub->require_tls = sub->require_auth = true;
+    struct smtp_server_settings *subs = &d->settings[SERVICE_SUBMISSIONS];
+    subs->tls = subs->auth = subs->require_tls = subs->require_auth = true;
 }
 
 int smtpd_main(struct daemon_env *env)
@@ -623,30 +1007,45 @@ int smtpd_main(struct daemon_env *env)
     const char *err;
     if (spool_open(&d.spool, d.cfg->data_dir, &err) < 0)
         log_fatal("cannot open the spool under %s: %s", d.cfg->data_dir, err);
-    char dbpath[4096];
-    daemon_path(d.cfg, "state/postino.db", dbpath, sizeof(dbpath));
+    daemon_path(d.cfg, "state/postino.db", d.db_path, sizeof(d.db_path));
     char *dberr = NULL;
-    d.db = state_db_open(dbpath, false, &dberr);
+    d.db = state_db_open(d.db_path, false, &dberr);
     if (!d.db)
         log_fatal("%s", dberr);
+    bool need_tls = d.cfg->smtp_starttls;
+    for (size_t i = 0; i < env->n_smtp_fds; i++)
+        if (env->smtp_services[i] != SERVICE_SMTP)
+            need_tls = true;
+    if (need_tls) {
+        char *tlserr = NULL;
+        d.tls = tls_server_new(d.cfg, &tlserr);
+        if (!d.tls) {
+            for (size_t i = 0; i < env->n_smtp_fds; i++)
+                if (env->smtp_services[i] != SERVICE_SMTP)
+                    log_fatal("submission needs TLS: %s", tlserr);
+            log_error("STARTTLS disabled: %s", tlserr);
+            free(tlserr);
+        }
+    }
+    make_settings(&d);
+    auth_settings_from_config(&d.auth, d.cfg);
+    d.auth_pool = worker_pool_new(d.base, 2, auth_thread_init, auth_thread_fini, &d);
     d.relay_nets = xcalloc(d.cfg->relay_networks.n + 1, sizeof(*d.relay_nets));
     for (size_t i = 0; i < d.cfg->relay_networks.n; i++)
         if (net_parse_cidr(d.cfg->relay_networks.items[i], &d.relay_nets[d.n_relay_nets]) == 0)
             d.n_relay_nets++;
-    d.settings.hostname = d.cfg->hostname;
-    d.settings.max_message_size = (unsigned long long)d.cfg->message_size_limit;
-    d.settings.max_recipients = (unsigned)d.cfg->smtpd_recipient_limit;
-    d.settings.max_errors = (unsigned)d.cfg->smtpd_error_limit;
-    d.settings.max_received = (unsigned)d.cfg->max_received_headers;
     d.syncer = syncer_new(d.base,
                           d.cfg->spool_sync == SPOOL_SYNC_SYNCFS ? SYNCER_SYNCFS : SYNCER_FSYNC, 4);
     for (size_t i = 0; i < env->n_smtp_fds; i++) {
-        struct evconnlistener *l =
-            evconnlistener_new(d.base, on_accept, &d, LEV_OPT_CLOSE_ON_FREE, -1, env->smtp_fds[i]);
-        if (!l)
+        struct smtpd_listener *sl = &d.listeners[d.n_listeners];
+        sl->d = &d;
+        sl->service = env->smtp_services[i];
+        sl->l =
+            evconnlistener_new(d.base, on_accept, sl, LEV_OPT_CLOSE_ON_FREE, -1, env->smtp_fds[i]);
+        if (!sl->l)
             log_fatal("cannot listen on an SMTP socket");
-        evconnlistener_set_error_cb(l, on_accept_error);
-        d.listeners[d.n_listeners++] = l;
+        evconnlistener_set_error_cb(sl->l, on_accept_error);
+        d.n_listeners++;
     }
     d.sigterm_ev = evsignal_new(d.base, SIGTERM, on_signal, &d);
     d.sigint_ev = evsignal_new(d.base, SIGINT, on_signal, &d);
@@ -659,15 +1058,18 @@ int smtpd_main(struct daemon_env *env)
     event_base_dispatch(d.base);
 
     for (size_t i = 0; i < d.n_listeners; i++)
-        evconnlistener_free(d.listeners[i]);
-    /* Finish the commits in flight (their clients get their replies),
-     * then drop whatever connection is left. */
+        evconnlistener_free(d.listeners[i].l);
+    /* Finish the commits and login checks in flight (their clients get
+     * their replies), then drop whatever connection is left. */
     syncer_free(&d.syncer);
+    worker_pool_free(&d.auth_pool);
     while (d.conns) {
         d.conns->commit_pending = false;
+        d.conns->auth = NULL;
         d.conns->closing = true;
         conn_free(d.conns);
     }
+    tls_server_unref(&d.tls);
     event_free(d.sigterm_ev);
     event_free(d.sigint_ev);
     event_free(d.sighup_ev);

@@ -191,18 +191,32 @@ static int open_lock(const struct config *cfg, int *fd_r)
 static void bind_sockets(struct supervisor *s)
 {
     struct config *cfg = s->cfg;
-    for (size_t i = 0; i < cfg->smtp_listen.n; i++) {
-        if (s->env.n_smtp_fds >= DAEMON_MAX_LISTENERS)
-            log_fatal("too many SMTP listen addresses");
-        struct net_listen_addr a;
-        const char *why;
-        if (net_parse_listen(cfg->smtp_listen.items[i], &a, &why) < 0)
-            log_fatal("smtp_listen %s: %s", cfg->smtp_listen.items[i], why);
-        int fd = net_listen(&a, (int)cfg->listen_backlog);
-        if (fd < 0)
-            log_fatal("cannot listen on %s: %s", cfg->smtp_listen.items[i], strerror(errno));
-        s->env.smtp_fds[s->env.n_smtp_fds++] = fd;
-        log_info("SMTP listening on %s", cfg->smtp_listen.items[i]);
+    const struct {
+        const struct config_list *list;
+        enum smtpd_service service;
+        const char *key;
+    } services[] = {
+        {&cfg->smtp_listen, SERVICE_SMTP, "smtp_listen"},
+        {&cfg->submission_listen, SERVICE_SUBMISSION, "submission_listen"},
+        {&cfg->submissions_listen, SERVICE_SUBMISSIONS, "submissions_listen"},
+    };
+    for (size_t k = 0; k < sizeof(services) / sizeof(services[0]); k++) {
+        const struct config_list *list = services[k].list;
+        for (size_t i = 0; i < list->n; i++) {
+            if (s->env.n_smtp_fds >= DAEMON_MAX_LISTENERS)
+                log_fatal("too many listen addresses");
+            struct net_listen_addr a;
+            const char *why;
+            if (net_parse_listen(list->items[i], &a, &why) < 0)
+                log_fatal("%s %s: %s", services[k].key, list->items[i], why);
+            int fd = net_listen(&a, (int)cfg->listen_backlog);
+            if (fd < 0)
+                log_fatal("cannot listen on %s (%s): %s", list->items[i], services[k].key,
+                          strerror(errno));
+            s->env.smtp_services[s->env.n_smtp_fds] = services[k].service;
+            s->env.smtp_fds[s->env.n_smtp_fds++] = fd;
+            log_info("%s listening on %s", smtpd_service_name(services[k].service), list->items[i]);
+        }
     }
     daemon_path(cfg, "run/deliver-local.sock", s->env.deliver_path, sizeof(s->env.deliver_path));
     struct sockaddr_un sun;

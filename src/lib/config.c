@@ -21,6 +21,8 @@ enum config_type {
     CT_ENUM,
     CT_LISTEN_LIST,
     CT_CIDR_LIST,
+    CT_CERT_LIST,
+    CT_BOOL,
 };
 
 struct config_enum {
@@ -77,6 +79,12 @@ static const struct config_key_def config_keys[] = {
     {"smtp_listen", CT_LISTEN_LIST, "*:25", 0, 0, OFF(smtp_listen), NULL,
      "Addresses of the SMTP service (port 25), comma-separated HOST:PORT; `*:25` means "
      "every address, `[::1]:25` an IPv6 one. Empty disables the service."},
+    {"submission_listen", CT_LISTEN_LIST, "*:587", 0, 0, OFF(submission_listen), NULL,
+     "Addresses of the submission service (port 587) where users send mail after STARTTLS "
+     "and AUTH. Empty disables it."},
+    {"submissions_listen", CT_LISTEN_LIST, "*:465", 0, 0, OFF(submissions_listen), NULL,
+     "Addresses of the submission service with implicit TLS (port 465, RFC 8314). Empty "
+     "disables it."},
     {"smtpd_processes", CT_INT, "1", 1, 64, OFF(smtpd_processes), NULL,
      "Number of smtpd processes sharing the SMTP ports (SO_REUSEPORT)."},
     {"listen_backlog", CT_INT, "4096", 16, 65535, OFF(listen_backlog), NULL,
@@ -105,6 +113,36 @@ static const struct config_key_def config_keys[] = {
     {"relay_networks", CT_CIDR_LIST, "", 0, 0, OFF(relay_networks), NULL,
      "Client networks (comma-separated CIDR) allowed to send to any domain without "
      "authentication. Empty (the default) means no client may relay."},
+
+    {"tls_certificates", CT_CERT_LIST, "tls/cert.pem:tls/key.pem", 0, 0, OFF(tls_certificates),
+     NULL,
+     "Certificates and private keys, comma-separated CERTFILE:KEYFILE pairs (PEM; a "
+     "certificate file may hold its chain). The first is used unless the client asks (SNI) "
+     "for a name another one's certificate covers. Relative paths start at data_dir. "
+     "SIGHUP reloads them without dropping connections."},
+    {"smtp_starttls", CT_BOOL, "yes", 0, 0, OFF(smtp_starttls), NULL,
+     "Offer STARTTLS on the SMTP port (25). Submission always offers it."},
+    {"smtp_auth", CT_BOOL, "no", 0, 0, OFF(smtp_auth), NULL,
+     "Offer AUTH on the SMTP port (25) too, after STARTTLS. Submission always does."},
+
+    {"lockout_max_failures", CT_INT, "10", 1, 1000, OFF(lockout_max_failures), NULL,
+     "Failed logins of one account within lockout_failure_window that lock it. While "
+     "locked, even the right password gets the reply of a wrong one."},
+    {"lockout_failure_window", CT_DURATION, "1h", 1, 30 * DAY, OFF(lockout_failure_window), NULL,
+     "Period over which failed logins (of an account, and from an address) add up."},
+    {"lockout_duration", CT_DURATION, "1h", 0, 365 * DAY, OFF(lockout_duration), NULL,
+     "How long a locked account stays locked; 0 means until `postino user unlock`."},
+    {"auth_failure_delay", CT_DURATION, "1s", 0, 60, OFF(auth_failure_delay), NULL,
+     "Delay of the reply to a client address's first failed login; it doubles with each "
+     "further failure from that address (successes are never delayed)."},
+    {"auth_failure_delay_max", CT_DURATION, "15s", 0, 300, OFF(auth_failure_delay_max), NULL,
+     "Longest delay of a reply to a failed login."},
+    {"auth_max_failures_per_connection", CT_INT, "3", 1, 100, OFF(auth_max_failures_per_connection),
+     NULL, "Failed logins after which the connection is closed."},
+    {"auth_ip_max_failures", CT_INT, "5", 1, 10000, OFF(auth_ip_max_failures), NULL,
+     "Failed logins from one client address (IPv6: one /64) within lockout_failure_window "
+     "after which its further attempts are refused without being checked, so that one "
+     "address cannot lock an account out."},
 
     {"queue_retry_min", CT_DURATION, "5m", 1, 1 * DAY, OFF(queue_retry_min), NULL,
      "Delay before the first retry of a delivery that failed temporarily; it doubles "
@@ -201,6 +239,12 @@ static int parse_list(const struct config_key_def *k, const char *value, struct 
             const char *why;
             if (net_parse_listen(item, &a, &why) < 0) {
                 *error_r = xasprintf("'%s': %s", item, why);
+                goto fail;
+            }
+        } else if (k->type == CT_CERT_LIST) {
+            const char *colon = strchr(item, ':');
+            if (!colon || colon == item || colon[1] == '\0' || strchr(colon + 1, ':')) {
+                *error_r = xasprintf("'%s' is not CERTFILE:KEYFILE", item);
                 goto fail;
             }
         } else {
@@ -364,8 +408,16 @@ static int set_key(struct config *cfg, const struct config_key_def *k, const cha
             *error_r = buf_steal(&b);
         }
         return -1;
+    case CT_BOOL:
+        if (strcmp(value, "yes") == 0 || strcmp(value, "no") == 0) {
+            *(bool *)field(cfg, k) = value[0] == 'y';
+            return 0;
+        }
+        *error_r = xasprintf("%s must be yes or no, not '%s'", k->name, value);
+        return -1;
     case CT_LISTEN_LIST:
-    case CT_CIDR_LIST: {
+    case CT_CIDR_LIST:
+    case CT_CERT_LIST: {
         struct config_list l;
         char *why = NULL;
         if (parse_list(k, value, &l, &why) < 0) {
@@ -423,7 +475,7 @@ void config_free(struct config **cfgp)
         const struct config_key_def *k = &config_keys[i];
         if (k->type == CT_STRING || k->type == CT_PATH)
             x_free((char **)field(cfg, k));
-        else if (k->type == CT_LISTEN_LIST || k->type == CT_CIDR_LIST)
+        else if (k->type == CT_LISTEN_LIST || k->type == CT_CIDR_LIST || k->type == CT_CERT_LIST)
             list_free(field(cfg, k));
     }
     free(cfg->path);
@@ -604,8 +656,12 @@ static void value_text(const struct config *cfg, const struct config_key_def *k,
                 buf_append_str(out, e->name);
         break;
     }
+    case CT_BOOL:
+        buf_append_str(out, *(const bool *)cfield(cfg, k) ? "yes" : "no");
+        break;
     case CT_LISTEN_LIST:
-    case CT_CIDR_LIST: {
+    case CT_CIDR_LIST:
+    case CT_CERT_LIST: {
         const struct config_list *l = cfield(cfg, k);
         for (size_t i = 0; i < l->n; i++)
             buf_printf(out, "%s%s", i ? ", " : "", l->items[i]);
@@ -692,6 +748,10 @@ static const char *type_name(const struct config_key_def *k)
         return "list of HOST:PORT";
     case CT_CIDR_LIST:
         return "list of networks";
+    case CT_CERT_LIST:
+        return "list of CERTFILE:KEYFILE";
+    case CT_BOOL:
+        return "yes or no";
     }
     return "?";
 }

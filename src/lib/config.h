@@ -32,6 +32,11 @@ struct config {
     char *mail_user;
 
     struct config_list smtp_listen;
+    struct config_list submission_listen;
+    struct config_list submissions_listen;
+    struct config_list tls_certificates;
+    bool smtp_starttls;
+    bool smtp_auth;
     long long smtpd_processes;
     long long listen_backlog;
     long long message_size_limit;
@@ -48,6 +53,14 @@ struct config {
     long long max_queue_lifetime;
     long long queue_scan_interval;
     int spool_sync; /* enum spool_sync_method */
+
+    long long lockout_max_failures;
+    long long lockout_failure_window;
+    long long lockout_duration;
+    long long auth_failure_delay;
+    long long auth_failure_delay_max;
+    long long auth_max_failures_per_connection;
+    long long auth_ip_max_failures;
 
     long long password_argon2_memory;
     long long password_argon2_time;

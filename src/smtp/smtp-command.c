@@ -43,6 +43,8 @@ size_t smtp_command_line_max(enum smtp_verb verb)
         return SMTP_MAIL_LINE_MAX;
     case SMTP_VERB_RCPT:
         return SMTP_RCPT_LINE_MAX;
+    case SMTP_VERB_AUTH:
+        return SMTP_AUTH_LINE_MAX;
     default:
         return SMTP_COMMAND_LINE_MAX;
     }

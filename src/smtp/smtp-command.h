@@ -17,7 +17,10 @@
 #define SMTP_COMMAND_LINE_MAX 512
 #define SMTP_MAIL_LINE_MAX    (512 + 100 + 500 + 26 + 14 + 10)
 #define SMTP_RCPT_LINE_MAX    (512 + 500 + 30)
-#define SMTP_ANY_LINE_MAX     SMTP_MAIL_LINE_MAX
+/* AUTH lines (the command with its initial response, and every line of
+ * the exchange) may be 12288 octets long (RFC 4954 4). */
+#define SMTP_AUTH_LINE_MAX (12288 + 2)
+#define SMTP_ANY_LINE_MAX  SMTP_AUTH_LINE_MAX
 
 enum smtp_verb {
     SMTP_VERB_UNKNOWN,

@@ -16,6 +16,7 @@ enum phase {
     PH_SKIP_LINE, /* discarding the rest of an over-long line */
     PH_DATA,      /* reading DATA up to the end mark */
     PH_BDAT,      /* reading the octets of a BDAT chunk */
+    PH_AUTH,      /* reading a line of an AUTH exchange */
     PH_PENDING,   /* waiting for the owner's decision */
     PH_CLOSED,
 };
@@ -28,6 +29,8 @@ enum pending {
     PK_DATA_START,
     PK_BDAT_START,
     PK_DATA_END,
+    PK_STARTTLS,
+    PK_AUTH,
 };
 
 struct smtp_server_session {
@@ -62,6 +65,12 @@ struct smtp_server_session {
     bool bdat_last;
     bool bdat_discard; /* consume the chunk, then send bdat_reply */
     struct smtp_reply bdat_reply;
+
+    /* TLS and AUTH */
+    bool tls;
+    bool authenticated;
+    enum smtp_auth_mech auth_mech;
+    char *auth_user; /* LOGIN: the user name (base64) until the password comes */
 };
 
 struct smtp_reply *smtp_reply_set(struct smtp_reply *r, int code, const char *enh, const char *fmt,
@@ -196,6 +205,7 @@ struct smtp_server_session *smtp_server_session_new(const struct smtp_server_set
     s->cb = *cb;
     s->ctx = ctx;
     s->phase = PH_CMD;
+    s->tls = set->tls;
     struct smtp_reply r;
     smtp_reply_set(&r, 220, "", "%s ESMTP postino", s->set.hostname);
     send_reply(s, &r);
@@ -211,6 +221,7 @@ void smtp_server_session_free(struct smtp_server_session **sp)
     if (s->data_started && s->cb.on_data_abort)
         s->cb.on_data_abort(s->ctx);
     free((char *)s->set.hostname);
+    free(s->auth_user);
     x_free(sp);
 }
 
@@ -221,17 +232,29 @@ static void go_pending(struct smtp_server_session *s, enum pending kind)
     s->pending = kind;
 }
 
+static bool starttls_offered(const struct smtp_server_session *s)
+{
+    return s->set.starttls && !s->tls && s->cb.on_starttls;
+}
+
+/* AUTH only under TLS: passwords never cross the network in the clear. */
+static bool auth_offered(const struct smtp_server_session *s)
+{
+    return s->set.auth && s->tls && s->cb.on_auth;
+}
+
 static void send_ehlo(struct smtp_server_session *s, const char *name)
 {
     /* The keyword lines must arrive whole, so they are formatted first and
      * the greeting line is cut to the room left. (A long hostname and a
      * 255-octet client name used to push them past SMTP_REPLY_TEXT_MAX:
      * the client saw "250 EN" and no DSN, SMTPUTF8 or CHUNKING.) */
-    char keywords[128];
+    char keywords[192];
     int kn = snprintf(keywords, sizeof(keywords),
                       "\nPIPELINING\nSIZE %llu\n8BITMIME\nENHANCEDSTATUSCODES\nSMTPUTF8\nDSN\n"
-                      "CHUNKING",
-                      s->set.max_message_size);
+                      "CHUNKING%s%s",
+                      s->set.max_message_size, starttls_offered(s) ? "\nSTARTTLS" : "",
+                      auth_offered(s) ? "\nAUTH PLAIN LOGIN" : "");
     if (kn < 0 || (size_t)kn >= sizeof(keywords))
         panic("EHLO keywords do not fit");
     char greeting[SMTP_REPLY_TEXT_MAX];
@@ -288,6 +311,14 @@ static void cmd_mail(struct smtp_server_session *s, const struct smtp_command *c
     }
     if (s->in_mail) {
         reply_self(s, "MAIL", 503, "5.5.1", "Nested MAIL command");
+        return;
+    }
+    if (s->set.require_tls && !s->tls) {
+        reply_self(s, "MAIL", 530, "5.7.0", "Must issue a STARTTLS command first");
+        return;
+    }
+    if (s->set.require_auth && !s->authenticated) {
+        reply_self(s, "MAIL", 530, "5.7.0", "Authentication required");
         return;
     }
     const char *err;
@@ -457,6 +488,124 @@ static void cmd_bdat(struct smtp_server_session *s, const struct smtp_command *c
     start_data_phase(s, true);
 }
 
+static void cmd_starttls(struct smtp_server_session *s, const struct smtp_command *c)
+{
+    if (s->tls) {
+        reply_self(s, "STARTTLS", 503, "5.5.1", "TLS is already active");
+        return;
+    }
+    if (!starttls_offered(s)) {
+        reply_self(s, "STARTTLS", 502, "5.5.1", "STARTTLS is not available");
+        return;
+    }
+    if (c->args_len) {
+        reply_self(s, "STARTTLS", 501, "5.5.4", "Syntax: STARTTLS");
+        return;
+    }
+    reset_transaction(s);
+    struct smtp_reply r;
+    smtp_reply_set(&r, 220, "2.0.0", "Ready to start TLS");
+    send_reply(s, &r);
+    /* Nothing more is read in plaintext: the owner drops what follows. */
+    go_pending(s, PK_STARTTLS);
+    s->cb.on_starttls(s->ctx);
+}
+
+/* Ask the owner to check the collected responses. */
+static void auth_decide(struct smtp_server_session *s, const char *resp, size_t len)
+{
+    struct smtp_auth_request a;
+    memset(&a, 0, sizeof(a));
+    a.mech = s->auth_mech;
+    if (a.mech == SMTP_AUTH_LOGIN) {
+        a.resp[0] = s->auth_user;
+        a.resp_len[0] = strlen(s->auth_user);
+        a.resp[1] = resp;
+        a.resp_len[1] = len;
+    } else {
+        a.resp[0] = resp;
+        a.resp_len[0] = len;
+    }
+    struct smtp_reply r;
+    smtp_reply_set(&r, 535, "5.7.8", "Authentication credentials invalid");
+    go_pending(s, PK_AUTH);
+    if (s->cb.on_auth(s->ctx, &a, &r) == SMTP_PENDING)
+        return;
+    smtp_server_resume(s, &r);
+}
+
+/* A line of the exchange arrived (the "334" prompt was answered). */
+static void auth_line(struct smtp_server_session *s, const char *line, size_t len)
+{
+    s->phase = PH_CMD;
+    if (len == 1 && line[0] == '*') {
+        x_free(&s->auth_user);
+        reply_self(s, "AUTH", 501, "5.0.0", "Authentication canceled");
+        return;
+    }
+    if (s->auth_mech == SMTP_AUTH_LOGIN && !s->auth_user) {
+        s->auth_user = xstrndup(line, len);
+        struct smtp_reply r;
+        smtp_reply_set(&r, 334, "", "UGFzc3dvcmQ6"); /* "Password:" */
+        send_reply(s, &r);
+        s->phase = PH_AUTH;
+        return;
+    }
+    auth_decide(s, line, len);
+}
+
+static void cmd_auth(struct smtp_server_session *s, const struct smtp_command *c)
+{
+    if (!auth_offered(s)) {
+        if (s->set.auth && s->cb.on_auth && !s->tls)
+            reply_self(s, "AUTH", 538, "5.7.11", "Encryption required: issue STARTTLS first");
+        else
+            reply_self(s, "AUTH", 502, "5.5.1", "AUTH is not available");
+        return;
+    }
+    if (!s->helo_done) {
+        reply_self(s, "AUTH", 503, "5.5.1", "Send EHLO first");
+        return;
+    }
+    if (s->authenticated) {
+        reply_self(s, "AUTH", 503, "5.5.1", "Already authenticated");
+        return;
+    }
+    if (s->in_mail) {
+        reply_self(s, "AUTH", 503, "5.5.1", "AUTH not allowed during a mail transaction");
+        return;
+    }
+    const char *sp = memchr(c->args, ' ', c->args_len);
+    size_t mlen = sp ? (size_t)(sp - c->args) : c->args_len;
+    const char *initial = sp ? sp + 1 : NULL;
+    size_t ilen = sp ? c->args_len - mlen - 1 : 0;
+    if (mlen == 5 && str_eqn_ci(c->args, "PLAIN", 5)) {
+        s->auth_mech = SMTP_AUTH_PLAIN;
+    } else if (mlen == 5 && str_eqn_ci(c->args, "LOGIN", 5)) {
+        s->auth_mech = SMTP_AUTH_LOGIN;
+    } else {
+        reply_self(s, "AUTH", 504, "5.5.4", "Unrecognized authentication type");
+        return;
+    }
+    x_free(&s->auth_user);
+    if (initial && ilen == 0) {
+        reply_self(s, "AUTH", 501, "5.5.2", "Syntax: AUTH mechanism [initial-response]");
+        return;
+    }
+    if (initial) {
+        /* "=" stands for an empty initial response (RFC 4954 4). */
+        if (ilen == 1 && initial[0] == '=')
+            ilen = 0;
+        auth_line(s, initial, ilen);
+        return;
+    }
+    struct smtp_reply r;
+    /* PLAIN: an empty challenge; LOGIN: "Username:" */
+    smtp_reply_set(&r, 334, "", "%s", s->auth_mech == SMTP_AUTH_PLAIN ? "" : "VXNlcm5hbWU6");
+    send_reply(s, &r);
+    s->phase = PH_AUTH;
+}
+
 static void handle_command(struct smtp_server_session *s, const char *line, size_t len)
 {
     struct smtp_command c;
@@ -515,8 +664,10 @@ static void handle_command(struct smtp_server_session *s, const char *line, size
         reply_self(s, "EXPN", 502, "5.5.1", "EXPN is not available");
         break;
     case SMTP_VERB_STARTTLS:
+        cmd_starttls(s, &c);
+        break;
     case SMTP_VERB_AUTH:
-        reply_self(s, smtp_verb_name(c.verb), 502, "5.5.1", "Command not implemented");
+        cmd_auth(s, &c);
         break;
     case SMTP_VERB_UNKNOWN:
         reply_self(s, "unknown", 500, "5.5.1", "Command unrecognized");
@@ -641,6 +792,28 @@ size_t smtp_server_input(struct smtp_server_session *s, const char *data, size_t
             }
             break;
         }
+        case PH_AUTH: {
+            struct smtp_line line;
+            smtp_line_find(p, n, SMTP_AUTH_LINE_MAX, &line);
+            if (line.status == SMTP_LINE_NEED_MORE)
+                return used;
+            used += line.consumed;
+            if (line.status != SMTP_LINE_OK) {
+                if (line.status == SMTP_LINE_TOO_LONG) {
+                    s->phase = PH_SKIP_LINE;
+                    s->skip_cr = 0;
+                } else {
+                    s->phase = PH_CMD;
+                }
+                x_free(&s->auth_user);
+                reply_self(s, "AUTH", 500, "5.5.6",
+                           "Authentication exchange line is too long or "
+                           "malformed");
+                break;
+            }
+            auth_line(s, p, line.len);
+            break;
+        }
         case PH_SKIP_LINE: {
             int done;
             used += smtp_line_skip(p, n, &s->skip_cr, &done);
@@ -717,6 +890,17 @@ void smtp_server_resume(struct smtp_server_session *s, const struct smtp_reply *
         reset_transaction(s);
         send_reply(s, r);
         break;
+    case PK_STARTTLS:
+        /* Only smtp_server_tls_started() ends this wait. */
+        s->phase = PH_PENDING;
+        s->pending = PK_STARTTLS;
+        break;
+    case PK_AUTH:
+        x_free(&s->auth_user);
+        if (r->code == 235)
+            s->authenticated = true;
+        send_reply(s, r);
+        break;
     }
 }
 
@@ -739,6 +923,40 @@ void smtp_server_shutdown(struct smtp_server_session *s)
     smtp_reply_set(&r, 421, "4.3.2", "%s Service shutting down, closing connection",
                    s->set.hostname);
     send_reply(s, &r);
+}
+
+void smtp_server_disconnect(struct smtp_server_session *s, const char *enh, const char *text)
+{
+    if (s->phase == PH_CLOSED)
+        return;
+    struct smtp_reply r;
+    smtp_reply_set(&r, 421, enh, "%s %s", s->set.hostname, text);
+    send_reply(s, &r);
+}
+
+void smtp_server_tls_started(struct smtp_server_session *s)
+{
+    if (s->phase != PH_PENDING || s->pending != PK_STARTTLS)
+        return;
+    /* RFC 3207 4.2: forget everything learnt before TLS; EHLO again. */
+    s->tls = true;
+    s->helo_done = false;
+    s->esmtp = false;
+    s->helo[0] = '\0';
+    s->authenticated = false;
+    reset_transaction(s);
+    s->pending = PK_NONE;
+    s->phase = PH_CMD;
+}
+
+bool smtp_server_tls(const struct smtp_server_session *s)
+{
+    return s->tls;
+}
+
+bool smtp_server_authenticated(const struct smtp_server_session *s)
+{
+    return s->authenticated;
 }
 
 bool smtp_server_pending(const struct smtp_server_session *s)

@@ -44,6 +44,19 @@ struct smtp_data_result {
 
 struct smtp_server_session;
 
+enum smtp_auth_mech {
+    SMTP_AUTH_PLAIN,
+    SMTP_AUTH_LOGIN,
+};
+
+/* The client's responses of an AUTH exchange, still base64 as sent
+ * (decoding and checking them is the owner's business). */
+struct smtp_auth_request {
+    enum smtp_auth_mech mech;
+    const char *resp[2]; /* PLAIN: the one response; LOGIN: user, password */
+    size_t resp_len[2];
+};
+
 struct smtp_server_callbacks {
     /* Send bytes to the client. */
     void (*output)(void *ctx, const char *data, size_t len);
@@ -71,6 +84,16 @@ struct smtp_server_callbacks {
     void (*on_reset)(void *ctx);
     /* A line for the log about something the client did (sanitized). */
     void (*on_log)(void *ctx, const char *text);
+    /* STARTTLS was accepted and its 220 reply output: the owner discards
+     * every octet the client sent after the command (a command injected
+     * in plaintext must never run under TLS), starts TLS, then calls
+     * smtp_server_tls_started(), or closes. (optional: without it STARTTLS
+     * is not offered) */
+    void (*on_starttls)(void *ctx);
+    /* AUTH: check the credentials; a 235 reply authenticates the session.
+     * (optional: without it AUTH is not offered) */
+    enum smtp_decision (*on_auth)(void *ctx, const struct smtp_auth_request *a,
+                                  struct smtp_reply *r);
 };
 
 struct smtp_server_settings {
@@ -79,6 +102,11 @@ struct smtp_server_settings {
     unsigned max_recipients;
     unsigned max_errors;
     unsigned max_received;
+    bool starttls;     /* offer STARTTLS (until TLS is on) */
+    bool auth;         /* offer AUTH, once TLS is on */
+    bool tls;          /* TLS from the start (implicit TLS) */
+    bool require_tls;  /* MAIL only under TLS: else 530 5.7.0 */
+    bool require_auth; /* MAIL only after AUTH: else 530 5.7.0 */
 };
 
 /* Create a session; sends the 220 greeting at once. Free with
@@ -99,7 +127,15 @@ void smtp_server_resume(struct smtp_server_session *s, const struct smtp_reply *
 void smtp_server_timeout(struct smtp_server_session *s);
 void smtp_server_shutdown(struct smtp_server_session *s);
 
+/* Send "421 enh text" and close (too many failed logins, ...). */
+void smtp_server_disconnect(struct smtp_server_session *s, const char *enh, const char *text);
+
+/* TLS is up after STARTTLS: the session starts over (EHLO again). */
+void smtp_server_tls_started(struct smtp_server_session *s);
+
 bool smtp_server_pending(const struct smtp_server_session *s);
+bool smtp_server_tls(const struct smtp_server_session *s);
+bool smtp_server_authenticated(const struct smtp_server_session *s);
 bool smtp_server_closed(const struct smtp_server_session *s);
 /* The HELO/EHLO name ("" before one), and whether EHLO was used. */
 const char *smtp_server_helo(const struct smtp_server_session *s);

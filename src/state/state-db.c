@@ -33,10 +33,32 @@ static const char *const state_schema_v2 =
     "ALTER TABLE users ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT 0;\n"
     "ALTER TABLE users ADD COLUMN locked_until INTEGER NOT NULL DEFAULT 0;\n";
 
+/* Version 3: login failure bookkeeping (account lockout, per-address
+ * penalty), addresses a user may send as, and a table of server secrets. */
+static const char *const state_schema_v3 =
+    "ALTER TABLE users ADD COLUMN failure_window_start INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE users ADD COLUMN last_failure_fp TEXT;\n"
+    "CREATE TABLE auth_clients (\n"
+    "  net TEXT PRIMARY KEY,\n"
+    "  failures INTEGER NOT NULL,\n"
+    "  window_start INTEGER NOT NULL,\n"
+    "  last INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE TABLE send_as (\n"
+    "  user TEXT NOT NULL COLLATE NOCASE,\n"
+    "  address TEXT NOT NULL COLLATE NOCASE,\n"
+    "  PRIMARY KEY (user, address)\n"
+    ");\n"
+    "CREATE TABLE meta (\n"
+    "  key TEXT PRIMARY KEY,\n"
+    "  value TEXT NOT NULL\n"
+    ");\n";
+
 /* migrations[i] takes the schema from version i to i + 1. */
 static const char *const *const migrations[] = {
     &state_schema_v1,
     &state_schema_v2,
+    &state_schema_v3,
 };
 
 static char *errmsg(const char *what, sqlite3 *h)

@@ -291,9 +291,12 @@ def test_state_db_migration_from_version_1(srv):
 
     db = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
     try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
         cols = [row[1] for row in db.execute("PRAGMA table_info(users)")]
         assert "locked" in cols, cols
+        assert "failure_window_start" in cols, cols
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        assert {"auth_clients", "send_as", "meta"} <= tables, tables
         assert db.execute("SELECT password FROM users").fetchone()[0] == hash_
     finally:
         db.close()

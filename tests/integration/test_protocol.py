@@ -230,7 +230,9 @@ def test_unknown_and_bad_commands(make_server):
 
 
 def test_every_reply_has_enhanced_status_code(make_server):
-    srv = make_server(smtpd_error_limit=100, aliases={"postmaster": "bob@example.test"})
+    # Without STARTTLS on port 25, so that the command gets its 502 here.
+    srv = make_server(smtpd_error_limit=100, smtp_starttls="no",
+                      aliases={"postmaster": "bob@example.test"})
     with srv.smtp() as c:
         for line in ["HELP", "NOOP", "MAIL FROM:<a@b.org>", "EHLO client.example.org",
                      "VRFY bob", "EXPN bob", "HELP", "RCPT TO:<bob@example.test>",

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -24,8 +25,32 @@ static void test_hash_and_verify(void **state)
     assert_int_equal(password_verify(h2, "correct horse", 13), 1);
     assert_int_equal(password_verify(h1, "correct horsE", 13), 0);
     assert_int_equal(password_verify(h1, "correct hors", 12), 0);
-    assert_int_equal(password_verify("$6$salt$abc", "x", 1), -1);
+    assert_int_equal(password_verify("$6$salt$abc", "x", 1), 0); /* a bad $6$ hash never matches */
+    assert_int_equal(password_verify("$1$md5$abc", "x", 1), -1);
+    assert_false(password_needs_upgrade(h1, &cheap));
+    struct password_cost other = cheap;
+    other.time = 2;
+    assert_true(password_needs_upgrade(h1, &other));
     assert_int_equal(password_verify("$argon2id$garbage", "x", 1), -1);
+}
+
+/* SHA512-CRYPT hashes imported from Dovecot (made by openssl passwd -6). */
+static void test_sha512_crypt(void **state)
+{
+    (void)state;
+    const char *h = "$6$saltsalt$zM85MwF7wzNFxhHekCkSASe1NaC/xUx1S2eoXlbcx1w6LkHRO4n1DK7q.d/"
+                    "HKoYFUjJ10GWDs5jLq2A53OAzU1";
+    assert_int_equal(password_verify(h, "secret pw", 9), 1);
+    assert_int_equal(password_verify(h, "secret pW", 9), 0);
+    assert_int_equal(password_verify(h, "secret p", 8), 0);
+    char dovecot[200];
+    snprintf(dovecot, sizeof(dovecot), "{SHA512-CRYPT}%s", h);
+    assert_int_equal(password_verify(dovecot, "secret pw", 9), 1);
+    assert_string_equal(password_import_hash(dovecot), h);
+    assert_string_equal(password_import_hash(h), h);
+    assert_null(password_import_hash("{PLAIN}secret"));
+    assert_null(password_import_hash("$1$abc$def"));
+    assert_true(password_needs_upgrade(h, &cheap));
 }
 
 static int read_from(const char *text, char out[PASSWORD_MAX + 1])
@@ -65,6 +90,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hash_and_verify),
+        cmocka_unit_test(test_sha512_crypt),
         cmocka_unit_test(test_read_fd),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

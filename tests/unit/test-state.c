@@ -117,7 +117,7 @@ static void test_migrate_from_v1(void **state)
     char *err = NULL;
     struct state_db *db = state_db_open(dbpath, false, &err);
     assert_non_null(db);
-    assert_int_equal(state_db_schema_version(db), 2);
+    assert_int_equal(state_db_schema_version(db), STATE_SCHEMA_VERSION);
     struct state_user u;
     assert_int_equal(state_user_get(db, "ann@old.example", &u), 1);
     assert_string_equal(u.password, "$argon2id$x");
@@ -134,7 +134,7 @@ static void test_migrate_from_v1(void **state)
     /* Opening again changes nothing. */
     db = state_db_open(dbpath, false, &err);
     assert_non_null(db);
-    assert_int_equal(state_db_schema_version(db), 2);
+    assert_int_equal(state_db_schema_version(db), STATE_SCHEMA_VERSION);
     state_db_close(&db);
 }
 
