@@ -1,9 +1,13 @@
-/* postino user add|del|list|passwd|lock|unlock */
+/* postino user add|del|list|passwd|lock|unlock|import|sender */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auth/password.h"
 #include "cmd.h"
+#include "lib/str.h"
+#include "state/state-auth.h"
 #include "state/state-user.h"
 
 static const char usage[] =
@@ -12,21 +16,136 @@ static const char usage[] =
     "       postino user del ADDRESS\n"
     "       postino user lock|unlock ADDRESS\n"
     "       postino user list [DOMAIN] [--json]\n"
+    "       postino user import FILE\n"
+    "       postino user sender add|del ADDRESS SENDER\n"
+    "       postino user sender list [ADDRESS] [--json]\n"
     "Options: --config FILE (default $POSTINO_CONFIG, then /etc/postino/postino.conf)\n"
     "The password is read from stdin up to a newline with --password-stdin, else asked\n"
-    "twice on the terminal. It is stored as an argon2id hash.\n";
+    "twice on the terminal. It is stored as an argon2id hash.\n"
+    "unlock also ends a lockout after failed logins and clears the failure count.\n"
+    "import reads a Dovecot passwd-file (user@domain:{SHA512-CRYPT}$6$...:...); the\n"
+    "hashes are replaced by argon2id at each user's next successful login.\n"
+    "sender add lets ADDRESS send as SENDER (an address, or @domain for any\n"
+    "address of it) besides its own addresses and the aliases that reach it.\n";
 
 static void print_user(const struct state_user *u, void *arg)
 {
+    long long now = (long long)time(NULL);
+    bool lockout = u->locked_until == -1 || u->locked_until > now;
     if (cmd_list_item(arg)) {
         printf("{\"address\":");
         cmd_json_string(stdout, u->address);
         printf(",\"domain\":");
         cmd_json_string(stdout, u->domain);
-        printf(",\"created\":%lld,\"locked\":%s}", u->created, u->locked ? "true" : "false");
-    } else {
-        printf("%s%s\n", u->address, u->locked ? " (locked)" : "");
+        printf(",\"created\":%lld,\"locked\":%s,\"admin_locked\":%s,\"failures\":%lld,"
+               "\"locked_until\":%lld}",
+               u->created, (u->locked || lockout) ? "true" : "false", u->locked ? "true" : "false",
+               u->failures, lockout ? u->locked_until : 0);
+        return;
     }
+    printf("%s", u->address);
+    if (u->locked)
+        printf(" (locked by the administrator)");
+    if (lockout && u->locked_until == -1)
+        printf(" (locked after %lld failed logins, until unlocked)", u->failures);
+    else if (lockout)
+        printf(" (locked after %lld failed logins, for %llds more)", u->failures,
+               u->locked_until - now);
+    else if (u->failures)
+        printf(" (%lld failed login%s)", u->failures, u->failures == 1 ? "" : "s");
+    putchar('\n');
+}
+
+static void print_sender(const char *user, const char *address, void *arg)
+{
+    if (cmd_list_item(arg)) {
+        printf("{\"user\":");
+        cmd_json_string(stdout, user);
+        printf(",\"sender\":");
+        cmd_json_string(stdout, address);
+        printf("}");
+    } else {
+        printf("%s may send as %s\n", user, address);
+    }
+}
+
+/* Import a Dovecot passwd-file. Returns the exit status. */
+static int import_file(struct state_db *db, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        cmd_error("%s: %s", path, strerror(errno));
+        return 1;
+    }
+    char line[4096];
+    unsigned lineno = 0, added = 0, failed = 0;
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0] == '\0' || line[0] == '#')
+            continue;
+        char *colon = strchr(line, ':');
+        if (!colon) {
+            cmd_error("%s:%u: expected user:hash", path, lineno);
+            failed++;
+            continue;
+        }
+        *colon = '\0';
+        char *hash = colon + 1;
+        char *end = strchr(hash, ':');
+        if (end)
+            *end = '\0';
+        const char *stored = password_import_hash(hash);
+        if (!stored) {
+            cmd_error("%s:%u: %s: the password scheme is not supported (SHA512-CRYPT or "
+                      "ARGON2ID)",
+                      path, lineno, line);
+            failed++;
+            continue;
+        }
+        char *err = NULL;
+        if (state_user_add(db, line, stored, &err) < 0) {
+            cmd_error("%s:%u: %s", path, lineno, err);
+            free(err);
+            failed++;
+            continue;
+        }
+        added++;
+    }
+    fclose(f);
+    printf("%u user%s imported, %u line%s refused\n", added, added == 1 ? "" : "s", failed,
+           failed == 1 ? "" : "s");
+    return failed ? 1 : 0;
+}
+
+static int sender_command(struct state_db *db, const struct cmd_common *c, int argc, char **argv)
+{
+    char *err = NULL;
+    int rc = 1;
+    if (argc == 5 && strcmp(argv[2], "add") == 0) {
+        if (state_send_as_add(db, argv[3], argv[4], &err) == 0) {
+            printf("%s may send as %s\n", argv[3], argv[4]);
+            rc = 0;
+        }
+    } else if (argc == 5 && strcmp(argv[2], "del") == 0) {
+        if (state_send_as_del(db, argv[3], argv[4], &err) == 0) {
+            printf("%s may no longer send as %s\n", argv[3], argv[4]);
+            rc = 0;
+        }
+    } else if ((argc == 3 || argc == 4) && strcmp(argv[2], "list") == 0) {
+        struct cmd_list l;
+        cmd_list_begin(&l, c->json);
+        rc = state_send_as_list(db, argc == 4 ? argv[3] : NULL, print_sender, &l) >= 0 ? 0 : 1;
+        cmd_list_end(&l);
+    } else {
+        fputs(usage, stderr);
+        return 2;
+    }
+    if (err) {
+        cmd_error("%s", err);
+        free(err);
+    }
+    return rc;
 }
 
 int cmd_user(int argc, char **argv)
@@ -40,14 +159,22 @@ int cmd_user(int argc, char **argv)
         return 2;
     }
     const char *sub = argv[1];
-    bool list = strcmp(sub, "list") == 0;
-    if ((!list && argc != 3) || (list && argc > 3)) {
+    static const char *const one_arg[] = {"add", "del", "passwd", "lock", "unlock", "import"};
+    bool known = strcmp(sub, "list") == 0 || strcmp(sub, "sender") == 0;
+    for (size_t i = 0; i < sizeof(one_arg) / sizeof(one_arg[0]); i++)
+        if (strcmp(sub, one_arg[i]) == 0) {
+            known = true;
+            if (argc != 3) {
+                fputs(usage, stderr);
+                return 2;
+            }
+        }
+    if (!known) {
+        cmd_error("unknown subcommand: user %s", sub);
         fputs(usage, stderr);
         return 2;
     }
-    if (!list && strcmp(sub, "add") && strcmp(sub, "del") && strcmp(sub, "passwd") &&
-        strcmp(sub, "lock") && strcmp(sub, "unlock")) {
-        cmd_error("unknown subcommand: user %s", sub);
+    if (strcmp(sub, "list") == 0 && argc > 3) {
         fputs(usage, stderr);
         return 2;
     }
@@ -95,6 +222,10 @@ int cmd_user(int argc, char **argv)
             printf("user %s %s\n", addr, lock ? "locked" : "unlocked");
             rc = 0;
         }
+    } else if (strcmp(sub, "import") == 0) {
+        rc = import_file(db, addr);
+    } else if (strcmp(sub, "sender") == 0) {
+        rc = sender_command(db, &c, argc, argv);
     } else {
         struct cmd_list l;
         cmd_list_begin(&l, c.json);

@@ -21,6 +21,7 @@ static const struct {
     {"user", cmd_user, "add, delete, list users; change passwords; lock accounts"},
     {"alias", cmd_alias, "add, delete, list aliases"},
     {"domain", cmd_domain, "add, delete, list mail domains"},
+    {"sendmail", cmd_sendmail, "queue a message read on stdin (sendmail-compatible)"},
     {"config-reference", cmd_config_reference, "print the reference of every configuration key"},
 };
 
@@ -36,6 +37,11 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     log_open("postino", LOG_TARGET_STDERR);
+    /* Installed (or linked) as "sendmail": behave as `postino sendmail`. */
+    const char *base = strrchr(argv[0], '/');
+    base = base ? base + 1 : argv[0];
+    if (strcmp(base, "sendmail") == 0)
+        return cmd_sendmail(argc, argv);
     if (argc < 2) {
         usage(stderr);
         return 2;

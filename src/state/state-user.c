@@ -80,7 +80,8 @@ int state_user_set_locked(struct state_db *db, const char *address, bool locked,
     int n = state_exec(db, error_r,
                        locked ? "UPDATE users SET locked = 1 WHERE address = ?"
                               : "UPDATE users SET locked = 0, failed_logins = 0, "
-                                "locked_until = 0 WHERE address = ?",
+                                "locked_until = 0, failure_window_start = 0, "
+                                "last_failure_fp = NULL WHERE address = ?",
                        address, (char *)NULL);
     if (n < 0)
         return -1;
@@ -97,9 +98,11 @@ static void fill(sqlite3_stmt *st, struct state_user *u)
     str_copy(u->password, sizeof(u->password), (const char *)sqlite3_column_text(st, 2));
     u->created = sqlite3_column_int64(st, 3);
     u->locked = sqlite3_column_int(st, 4) != 0;
+    u->failures = sqlite3_column_int64(st, 5);
+    u->locked_until = sqlite3_column_int64(st, 6);
 }
 
-#define USER_COLUMNS "address, domain, password, created, locked"
+#define USER_COLUMNS "address, domain, password, created, locked, failed_logins, locked_until"
 
 int state_user_get(struct state_db *db, const char *address, struct state_user *out)
 {

@@ -11,7 +11,9 @@ struct state_user {
     char domain[256];
     char password[256]; /* an encoded hash ($argon2id$...) */
     long long created;
-    bool locked;
+    bool locked;            /* locked by the administrator */
+    long long failures;     /* failed logins in the current window */
+    long long locked_until; /* lockout: unix time, -1 until unlocked, 0 none */
 };
 
 /* Add user@domain with a password hash; the domain must exist. 0 or -1

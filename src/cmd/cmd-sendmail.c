@@ -1,0 +1,407 @@
+/* postino sendmail: the sendmail-compatible local entry point (cron,
+ * scripts, web applications). Reads one message on stdin and queues it
+ * directly in the spool: no network, no running server needed (the queue
+ * manager finds it when it runs). Exit codes follow sysexits.h. */
+#include <errno.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "lib/buf.h"
+#include "lib/log.h"
+#include "lib/str.h"
+#include "lib/syncer.h"
+#include "mime/mime-address.h"
+#include "queue/envelope.h"
+#include "queue/spool.h"
+#include "smtp/smtp-address.h"
+#include "smtp/smtp-data.h"
+#include "state/state-domain.h"
+#include "state/state-resolve.h"
+
+#define EX_USAGE     64
+#define EX_DATAERR   65
+#define EX_NOUSER    67
+#define EX_SOFTWARE  70
+#define EX_CANTCREAT 73
+#define EX_TEMPFAIL  75
+
+static const char usage[] =
+    "usage: postino sendmail [-t] [-i] [-f SENDER] [-F NAME] [--config FILE] [RECIPIENT...]\n"
+    "Reads a message on stdin and queues it for the recipients given, or with -t for\n"
+    "those of its To:, Cc: and Bcc: fields (Bcc: is removed). Without -i (or -oi) a line\n"
+    "holding a single \".\" ends the message. -f sets the envelope sender (default:\n"
+    "the calling user at this host). From:, Date: and Message-ID: are added when\n"
+    "missing. Run as root or as the service user. Other sendmail options (-o..., -bm,\n"
+    "-v) are accepted and ignored. Exit status: 0 queued, 64 usage, 65 bad message,\n"
+    "67 unknown local recipient, 73/75 the spool could not take it.\n";
+
+struct rcpt_list {
+    char **items;
+    size_t n;
+};
+
+static void rcpt_add(struct rcpt_list *l, const char *addr, size_t len)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strlen(l->items[i]) == len && str_eqn_ci(l->items[i], addr, len))
+            return;
+    l->items = realloc(l->items, (l->n + 1) * sizeof(char *));
+    l->items[l->n++] = strndup(addr, len);
+}
+
+static void rcpt_cb(const char *addr, size_t len, void *arg)
+{
+    rcpt_add(arg, addr, len);
+}
+
+/* Add one line (without its end) to out with a CRLF; -1 after printing. */
+static int add_line(struct buf *out, const char *p, size_t n, long long max)
+{
+    if (memchr(p, '\0', n)) {
+        cmd_error("the message contains a NUL byte");
+        return -1;
+    }
+    if (n > SMTP_TEXT_LINE_MAX) {
+        cmd_error("a line of the message is longer than %d octets", SMTP_TEXT_LINE_MAX);
+        return -1;
+    }
+    if (out->len + n + 2 > (size_t)max || buf_append(out, p, n) < 0 ||
+        buf_append(out, "\r\n", 2) < 0) {
+        cmd_error("the message is larger than message_size_limit (%lld octets)", max);
+        return -1;
+    }
+    return 0;
+}
+
+/* Read stdin as the message, with CRLF line ends whatever it used (LF,
+ * CRLF, or a lone CR). -1 after printing why. */
+static int read_message(bool dot_ends, long long max, struct buf *out)
+{
+    struct buf raw;
+    buf_init(&raw, (size_t)max + 1024 * 1024);
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0) {
+        if (buf_append(&raw, chunk, n) < 0) {
+            cmd_error("the message is larger than message_size_limit (%lld octets)", max);
+            buf_free(&raw);
+            return -1;
+        }
+    }
+    int rc = 0;
+    const char *p = raw.data ? raw.data : "";
+    size_t i = 0, start = 0;
+    while (i <= raw.len && rc == 0) {
+        bool end = i == raw.len;
+        if (!end && p[i] != '\n' && p[i] != '\r') {
+            i++;
+            continue;
+        }
+        size_t len = i - start;
+        if (end && len == 0)
+            break;
+        if (dot_ends && len == 1 && p[start] == '.')
+            break;
+        rc = add_line(out, p + start, len, max);
+        if (end)
+            break;
+        i += (p[i] == '\r' && i + 1 < raw.len && p[i + 1] == '\n') ? 2 : 1;
+        start = i;
+    }
+    buf_free(&raw);
+    return rc;
+}
+
+/* Length of the header section (up to and including the empty line, or
+ * all of it if there is no body). */
+static size_t header_length(const struct buf *m)
+{
+    const char *p = m->data ? m->data : "";
+    if (m->len >= 2 && p[0] == '\r' && p[1] == '\n')
+        return 0;
+    const char *e = strstr(p, "\r\n\r\n");
+    return e ? (size_t)(e - p) + 2 : m->len;
+}
+
+static bool has_field(const char *hdr, size_t len, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i + n < len;) {
+        if ((i == 0 || hdr[i - 1] == '\n') && str_eqn_ci(hdr + i, name, n) && hdr[i + n] == ':')
+            return true;
+        const char *nl = memchr(hdr + i, '\n', len - i);
+        if (!nl)
+            break;
+        i = (size_t)(nl - hdr) + 1;
+    }
+    return false;
+}
+
+/* Take the addresses of To:, Cc:, Bcc: (unfolded) and drop Bcc: fields.
+ * Returns the new header length or -1 on a syntax error. */
+static long collect_rcpts(struct buf *m, size_t hlen, struct rcpt_list *rcpts)
+{
+    struct buf out;
+    buf_init(&out, BUF_UNLIMITED);
+    size_t i = 0;
+    long rc = 0;
+    while (i < hlen) {
+        /* one field: a line and its continuation lines */
+        size_t start = i;
+        do {
+            const char *nl = memchr(m->data + i, '\n', hlen - i);
+            i = nl ? (size_t)(nl - m->data) + 1 : hlen;
+        } while (i < hlen && (m->data[i] == ' ' || m->data[i] == '\t'));
+        const char *f = m->data + start;
+        size_t flen = i - start;
+        bool bcc = flen > 4 && str_eqn_ci(f, "bcc:", 4);
+        size_t nlen = bcc                                                                  ? 4
+                      : (flen > 3 && (str_eqn_ci(f, "to:", 3) || str_eqn_ci(f, "cc:", 3))) ? 3
+                                                                                           : 0;
+        if (nlen) {
+            char value[8192];
+            size_t v = 0;
+            for (size_t k = nlen; k < flen && v + 1 < sizeof(value); k++)
+                if (f[k] != '\r' && f[k] != '\n')
+                    value[v++] = f[k];
+            if (mime_address_list(value, v, rcpt_cb, rcpts) < 0) {
+                cmd_error("cannot read the addresses of %.*s", (int)nlen - 1, f);
+                rc = -1;
+            }
+        }
+        if (!bcc)
+            buf_append(&out, f, flen);
+    }
+    if (rc == 0) {
+        long newlen = (long)out.len;
+        buf_append(&out, m->data + hlen, m->len - hlen);
+        buf_free(m);
+        *m = out;
+        return newlen;
+    }
+    buf_free(&out);
+    return -1;
+}
+
+static void first_domain(const char *name, void *arg)
+{
+    char *out = arg;
+    if (!out[0])
+        str_copy(out, 256, name);
+}
+
+int cmd_sendmail(int argc, char **argv)
+{
+    bool opt_t = false, opt_i = false;
+    const char *sender = NULL;
+    const char *config_path = getenv("POSTINO_CONFIG");
+    struct rcpt_list rcpts = {0};
+    int i;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || strcmp(a, "-") == 0)
+            break;
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        if (strcmp(a, "--config") == 0 || strcmp(a, "-C") == 0) {
+            if (++i >= argc) {
+                fputs(usage, stderr);
+                return EX_USAGE;
+            }
+            config_path = argv[i];
+        } else if (strcmp(a, "-t") == 0) {
+            opt_t = true;
+        } else if (strcmp(a, "-i") == 0 || strcmp(a, "-oi") == 0) {
+            opt_i = true;
+        } else if (a[1] == 'f' || a[1] == 'r' || a[1] == 'F') {
+            const char *v = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!v) {
+                fputs(usage, stderr);
+                return EX_USAGE;
+            }
+            if (a[1] != 'F')
+                sender = v;
+        } else if (a[1] == 'o' || a[1] == 'b' || strcmp(a, "-v") == 0) {
+            /* accepted for compatibility: -odi, -oem, -bm ... */
+        } else {
+            cmd_error("unknown option %s", a);
+            fputs(usage, stderr);
+            return EX_USAGE;
+        }
+    }
+    for (; i < argc; i++)
+        rcpt_add(&rcpts, argv[i], strlen(argv[i]));
+
+    struct cmd_common c;
+    memset(&c, 0, sizeof(c));
+    c.config_path = config_path && *config_path ? config_path : "/etc/postino/postino.conf";
+    struct config *cfg = cmd_load_config(&c);
+    if (!cfg)
+        return EX_TEMPFAIL;
+    log_open("sendmail", LOG_TARGET_SYSLOG);
+    int rc = EX_TEMPFAIL;
+    struct buf msg;
+    buf_init(&msg, BUF_UNLIMITED);
+    struct state_db *db = NULL;
+    struct envelope env;
+    envelope_init(&env);
+    struct spool sp = {.incoming_fd = -1, .queue_fd = -1, .free_fd = -1};
+    struct spool_file *f = NULL;
+    uid_t caller = getuid();
+
+    if (read_message(!opt_i, cfg->message_size_limit, &msg) < 0) {
+        rc = EX_DATAERR;
+        goto out;
+    }
+    size_t hlen = header_length(&msg);
+    if (opt_t) {
+        long n = collect_rcpts(&msg, hlen, &rcpts);
+        if (n < 0) {
+            rc = EX_DATAERR;
+            goto out;
+        }
+        hlen = (size_t)n;
+    }
+    if (rcpts.n == 0) {
+        cmd_error("no recipients (give them as arguments, or use -t)");
+        rc = EX_USAGE;
+        goto out;
+    }
+
+    /* As root this becomes the service user for good (cmd_open_state). */
+    db = cmd_open_state(cfg);
+    if (!db)
+        goto out;
+    char domain[256] = "";
+    state_domain_list(db, first_domain, domain);
+    struct passwd *pw = getpwuid(caller);
+    char from[SMTP_PATH_MAX + 1];
+    if (sender)
+        str_copy(from, sizeof(from), sender);
+    else
+        snprintf(from, sizeof(from), "%s@%s", pw ? pw->pw_name : "nobody", cfg->hostname);
+    struct smtp_path fp;
+    if (from[0] && smtp_mailbox_parse(from, strlen(from), &fp) != SMTP_PATH_OK) {
+        cmd_error("'%s' is not a valid sender address", from);
+        rc = EX_USAGE;
+        goto out;
+    }
+    env.sender = strdup(from[0] ? fp.mailbox : "");
+
+    for (size_t k = 0; k < rcpts.n; k++) {
+        char full[SMTP_PATH_MAX + 1];
+        if (strchr(rcpts.items[k], '@'))
+            str_copy(full, sizeof(full), rcpts.items[k]);
+        else
+            snprintf(full, sizeof(full), "%s@%s", rcpts.items[k], domain);
+        struct smtp_path p;
+        if (smtp_mailbox_parse(full, strlen(full), &p) != SMTP_PATH_OK) {
+            cmd_error("<%s>: not a valid address", rcpts.items[k]);
+            rc = EX_USAGE;
+            goto out;
+        }
+        struct resolve_result res;
+        enum resolve_status st =
+            p.literal ? RESOLVE_NOT_OURS : state_resolve(db, p.local, p.domain, &res);
+        if (st == RESOLVE_UNKNOWN || st == RESOLVE_LOOP) {
+            cmd_error("<%s>: no such user here", p.mailbox);
+            rc = EX_NOUSER;
+            goto out;
+        }
+        if (st == RESOLVE_TEMPFAIL) {
+            cmd_error("account database error: %s", state_db_error(db));
+            goto out;
+        }
+        if (st == RESOLVE_NOT_OURS) {
+            envelope_add_rcpt(&env, p.mailbox, NULL, NULL, 0, ROUTE_REMOTE);
+            continue;
+        }
+        for (size_t d = 0; d < res.n; d++) {
+            bool dup = false;
+            for (size_t e = 0; e < env.nrcpts; e++)
+                if (strcmp(env.rcpts[e].addr, res.dests[d].addr) == 0)
+                    dup = true;
+            if (!dup)
+                envelope_add_rcpt(&env, res.dests[d].addr,
+                                  strcmp(p.mailbox, res.dests[d].addr) ? p.mailbox : NULL, NULL, 0,
+                                  res.dests[d].local ? ROUTE_LOCAL : ROUTE_REMOTE);
+        }
+        resolve_result_free(&res);
+    }
+
+    const char *err;
+    if (spool_open(&sp, cfg->data_dir, &err) < 0) {
+        cmd_error("cannot open the spool: %s (run as root or as %s)", err, cfg->service_user);
+        rc = EX_CANTCREAT;
+        goto out;
+    }
+    f = spool_file_create(&sp, env.id);
+    if (!f) {
+        cmd_error("cannot create a queue file: %s", strerror(errno));
+        rc = EX_CANTCREAT;
+        goto out;
+    }
+    /* Received:, then the fields a message must have (RFC 5322 3.6). */
+    struct buf head;
+    buf_init(&head, BUF_UNLIMITED);
+    char date[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+    buf_printf(&head, "Received: by %s (postino sendmail, uid %u) id %s;\r\n\t%s\r\n",
+               cfg->hostname, (unsigned)caller, env.id, date);
+    if (!has_field(msg.data, hlen, "From"))
+        buf_printf(&head, "From: <%s>\r\n", env.sender[0] ? env.sender : "MAILER-DAEMON");
+    if (!has_field(msg.data, hlen, "Date"))
+        buf_printf(&head, "Date: %s\r\n", date);
+    if (!has_field(msg.data, hlen, "Message-ID"))
+        buf_printf(&head, "Message-ID: <%s@%s>\r\n", env.id, cfg->hostname);
+    if (hlen == 0)
+        buf_append_str(&head, "\r\n"); /* no header at all: the body starts after ours */
+    spool_file_write(f, head.data, head.len);
+    buf_free(&head);
+    spool_file_write(f, msg.data ? msg.data : "", msg.len);
+    env.arrival = (long long)now;
+    env.size = spool_file_size(f);
+    env.proto = strdup("local");
+    env.body_8bit = !str_is_ascii(msg.data ? msg.data : "", msg.len);
+    struct sync_op op;
+    if (spool_file_finish(f, &env, &op) < 0) {
+        cmd_error("cannot write the queue file: %s", strerror(errno));
+        spool_file_done(&f, false);
+        goto out;
+    }
+    sync_op_run_now(&op, cfg->spool_sync == SPOOL_SYNC_SYNCFS ? SYNCER_SYNCFS : SYNCER_FSYNC);
+    spool_file_done(&f, op.error == 0);
+    if (op.error) {
+        cmd_error("cannot commit the message to the queue: %s", strerror(op.error));
+        goto out;
+    }
+    log_info("%s: from=<%s>, size=%llu, nrcpt=%zu, uid=%u (sendmail)", env.id, env.sender, env.size,
+             env.nrcpts, (unsigned)caller);
+    rc = 0;
+out:
+    if (sp.queue_fd >= 0)
+        spool_close(&sp);
+    envelope_free(&env);
+    buf_free(&msg);
+    for (size_t k = 0; k < rcpts.n; k++)
+        free(rcpts.items[k]);
+    free(rcpts.items);
+    state_db_close(&db);
+    config_free(&cfg);
+    return rc;
+}
