@@ -10,6 +10,7 @@
 #include "lib/buf.h"
 #include "lib/net.h"
 #include "lib/privs.h"
+#include "lib/tls.h"
 #include "state/state-domain.h"
 #include "state/state-resolve.h"
 
@@ -104,6 +105,17 @@ int cmd_check_config(int argc, char **argv)
                 problems++;
             }
         }
+    }
+    bool need_tls = cfg->smtp_starttls || cfg->submission_listen.n || cfg->submissions_listen.n;
+    if (need_tls) {
+        char *err = NULL;
+        struct tls_server *t = tls_server_new(cfg, &err);
+        if (!t) {
+            cmd_error("TLS: %s", err);
+            free(err);
+            problems++;
+        }
+        tls_server_unref(&t);
     }
     if (problems == 0)
         check_postmaster(cfg);
