@@ -5,12 +5,14 @@ Everything here talks to the real binary (POSTINO_BIN); nothing is mocked.
 """
 
 import atexit
+import base64
 import os
 import random
 import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -411,8 +413,43 @@ class Server:
                                      % (qid, last, self.log()))
             time.sleep(0.05)
 
-    def smtp(self, timeout=15):
-        return SMTPConn(self.port, timeout=timeout)
+    def smtp(self, timeout=15, **kw):
+        return SMTPConn(self.port, timeout=timeout, **kw)
+
+    @property
+    def submission_port(self):
+        return self.port_base + 587
+
+    @property
+    def submissions_port(self):
+        return self.port_base + 465
+
+    def submission(self, timeout=15, **kw):
+        """A plaintext connection to the submission port (587)."""
+        return SMTPConn(self.submission_port, timeout=timeout, **kw)
+
+    def submissions(self, timeout=15, **kw):
+        """A TLS connection to the submissions port (465)."""
+        kw.setdefault("tls", True)
+        return SMTPConn(self.submissions_port, timeout=timeout, **kw)
+
+    def pid(self):
+        return self.proc.pid
+
+
+def client_tls_context(minimum=None, maximum=None, ciphers=None):
+    """A TLS client context that does not verify the (self-signed) server
+    certificate."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if minimum is not None:
+        ctx.minimum_version = minimum
+    if maximum is not None:
+        ctx.maximum_version = maximum
+    if ciphers is not None:
+        ctx.set_ciphers(ciphers)
+    return ctx
 
 
 # --- a raw SMTP client ---
@@ -434,13 +471,49 @@ class Reply:
 
 
 class SMTPConn:
-    """A line-level SMTP client that sends exactly the octets it is given."""
+    """A line-level SMTP client that sends exactly the octets it is given.
+    tls=True starts TLS at once (implicit TLS, port 465); source binds the
+    client end to another local address (e.g. "127.0.0.2")."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=15):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port, host="127.0.0.1", timeout=15, tls=False, source=None,
+                 context=None, server_hostname=None):
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.buf = b""
         self.transcript = []
+        if tls:
+            self.sock = (context or client_tls_context()).wrap_socket(
+                self.sock, server_hostname=server_hostname)
         self.greeting = self.reply()
+
+    def starttls(self, context=None, server_hostname=None):
+        """STARTTLS and, on 220, the TLS handshake; returns the reply."""
+        r = self.cmd("STARTTLS")
+        if r.code == 220:
+            assert self.buf == b"", "octets after the 220 to STARTTLS: %r" % self.buf
+            self.sock = (context or client_tls_context()).wrap_socket(
+                self.sock, server_hostname=server_hostname)
+        return r
+
+    @property
+    def tls_version(self):
+        return self.sock.version() if isinstance(self.sock, ssl.SSLSocket) else None
+
+    def auth_plain(self, user, password):
+        """AUTH PLAIN with an initial response; returns the final reply."""
+        token = base64.b64encode(b"\0" + user.encode("utf-8") + b"\0" +
+                                 password.encode("utf-8")).decode("ascii")
+        return self.cmd("AUTH PLAIN " + token)
+
+    def auth_login(self, user, password):
+        """AUTH LOGIN in three steps; returns the final (or first failing) reply."""
+        r = self.cmd("AUTH LOGIN")
+        if r.code != 334:
+            return r
+        r = self.cmd(base64.b64encode(user.encode("utf-8")).decode("ascii"))
+        if r.code != 334:
+            return r
+        return self.cmd(base64.b64encode(password.encode("utf-8")).decode("ascii"))
 
     def send(self, data):
         if isinstance(data, str):
@@ -494,7 +567,7 @@ class SMTPConn:
                 self.buf += chunk
         except (socket.timeout, TimeoutError):
             return False
-        except ConnectionResetError:
+        except (ConnectionResetError, ssl.SSLEOFError):
             return True
         return False
 
