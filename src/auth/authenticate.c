@@ -218,6 +218,8 @@ void authenticate(struct auth_context *ac, const char *user_in, const char *pass
         out->result = AUTH_TEMPFAIL;
         return;
     }
+    if (out->result == AUTH_ACCOUNT_LOCKED)
+        out->account_failures = u.failures;
     if (out->result == AUTH_WRONG_PASSWORD) {
         char fp[65] = "";
         failure_fp(ac, u.address, password, len, fp);

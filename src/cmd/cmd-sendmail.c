@@ -55,6 +55,15 @@ static void rcpt_add(struct rcpt_list *l, const char *addr, size_t len)
     l->items[l->n++] = strndup(addr, len);
 }
 
+static void rcpt_free(struct rcpt_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->items[i]);
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
 static void rcpt_cb(const char *addr, size_t len, void *arg)
 {
     rcpt_add(arg, addr, len);
@@ -202,25 +211,33 @@ int cmd_sendmail(int argc, char **argv)
     const char *sender = NULL;
     const char *config_path = getenv("POSTINO_CONFIG");
     struct rcpt_list rcpts = {0};
-    int i;
-    for (i = 1; i < argc; i++) {
+    /* Options may come before or after the recipients, as with other
+     * sendmail programs; "--" ends them. */
+    bool options = true;
+    for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (a[0] != '-' || strcmp(a, "-") == 0)
-            break;
+        if (!options || a[0] != '-' || strcmp(a, "-") == 0) {
+            rcpt_add(&rcpts, a, strlen(a));
+            continue;
+        }
         if (strcmp(a, "--") == 0) {
-            i++;
-            break;
+            options = false;
+            continue;
         }
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(usage, stdout);
+            rcpt_free(&rcpts);
             return 0;
         }
         if (strcmp(a, "--config") == 0 || strcmp(a, "-C") == 0) {
             if (++i >= argc) {
                 fputs(usage, stderr);
+                rcpt_free(&rcpts);
                 return EX_USAGE;
             }
             config_path = argv[i];
+        } else if (strncmp(a, "--config=", 9) == 0) {
+            config_path = a + 9;
         } else if (strcmp(a, "-t") == 0) {
             opt_t = true;
         } else if (strcmp(a, "-i") == 0 || strcmp(a, "-oi") == 0) {
@@ -229,6 +246,7 @@ int cmd_sendmail(int argc, char **argv)
             const char *v = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
             if (!v) {
                 fputs(usage, stderr);
+                rcpt_free(&rcpts);
                 return EX_USAGE;
             }
             if (a[1] != 'F')
@@ -238,18 +256,19 @@ int cmd_sendmail(int argc, char **argv)
         } else {
             cmd_error("unknown option %s", a);
             fputs(usage, stderr);
+            rcpt_free(&rcpts);
             return EX_USAGE;
         }
     }
-    for (; i < argc; i++)
-        rcpt_add(&rcpts, argv[i], strlen(argv[i]));
 
     struct cmd_common c;
     memset(&c, 0, sizeof(c));
     c.config_path = config_path && *config_path ? config_path : "/etc/postino/postino.conf";
     struct config *cfg = cmd_load_config(&c);
-    if (!cfg)
+    if (!cfg) {
+        rcpt_free(&rcpts);
         return EX_TEMPFAIL;
+    }
     log_open("sendmail", LOG_TARGET_SYSLOG);
     int rc = EX_TEMPFAIL;
     struct buf msg;
@@ -398,9 +417,7 @@ out:
         spool_close(&sp);
     envelope_free(&env);
     buf_free(&msg);
-    for (size_t k = 0; k < rcpts.n; k++)
-        free(rcpts.items[k]);
-    free(rcpts.items);
+    rcpt_free(&rcpts);
     state_db_close(&db);
     config_free(&cfg);
     return rc;

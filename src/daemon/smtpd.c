@@ -41,6 +41,7 @@
 #define IP_BUCKETS      509
 #define PULL_MAX        (SMTP_ANY_LINE_MAX + 2)
 #define READ_HIGH_WATER (256 * 1024) /* input buffered before reading pauses */
+#define FLUSH_POLLS_MAX 1000         /* 10 s for the last replies to leave */
 
 struct ip_count {
     char ip[64];
@@ -100,6 +101,8 @@ struct smtpd_conn {
     struct auth_job *auth; /* a check in progress */
     struct event *auth_delay;
     struct smtp_reply auth_reply; /* sent when auth_delay fires */
+    struct event *flush_ev;       /* closing: waiting for the output to leave */
+    unsigned flush_polls;
     /* the transaction */
     struct envelope env;
     char first_rcpt[SMTP_PATH_MAX + 1];
@@ -719,6 +722,8 @@ static void conn_free(struct smtpd_conn *c)
     reset_transaction(c);
     if (c->auth_delay)
         event_free(c->auth_delay);
+    if (c->flush_ev)
+        event_free(c->flush_ev);
     bufferevent_free(c->bev); /* the TLS layer frees the SSL and what is under it */
     tls_server_unref(&c->tls);
     free(c->auth_user);
@@ -735,11 +740,40 @@ static void conn_free(struct smtpd_conn *c)
         event_base_loopexit(d->base, NULL);
 }
 
+/* All the output has left: from the TLS layer and, after STARTTLS, from
+ * the plain connection under it too (freeing earlier would lose the
+ * last replies). */
+static bool conn_output_empty(struct smtpd_conn *c)
+{
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) != 0)
+        return false;
+    struct bufferevent *under = bufferevent_get_underlying(c->bev);
+    return !under || evbuffer_get_length(bufferevent_get_output(under)) == 0;
+}
+
+/* Closing: free the connection once its output is out, looking again
+ * every few milliseconds while what is left sits under the TLS layer. */
+static void conn_close_soon(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct smtpd_conn *c = arg;
+    if (conn_output_empty(c) || ++c->flush_polls > FLUSH_POLLS_MAX) {
+        conn_free(c);
+        return;
+    }
+    if (!c->flush_ev)
+        c->flush_ev = evtimer_new(c->d->base, conn_close_soon, c);
+    struct timeval tv = {0, 10000};
+    evtimer_add(c->flush_ev, &tv);
+}
+
 static void conn_write(struct bufferevent *bev, void *arg)
 {
+    (void)bev;
     struct smtpd_conn *c = arg;
-    if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-        conn_free(c);
+    if (c->closing && !c->flush_ev)
+        conn_close_soon(-1, 0, c);
 }
 
 /* Feed the session what has arrived; stop reading while it waits. */
@@ -768,8 +802,8 @@ static void conn_process(struct smtpd_conn *c)
         conn_switch_to_tls(c);
     if (c->closing) {
         bufferevent_disable(c->bev, EV_READ);
-        if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-            conn_free(c);
+        if (!c->flush_ev && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+            conn_close_soon(-1, 0, c);
         return;
     }
     /* While a decision is pending, input just waits in the buffer; the read
@@ -787,8 +821,13 @@ static void log_tls_error(struct smtpd_conn *c)
 {
     unsigned long e;
     char text[256] = "connection closed";
-    while ((e = bufferevent_get_openssl_error(c->bev)) != 0)
-        ERR_error_string_n(e, text, sizeof(text));
+    bool first = true;
+    /* The most specific reason comes first; drain the rest. */
+    while ((e = bufferevent_get_openssl_error(c->bev)) != 0) {
+        if (first)
+            ERR_error_string_n(e, text, sizeof(text));
+        first = false;
+    }
     log_info("TLS handshake failed with [%s]: %s", c->ip, text);
 }
 

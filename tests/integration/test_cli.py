@@ -145,7 +145,7 @@ def test_user_lock_unlock(srv):
     srv.cli("user", "lock", "bob@example.test")
     [u] = json.loads(srv.cli("user", "list", "--json").out)
     assert u["locked"] is True
-    assert "(locked)" in srv.cli("user", "list").out
+    assert "(locked by the administrator)" in srv.cli("user", "list").out
     srv.cli("user", "unlock", "bob@example.test")
     [u] = json.loads(srv.cli("user", "list", "--json").out)
     assert u["locked"] is False
