@@ -33,6 +33,7 @@ struct owner {
     struct smtp_reply reply; /* the answer of the pending decision */
     unsigned decisions;
     unsigned resumes;
+    bool starttls; /* STARTTLS accepted: switch at the next turn */
 };
 
 static void check_reply_text(const char *data, size_t len)
@@ -180,6 +181,32 @@ static void cb_log(void *ctx, const char *text)
         CHECK(*p != '\r' && *p != '\n');
 }
 
+/* STARTTLS: the owner drops what follows and brings TLS up at its next
+ * turn (see pump). */
+static void cb_starttls(void *ctx)
+{
+    struct owner *o = ctx;
+    CHECK(!o->starttls);
+    o->starttls = true;
+}
+
+static enum smtp_decision cb_auth(void *ctx, const struct smtp_auth_request *a,
+                                  struct smtp_reply *r)
+{
+    struct owner *o = ctx;
+    CHECK(smtp_server_tls(o->s));
+    CHECK(a->mech == SMTP_AUTH_PLAIN || a->mech == SMTP_AUTH_LOGIN);
+    for (int i = 0; i < (a->mech == SMTP_AUTH_LOGIN ? 2 : 1); i++) {
+        CHECK(a->resp[i] != NULL);
+        CHECK(a->resp_len[i] <= SMTP_AUTH_LINE_MAX);
+    }
+    if (a->resp_len[0] >= 2 && memcmp(a->resp[0], "QQ", 2) == 0)
+        smtp_reply_set(r, 235, "2.7.0", "Authentication successful");
+    else
+        smtp_reply_set(r, 535, "5.7.8", "Authentication credentials invalid");
+    return decide(o, r);
+}
+
 static const struct smtp_server_callbacks callbacks = {
     .output = cb_output,
     .close = cb_close,
@@ -192,6 +219,8 @@ static const struct smtp_server_callbacks callbacks = {
     .on_data_abort = cb_data_abort,
     .on_reset = cb_reset,
     .on_log = cb_log,
+    .on_starttls = cb_starttls,
+    .on_auth = cb_auth,
 };
 
 /* Hand over everything buffered, resuming decisions, until the session
@@ -200,6 +229,16 @@ static void pump(struct owner *o, struct buf *in)
 {
     for (unsigned rounds = 0;; rounds++) {
         CHECK(rounds < 100000); /* bounded: every round makes progress */
+        if (o->starttls) {
+            /* Plaintext behind STARTTLS is dropped, never executed. */
+            CHECK(smtp_server_pending(o->s));
+            CHECK(smtp_server_input(o->s, buf_cstr(in), in->len) == 0);
+            buf_reset(in);
+            o->starttls = false;
+            smtp_server_tls_started(o->s);
+            CHECK(smtp_server_tls(o->s) && !smtp_server_authenticated(o->s));
+            continue;
+        }
         if (o->pending) {
             CHECK(smtp_server_pending(o->s));
             CHECK(smtp_server_input(o->s, buf_cstr(in), in->len) == 0);
@@ -236,6 +275,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .max_recipients = 5,
         .max_errors = 30,
         .max_received = 3,
+        .starttls = true,
+        .auth = true,
+        .tls = size % 5 == 0,
+        .require_tls = size % 7 == 0,
+        .require_auth = size % 11 == 0,
     };
     o.s = smtp_server_session_new(&set, &callbacks, &o);
     struct buf in;
