@@ -396,7 +396,7 @@ int cmd_sendmail(int argc, char **argv)
     env.arrival = (long long)now;
     env.size = spool_file_size(f);
     env.proto = strdup("local");
-    env.body_8bit = !str_is_ascii(msg.data ? msg.data : "", msg.len);
+    env.body_8bit = env.has_8bit = !str_is_ascii(msg.data ? msg.data : "", msg.len);
     struct sync_op op;
     if (spool_file_finish(f, &env, &op) < 0) {
         cmd_error("cannot write the queue file: %s", strerror(errno));

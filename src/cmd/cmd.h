@@ -18,6 +18,7 @@ int cmd_alias(int argc, char **argv);
 int cmd_domain(int argc, char **argv);
 int cmd_config_reference(int argc, char **argv);
 int cmd_sendmail(int argc, char **argv);
+int cmd_transport(int argc, char **argv);
 
 /* Options every subcommand shares. */
 struct cmd_common {

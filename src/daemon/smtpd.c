@@ -471,7 +471,6 @@ static enum smtp_decision cb_data_end(void *ctx, const struct smtp_data_result *
                                       struct smtp_reply *r)
 {
     struct smtpd_conn *c = ctx;
-    (void)res;
     if (!c->file) {
         smtp_reply_set(r, 451, "4.3.0", "Temporary failure: cannot write to the queue");
         return SMTP_DECIDED;
@@ -482,6 +481,7 @@ static enum smtp_decision cb_data_end(void *ctx, const struct smtp_data_result *
     env->arrival = (long long)time(NULL);
     env->size = spool_file_size(c->file);
     env->body_8bit = m && m->body == SMTP_BODY_8BITMIME;
+    env->has_8bit = res->has_8bit;
     env->smtputf8 = m && m->smtputf8;
     env->ret = m ? (int)m->ret : 0;
     free(env->envid);

@@ -10,11 +10,15 @@ void deliver_job_free(struct deliver_job *j)
 {
     for (size_t i = 0; i < j->n; i++) {
         free(j->rcpts[i].addr);
+        free(j->rcpts[i].orcpt);
         free(j->rcpts[i].text);
     }
     free(j->rcpts);
     free(j->qid);
     free(j->sender);
+    free(j->nexthop);
+    free(j->envid);
+    free(j->info);
     memset(j, 0, sizeof(*j));
 }
 
@@ -41,10 +45,17 @@ int deliver_encode_request(const struct deliver_job *j, struct buf *out)
     ipc_put_u32(out, j->job);
     ipc_put_str(out, j->qid);
     ipc_put_str(out, j->sender);
+    ipc_put_str(out, j->nexthop ? j->nexthop : "");
+    ipc_put_u32(out, j->flags);
+    ipc_put_u32(out, j->ret);
+    ipc_put_str(out, j->envid ? j->envid : "");
+    ipc_put_u64(out, j->size);
     ipc_put_u32(out, (uint32_t)j->n);
     for (size_t i = 0; i < j->n; i++) {
         ipc_put_u32(out, j->rcpts[i].index);
         ipc_put_str(out, j->rcpts[i].addr);
+        ipc_put_str(out, j->rcpts[i].orcpt ? j->rcpts[i].orcpt : "");
+        ipc_put_u32(out, j->rcpts[i].notify);
     }
     return ipc_frame_end(out, start);
 }
@@ -53,6 +64,7 @@ int deliver_encode_result(const struct deliver_job *j, struct buf *out)
 {
     size_t start = ipc_frame_begin(out, DELIVER_MSG_RESULT);
     ipc_put_u32(out, j->job);
+    ipc_put_str(out, j->info ? j->info : "");
     ipc_put_u32(out, (uint32_t)j->n);
     for (size_t i = 0; i < j->n; i++) {
         ipc_put_u32(out, j->rcpts[i].index);
@@ -71,18 +83,35 @@ int deliver_decode_request(const void *frame, size_t len, struct deliver_job *j)
     j->job = ipc_get_u32(&r);
     j->qid = ipc_get_str(&r);
     j->sender = ipc_get_str(&r);
+    j->nexthop = ipc_get_str(&r);
+    j->flags = ipc_get_u32(&r);
+    j->ret = ipc_get_u32(&r);
+    j->envid = ipc_get_str(&r);
+    j->size = ipc_get_u64(&r);
     uint32_t n = ipc_get_u32(&r);
-    if (r.error || n == 0 || n > DELIVER_MAX_RCPTS)
+    if (r.error || n == 0 || n > DELIVER_MAX_RCPTS || j->ret > 2 || j->flags > 7)
         goto fail;
+    if (j->envid && !j->envid[0])
+        x_free(&j->envid);
     for (uint32_t i = 0; i < n; i++) {
         uint32_t index = ipc_get_u32(&r);
         char *addr = ipc_get_str(&r);
-        if (!addr)
+        char *orcpt = ipc_get_str(&r);
+        uint32_t notify = ipc_get_u32(&r);
+        if (!addr || !orcpt || notify > 15) {
+            free(addr);
+            free(orcpt);
             goto fail;
-        deliver_job_add(j, index, addr);
+        }
+        struct deliver_rcpt *rc = deliver_job_add(j, index, addr);
         free(addr);
+        if (orcpt[0])
+            rc->orcpt = orcpt;
+        else
+            free(orcpt);
+        rc->notify = notify;
     }
-    if (ipc_reader_finish(&r) < 0 || !j->qid || !j->sender)
+    if (ipc_reader_finish(&r) < 0 || !j->qid || !j->sender || !j->nexthop)
         goto fail;
     return 0;
 fail:
@@ -97,9 +126,12 @@ int deliver_decode_result(const void *frame, size_t len, struct deliver_job *j)
     if (ipc_reader_init(&r, frame, len) != DELIVER_MSG_RESULT)
         return -1;
     j->job = ipc_get_u32(&r);
+    j->info = ipc_get_str(&r);
     uint32_t n = ipc_get_u32(&r);
-    if (r.error || n > DELIVER_MAX_RCPTS)
+    if (r.error || n > DELIVER_MAX_RCPTS || !j->info)
         goto fail;
+    if (!j->info[0])
+        x_free(&j->info);
     for (uint32_t i = 0; i < n; i++) {
         uint32_t index = ipc_get_u32(&r);
         uint8_t outcome = ipc_get_u8(&r);

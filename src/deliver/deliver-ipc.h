@@ -26,14 +26,26 @@ enum deliver_outcome {
 struct deliver_rcpt {
     uint32_t index; /* the recipient's index in the envelope */
     char *addr;
+    char *orcpt;                  /* requests: DSN ORCPT, or NULL */
+    uint32_t notify;              /* requests: DSN NOTIFY bits */
     enum deliver_outcome outcome; /* results only */
     char *text;                   /* results only */
 };
 
+#define DELIVER_BODY_8BIT 1u /* declared BODY=8BITMIME */
+#define DELIVER_HAS_8BIT  2u /* octets >= 0x80 really occur */
+#define DELIVER_SMTPUTF8  4u
+
 struct deliver_job {
     uint32_t job;
-    char *qid;    /* requests only */
-    char *sender; /* requests only */
+    char *qid;      /* requests only */
+    char *sender;   /* requests only */
+    char *nexthop;  /* requests: where to (deliver-smtp), "" for local */
+    uint32_t flags; /* requests: DELIVER_* */
+    uint32_t ret;   /* requests: enum smtp_ret */
+    char *envid;    /* requests: or NULL */
+    uint64_t size;  /* requests: octets of the message */
+    char *info;     /* results: how it went (relay, TLS, timings), or NULL */
     struct deliver_rcpt *rcpts;
     size_t n;
 };

@@ -144,6 +144,50 @@ static const struct config_key_def config_keys[] = {
      "after which its further attempts are refused without being checked, so that one "
      "address cannot lock an account out."},
 
+    {"dns_resolver", CT_STRING, "", 0, 64, OFF(dns_resolver), NULL,
+     "Send every DNS query (outbound delivery, and later SPF, DKIM, DNSBL) to this server, "
+     "IP[:PORT], instead of the system's resolvers."},
+    {"relayhost", CT_STRING, "", 0, 300, OFF(relayhost), NULL,
+     "Send all outbound mail through this host (the provider's smarthost): [HOST]:PORT "
+     "(no MX lookup) or HOST (its MX). Empty: deliver to each domain's MX."},
+    {"relayhost_auth_file", CT_PATH, "", 0, 4096, OFF(relayhost_auth_file), NULL,
+     "File holding USERNAME:PASSWORD for AUTH at the relayhost (keep it readable only by "
+     "service_user). Empty: no AUTH."},
+    {"relayhost_require_tls", CT_BOOL, "yes", 0, 0, OFF(relayhost_require_tls), NULL,
+     "Deliver to the relayhost only over TLS (STARTTLS); never send credentials without "
+     "it."},
+    {"smtp_client_starttls", CT_BOOL, "yes", 0, 0, OFF(smtp_client_starttls), NULL,
+     "Use STARTTLS when delivering to servers that offer it (opportunistic TLS; the outcome "
+     "is recorded per attempt)."},
+    {"smtp_connect_timeout", CT_DURATION, "30s", 1, 1 * HOUR, OFF(smtp_connect_timeout), NULL,
+     "How long to wait for a connection to a remote server."},
+    {"smtp_greeting_timeout", CT_DURATION, "5m", 1, 1 * HOUR, OFF(smtp_greeting_timeout), NULL,
+     "Wait for the remote's greeting (RFC 5321 4.5.3.2: 5 min); also for EHLO, STARTTLS, "
+     "AUTH, RSET and QUIT."},
+    {"smtp_mail_timeout", CT_DURATION, "5m", 1, 1 * HOUR, OFF(smtp_mail_timeout), NULL,
+     "Wait for the reply to MAIL (RFC 5321: 5 min)."},
+    {"smtp_rcpt_timeout", CT_DURATION, "5m", 1, 1 * HOUR, OFF(smtp_rcpt_timeout), NULL,
+     "Wait for the reply to RCPT (RFC 5321: 5 min)."},
+    {"smtp_data_init_timeout", CT_DURATION, "2m", 1, 1 * HOUR, OFF(smtp_data_init_timeout), NULL,
+     "Wait for the reply to DATA (RFC 5321: 2 min)."},
+    {"smtp_data_block_timeout", CT_DURATION, "3m", 1, 1 * HOUR, OFF(smtp_data_block_timeout),
+     NULL, "Longest wait while sending the message (RFC 5321: 3 min per block)."},
+    {"smtp_data_done_timeout", CT_DURATION, "10m", 1, 1 * HOUR, OFF(smtp_data_done_timeout),
+     NULL, "Wait for the reply to the final dot (RFC 5321: 10 min)."},
+    {"smtp_max_connections", CT_INT, "100", 1, 10000, OFF(smtp_max_connections), NULL,
+     "Most outbound connections at once."},
+    {"smtp_destination_concurrency", CT_INT, "10", 1, 1000, OFF(smtp_destination_concurrency),
+     NULL, "Most outbound connections at once to one destination (domain or next hop)."},
+    {"smtp_connection_reuse_time", CT_DURATION, "5s", 0, 300, OFF(smtp_connection_reuse_time),
+     NULL,
+     "How long an outbound connection waits for more mail to the same destination before "
+     "QUIT (0: one message per connection)."},
+    {"soft_bounce", CT_BOOL, "no", 0, 0, OFF(soft_bounce), NULL,
+     "Turn every permanent delivery failure into a temporary one (while a blacklisting or a "
+     "broken route is fixed): nothing is bounced."},
+    {"delay_warning_time", CT_DURATION, "4h", 0, 100 * DAY, OFF(delay_warning_time), NULL,
+     "Tell the sender when a message has waited this long (a delay DSN; 0: never)."},
+
     {"queue_retry_min", CT_DURATION, "5m", 1, 1 * DAY, OFF(queue_retry_min), NULL,
      "Delay before the first retry of a delivery that failed temporarily; it doubles "
      "at every attempt."},

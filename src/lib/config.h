@@ -48,6 +48,24 @@ struct config {
     long long max_received_headers;
     struct config_list relay_networks;
 
+    char *dns_resolver;
+    char *relayhost;
+    char *relayhost_auth_file;
+    bool relayhost_require_tls;
+    bool smtp_client_starttls;
+    long long smtp_connect_timeout;
+    long long smtp_greeting_timeout;
+    long long smtp_mail_timeout;
+    long long smtp_rcpt_timeout;
+    long long smtp_data_init_timeout;
+    long long smtp_data_block_timeout;
+    long long smtp_data_done_timeout;
+    long long smtp_max_connections;
+    long long smtp_destination_concurrency;
+    long long smtp_connection_reuse_time;
+    bool soft_bounce;
+    long long delay_warning_time;
+
     long long queue_retry_min;
     long long queue_retry_max;
     long long max_queue_lifetime;

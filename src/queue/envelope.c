@@ -105,6 +105,8 @@ int envelope_encode(const struct envelope *env, struct buf *out)
     buf_printf(out, "arrival %lld\nsize %llu\n", env->arrival, env->size);
     put_field(out, "sender", env->sender ? env->sender : "");
     buf_printf(out, "body %s\n", env->body_8bit ? "8BITMIME" : "7BIT");
+    if (env->has_8bit)
+        buf_append_str(out, "8bit 1\n");
     if (env->smtputf8)
         buf_append_str(out, "smtputf8 1\n");
     if (env->ret)
@@ -366,6 +368,8 @@ int envelope_decode(const char *data, size_t len, struct envelope *env, const ch
                 *error_r = "bad body";
                 goto fail;
             }
+        } else if (IS("8bit")) {
+            env->has_8bit = vlen == 1 && val[0] == '1';
         } else if (IS("smtputf8")) {
             env->smtputf8 = vlen == 1 && val[0] == '1';
         } else if (IS("ret")) {

@@ -9,6 +9,7 @@
  *   size 4212
  *   sender alice@example.org          (empty value: the null sender <>)
  *   body 8BITMIME                     (7BIT when not given)
+ *   8bit 1                            (only if the octets really are 8-bit)
  *   smtputf8 1
  *   ret HDRS                          (only if given)
  *   envid QQ314159                    (only if given)
@@ -59,7 +60,8 @@ struct envelope {
     long long arrival;
     unsigned long long size; /* octets of the .msg file */
     char *sender;            /* "" for <> */
-    bool body_8bit;
+    bool body_8bit; /* declared BODY=8BITMIME */
+    bool has_8bit;  /* octets >= 0x80 occur in the message */
     bool smtputf8;
     int ret;      /* enum smtp_ret */
     char *envid;  /* or NULL */

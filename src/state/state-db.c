@@ -54,11 +54,18 @@ static const char *const state_schema_v3 =
     "  value TEXT NOT NULL\n"
     ");\n";
 
+/* Version 4: the transport table (where mail for a domain goes). */
+static const char *const state_schema_v4 = "CREATE TABLE transports (\n"
+                                           "  domain TEXT PRIMARY KEY COLLATE NOCASE,\n"
+                                           "  nexthop TEXT NOT NULL\n"
+                                           ");\n";
+
 /* migrations[i] takes the schema from version i to i + 1. */
 static const char *const *const migrations[] = {
     &state_schema_v1,
     &state_schema_v2,
     &state_schema_v3,
+    &state_schema_v4,
 };
 
 static char *errmsg(const char *what, sqlite3 *h)

@@ -1,0 +1,64 @@
+/* dns: asynchronous DNS lookups (libunbound) on an event loop.
+ *
+ * One resolver per process. By default it uses the system's resolvers
+ * (/etc/resolv.conf, /etc/hosts); with the dns_resolver setting every
+ * query goes to that server instead (tests point it at a loopback DNS
+ * server). Results keep a temporary failure (SERVFAIL, timeout: try later)
+ * apart from a definite answer (the name or the records do not exist), so
+ * that callers can tell 4xx from 5xx. */
+#ifndef POSTINO_DNS_H
+#define POSTINO_DNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+struct event_base;
+struct dns;
+
+enum dns_status {
+    DNS_OK,       /* records found */
+    DNS_NODATA,   /* the name exists, but has no records of this type */
+    DNS_NXDOMAIN, /* the name does not exist */
+    DNS_NULL_MX,  /* MX only: RFC 7505 "MX 0 ." — the domain takes no mail */
+    DNS_TEMPFAIL, /* no answer now: SERVFAIL, timeout, network trouble */
+};
+
+const char *dns_status_name(enum dns_status s);
+
+/* Create the resolver. resolver is "" (system) or "IP[:PORT]". NULL with
+ * a message in *error_r (caller frees). */
+struct dns *dns_new(struct event_base *base, const char *resolver, char **error_r);
+/* Cancel what is pending (callbacks are not called) and free. */
+void dns_free(struct dns **d);
+
+struct dns_mx {
+    unsigned pref;
+    char host[256];
+};
+
+typedef void dns_mx_cb(void *arg, enum dns_status st, const struct dns_mx *mx, size_t n);
+/* MX records of domain, sorted by preference, equal preferences in random
+ * order. The callback runs later, on the event loop. */
+void dns_lookup_mx(struct dns *d, const char *domain, dns_mx_cb *cb, void *arg);
+
+struct dns_addr {
+    struct sockaddr_storage ss;
+    socklen_t len;
+};
+
+typedef void dns_addr_cb(void *arg, enum dns_status st, const struct dns_addr *a, size_t n);
+/* IPv6 and IPv4 addresses of host (AAAA first, then A; port 0). The
+ * status is DNS_OK if either found some. */
+void dns_lookup_addr(struct dns *d, const char *host, dns_addr_cb *cb, void *arg);
+
+typedef void dns_txt_cb(void *arg, enum dns_status st, char *const *txt, size_t n);
+/* TXT records (each record's strings joined). */
+void dns_lookup_txt(struct dns *d, const char *name, dns_txt_cb *cb, void *arg);
+
+/* Decode a wire-format domain name (uncompressed, as libunbound returns
+ * rdata) at data[off..len) into out ("." for the root). Returns the
+ * octets used, or -1. Exposed for tests and the fuzzer. */
+long dns_name_decode(const unsigned char *data, size_t len, size_t off, char *out, size_t outsize);
+
+#endif
