@@ -24,12 +24,15 @@ struct daemon_env {
     size_t n_smtp_fds;
     int deliver_fd; /* listening socket of deliver-local */
     char deliver_path[512];
+    int smtp_client_fd; /* listening socket of deliver-smtp */
+    char smtp_client_path[512];
 };
 
 int supervisor_main(struct config *cfg);
 int smtpd_main(struct daemon_env *env);
 int queue_main(struct daemon_env *env);
 int deliver_local_main(struct daemon_env *env);
+int deliver_smtp_main(struct daemon_env *env);
 
 struct evbuffer;
 

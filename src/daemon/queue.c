@@ -1,8 +1,10 @@
 /* queue: the queue manager. It learns of new messages from the spool
- * directory itself (inotify, and a periodic rescan as a safety net), hands
- * local recipients to deliver-local, records each outcome in the envelope
- * and removes a message once every recipient is done. The spool is the
- * truth: after a restart the same work is found again. */
+ * directory itself (inotify, and a periodic rescan as a safety net), routes
+ * each recipient (queue/route) to deliver-local or deliver-smtp, records
+ * each outcome in the envelope, sends the sender its delivery status
+ * notifications (queue/dsn) and removes a message once every recipient is
+ * done. The spool is the truth: after a restart the same work is found
+ * again. */
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -26,20 +28,54 @@
 #include "lib/str.h"
 #include "lib/syncer.h"
 #include "lib/xalloc.h"
+#include "queue/dsn.h"
 #include "queue/envelope.h"
+#include "queue/route.h"
 #include "queue/schedule.h"
 #include "queue/spool.h"
+#include "smtp/smtp-address.h"
+#include "smtp/smtp-command.h"
+#include "state/state-db.h"
+#include "state/state-domain.h"
+#include "state/state-resolve.h"
 
-#define BUCKETS  4099
-#define MAX_JOBS 512 /* DELIVER jobs outstanding at once */
+#define BUCKETS      4099
+#define MAX_JOBS     512                /* DELIVER jobs outstanding at once, per agent */
+#define DSN_FULL_MAX (10 * 1024 * 1024) /* RET=FULL returns at most this much */
+
+enum agent_kind {
+    AGENT_LOCAL,
+    AGENT_SMTP,
+    AGENT_COUNT,
+};
+
+/* A delivery process and the connection to it. */
+struct agent {
+    struct queue *q;
+    enum agent_kind kind;
+    const char *name;
+    const char *path;
+    struct bufferevent *bev;
+    bool up;
+    size_t jobs;
+    struct event *reconnect_ev;
+};
+
+/* A job sent to an agent and not answered yet. */
+struct pjob {
+    uint32_t id;
+    struct qmsg *m;
+    struct agent *a;
+    struct pjob *next;
+};
 
 struct qmsg {
     struct queue *q;
     struct envelope env;
-    uint32_t job; /* outstanding job, 0 if none */
-    bool writing; /* an envelope write or removal is in progress */
-    bool remove;  /* the pending op removes the message */
-    bool ready;   /* on the ready list */
+    unsigned jobs_out; /* jobs sent and not answered */
+    bool writing;      /* an envelope write or removal is in progress */
+    bool remove;       /* the pending op removes the message */
+    bool ready;        /* on the ready list */
     struct sync_op op;
     int op_fd;
     struct qmsg *hnext; /* hash chain */
@@ -59,13 +95,12 @@ struct queue {
     struct event *tick_ev; /* every second: deferred messages due */
     struct event *scan_ev; /* every queue_scan_interval: rescan */
     struct event *inotify_ev;
-    struct event *reconnect_ev;
     struct event *sigterm_ev, *sigint_ev, *sighup_ev;
     int inotify_fd;
-    struct bufferevent *agent; /* connection to deliver-local */
-    bool agent_up;
+    struct agent agents[AGENT_COUNT];
+    struct pjob *pjobs;
+    struct state_db *db;
     uint32_t next_job;
-    size_t jobs;
     int free_estimate; /* files in spool/free (recounted every second) */
     bool stopping;
 };
@@ -88,13 +123,19 @@ static struct qmsg *find(struct queue *q, const char *id)
     return NULL;
 }
 
-static struct qmsg *find_job(struct queue *q, uint32_t job)
+static size_t jobs_out(const struct queue *q)
 {
-    for (size_t b = 0; b < BUCKETS; b++)
-        for (struct qmsg *m = q->table[b]; m; m = m->hnext)
-            if (m->job == job)
-                return m;
-    return NULL;
+    size_t n = 0;
+    for (int i = 0; i < AGENT_COUNT; i++)
+        n += q->agents[i].jobs;
+    return n;
+}
+
+/* Stopping: exit once nothing is in flight. */
+static void maybe_exit(struct queue *q)
+{
+    if (q->stopping && jobs_out(q) == 0 && syncer_busy(q->syncer) == 0)
+        event_base_loopexit(q->base, NULL);
 }
 
 static void make_ready(struct queue *q, struct qmsg *m)
@@ -126,8 +167,7 @@ static void forget(struct queue *q, struct qmsg *m)
     envelope_free(&m->env);
     free(m);
     q->count--;
-    if (q->stopping && q->jobs == 0 && syncer_busy(q->syncer) == 0)
-        event_base_loopexit(q->base, NULL);
+    maybe_exit(q);
 }
 
 /* Move a message that cannot be read to spool/corrupt/ for the admin. */
@@ -203,8 +243,7 @@ static void op_done(struct sync_op *op)
         forget(q, m);
         return;
     }
-    if (q->stopping && q->jobs == 0 && syncer_busy(q->syncer) == 0)
-        event_base_loopexit(q->base, NULL);
+    maybe_exit(q);
 }
 
 /* Write the envelope, or remove the message if every recipient is done. */
@@ -245,58 +284,314 @@ static void defer(struct queue *q, struct qmsg *m, struct envelope_rcpt *r, cons
         now + schedule_retry_delay(r->attempts, q->cfg->queue_retry_min, q->cfg->queue_retry_max);
 }
 
-/* Send the due local recipients of m to deliver-local; returns false if
- * it could not (agent down or too busy). */
-static bool dispatch(struct queue *q, struct qmsg *m)
+/* Record what happened to a recipient. */
+static void apply_outcome(struct queue *q, struct qmsg *m, struct envelope_rcpt *r,
+                          enum deliver_outcome o, const char *text, const char *relay)
 {
-    long long now = now_s();
-    struct deliver_job job;
-    memset(&job, 0, sizeof(job));
-    bool changed = false;
-    for (size_t i = 0; i < m->env.nrcpts; i++) {
-        struct envelope_rcpt *r = &m->env.rcpts[i];
-        if ((r->status != RCPT_PENDING && r->status != RCPT_DEFERRED) || r->next_try > now)
-            continue;
-        if (r->route == ROUTE_REMOTE) {
-            /* Outbound delivery is not part of this build yet: keep the
-             * message (and say so) rather than drop or bounce it. */
-            defer(q, m, r, "4.4.1 outbound delivery is not available yet");
-            log_info("%s: to=<%s>, status=deferred (%s)", m->env.id, r->addr, r->last);
-            changed = true;
-            continue;
-        }
-        deliver_job_add(&job, (uint32_t)i, r->addr);
+    r->last_try = now_s();
+    free(r->relay);
+    r->relay = relay ? xstrdup(relay) : NULL;
+    if (o == DELIVER_OK) {
+        r->status = RCPT_DELIVERED;
+        envelope_rcpt_set_last(r, text);
+        if (strncmp(text, "2.0.0 discarded", 15) == 0)
+            log_info("%s: to=<%s>, status=discarded (%s)", m->env.id, r->addr, text);
+        return;
     }
-    if (job.n == 0) {
-        deliver_job_free(&job);
-        if (changed)
-            persist(q, m);
+    if (o == DELIVER_PERMFAIL && q->cfg->soft_bounce) {
+        /* soft_bounce: keep the message while the administrator fixes the
+         * cause; say what would have happened. */
+        char soft[1200];
+        snprintf(soft, sizeof(soft), "soft bounce: %s", text);
+        defer(q, m, r, soft);
+        log_info("%s: to=<%s>, status=deferred (%s)", m->env.id, r->addr, soft);
+        return;
+    }
+    if (o == DELIVER_PERMFAIL) {
+        r->status = RCPT_BOUNCED;
+        r->attempts++;
+        envelope_rcpt_set_last(r, text);
+        return;
+    }
+    defer(q, m, r, text);
+}
+
+/* --- delivery status notifications --- */
+
+struct dsn_commit {
+    struct sync_op op;
+    struct spool_file *f;
+    char id[QUEUE_ID_LEN + 1];
+};
+
+static void dsn_committed(struct sync_op *op)
+{
+    struct dsn_commit *dc = op->arg;
+    if (op->error)
+        log_error("%s: cannot queue the notification: %s", dc->id, strerror(op->error));
+    spool_file_done(&dc->f, op->error == 0);
+    free(dc);
+}
+
+/* Read the original: its header section, or (full) all of it. */
+static void read_original(struct queue *q, const char *id, bool full, struct buf *out)
+{
+    unsigned long long len;
+    int fd = spool_open_message(&q->spool, id, &len);
+    if (fd < 0)
+        return;
+    size_t want = full ? (len < DSN_FULL_MAX ? (size_t)len : DSN_FULL_MAX)
+                       : (len < 256 * 1024 ? (size_t)len : 256 * 1024);
+    char *p = buf_reserve(out, want);
+    ssize_t n = p ? pread(fd, p, want, 0) : -1;
+    close(fd);
+    if (n <= 0)
+        return;
+    buf_commit(out, (size_t)n);
+    if (!full) {
+        const char *end = strstr(buf_cstr(out), "\r\n\r\n");
+        if (end)
+            buf_truncate(out, (size_t)(end - out->data) + 2);
+    }
+}
+
+/* Where a notification to sender goes: its route(s), or none (unknown
+ * local address: log and drop, never bounce a bounce). */
+static bool dsn_destination(struct queue *q, const char *sender, struct envelope *env)
+{
+    struct smtp_path p;
+    if (smtp_mailbox_parse(sender, strlen(sender), &p) != SMTP_PATH_OK)
+        return false;
+    struct resolve_result res;
+    enum resolve_status st =
+        p.literal || !q->db ? RESOLVE_NOT_OURS : state_resolve(q->db, p.local, p.domain, &res);
+    if (st == RESOLVE_NOT_OURS) {
+        envelope_add_rcpt(env, p.mailbox, NULL, NULL, SMTP_NOTIFY_NEVER, ROUTE_REMOTE);
         return true;
     }
-    if (!q->agent_up || q->jobs >= MAX_JOBS) {
-        deliver_job_free(&job);
-        if (changed)
-            persist(q, m);
+    if (st != RESOLVE_OK)
         return false;
+    for (size_t i = 0; i < res.n; i++)
+        envelope_add_rcpt(env, res.dests[i].addr, NULL, NULL, SMTP_NOTIFY_NEVER,
+                          res.dests[i].local ? ROUTE_LOCAL : ROUTE_REMOTE);
+    resolve_result_free(&res);
+    return true;
+}
+
+/* Send the sender the notifications this round calls for: failures (a
+ * bounce or an expiry), delays past delay_warning_time, and successes
+ * asked for with NOTIFY=SUCCESS. Never to the null sender. */
+static void notify_sender(struct queue *q, struct qmsg *m)
+{
+    struct envelope *env = &m->env;
+    long long now = now_s();
+    struct dsn_rcpt *list = xcalloc(env->nrcpts, sizeof(*list));
+    char(*texts)[1100] = xcalloc(env->nrcpts, sizeof(*texts));
+    size_t n = 0;
+    for (size_t i = 0; i < env->nrcpts; i++) {
+        struct envelope_rcpt *r = &env->rcpts[i];
+        unsigned nf = r->notify;
+        bool want_fail = !(nf & SMTP_NOTIFY_NEVER) && (nf == 0 || (nf & SMTP_NOTIFY_FAILURE));
+        bool want_delay = !(nf & SMTP_NOTIFY_NEVER) && (nf == 0 || (nf & SMTP_NOTIFY_DELAY));
+        bool want_success = (nf & SMTP_NOTIFY_SUCCESS) != 0;
+        enum dsn_action action;
+        if ((r->status == RCPT_BOUNCED || r->status == RCPT_EXPIRED) && !r->notified) {
+            r->notified = true;
+            if (!want_fail)
+                continue;
+            action = DSN_FAILED;
+        } else if (r->status == RCPT_DELIVERED && !r->notified && want_success) {
+            r->notified = true;
+            action = DSN_DELIVERED;
+        } else if (r->status == RCPT_DEFERRED && !r->warned && want_delay &&
+                   q->cfg->delay_warning_time > 0 &&
+                   now - env->arrival >= q->cfg->delay_warning_time) {
+            r->warned = true;
+            action = DSN_DELAYED;
+        } else {
+            continue;
+        }
+        if (r->status == RCPT_EXPIRED)
+            snprintf(texts[n], sizeof(texts[n]), "4.4.7 delivery time expired (last: %s)",
+                     r->last ? r->last : "no attempt");
+        else
+            snprintf(texts[n], sizeof(texts[n]), "%s", r->last ? r->last : "");
+        list[n].addr = r->addr;
+        list[n].orcpt = r->orcpt;
+        list[n].action = action;
+        list[n].reply = texts[n];
+        list[n].remote_mta = r->relay;
+        list[n].last_attempt = r->last_try;
+        n++;
     }
-    /* From here the job's result writes the envelope, changes included. */
+    if (n == 0 || !env->sender[0]) {
+        if (n)
+            log_info("%s: no notification for the null sender", env->id);
+        free(list);
+        free(texts);
+        return;
+    }
+    struct dsn_info info = {
+        .hostname = q->cfg->hostname,
+        .qid = env->id,
+        .envid = env->envid,
+        .arrival = env->arrival,
+        .now = now,
+        .sender = env->sender,
+        .retry_until = env->arrival + q->cfg->max_queue_lifetime,
+    };
+    struct buf orig, text;
+    buf_init(&orig, BUF_UNLIMITED);
+    buf_init(&text, BUF_UNLIMITED);
+    bool full = env->ret == 1; /* RET=FULL */
+    read_original(q, env->id, full, &orig);
+    dsn_compose(&info, list, n, buf_cstr(&orig), orig.len, full, &text);
+    buf_free(&orig);
+    free(list);
+    free(texts);
+
+    struct envelope denv;
+    envelope_init(&denv);
+    denv.sender = xstrdup("");
+    denv.proto = xstrdup("dsn");
+    if (!dsn_destination(q, env->sender, &denv)) {
+        log_warn("%s: cannot return a notification to <%s> (not a deliverable address); "
+                 "dropped",
+                 env->id, env->sender);
+        envelope_free(&denv);
+        buf_free(&text);
+        return;
+    }
+    struct dsn_commit *dc = xcalloc(1, sizeof(*dc));
+    dc->f = spool_file_create(&q->spool, dc->id);
+    if (!dc->f || spool_file_write(dc->f, text.data, text.len) < 0) {
+        log_error("%s: cannot create the notification: %s", env->id, strerror(errno));
+        if (dc->f)
+            spool_file_abort(&dc->f);
+        free(dc);
+        envelope_free(&denv);
+        buf_free(&text);
+        return;
+    }
+    memcpy(denv.id, dc->id, sizeof(denv.id));
+    denv.arrival = now;
+    denv.size = spool_file_size(dc->f);
+    denv.has_8bit = denv.body_8bit = !str_is_ascii(text.data, text.len);
+    if (spool_file_finish(dc->f, &denv, &dc->op) < 0) {
+        log_error("%s: cannot write the notification: %s", env->id, strerror(errno));
+        spool_file_done(&dc->f, false);
+        free(dc);
+    } else {
+        log_info("%s: sender delivery status notification: %s", env->id, dc->id);
+        dc->op.done = dsn_committed;
+        dc->op.arg = dc;
+        syncer_submit(q->syncer, &dc->op);
+    }
+    envelope_free(&denv);
+    buf_free(&text);
+}
+
+/* Every outcome of this round is in: notify the sender, then write the
+ * envelope or remove the message. */
+static void finish_round(struct queue *q, struct qmsg *m)
+{
+    notify_sender(q, m);
+    persist(q, m);
+}
+
+/* The recipients of one message going to one agent and next hop. */
+struct group {
+    struct agent *a;
+    struct deliver_job job;
+};
+
+static void send_job(struct queue *q, struct qmsg *m, struct group *g)
+{
     if (++q->next_job == 0)
         q->next_job = 1;
-    job.job = q->next_job;
-    job.qid = xstrdup(m->env.id);
-    job.sender = xstrdup(m->env.sender);
+    g->job.job = q->next_job;
+    g->job.qid = xstrdup(m->env.id);
+    g->job.sender = xstrdup(m->env.sender);
+    g->job.flags = (m->env.body_8bit ? DELIVER_BODY_8BIT : 0) |
+                   (m->env.has_8bit ? DELIVER_HAS_8BIT : 0) |
+                   (m->env.smtputf8 ? DELIVER_SMTPUTF8 : 0);
+    g->job.ret = (uint32_t)m->env.ret;
+    g->job.envid = m->env.envid ? xstrdup(m->env.envid) : NULL;
+    g->job.size = m->env.size;
     struct buf out;
     buf_init(&out, BUF_UNLIMITED);
-    if (deliver_encode_request(&job, &out) == 0) {
-        bufferevent_write(q->agent, out.data, out.len);
-        m->job = job.job;
-        q->jobs++;
+    if (deliver_encode_request(&g->job, &out) == 0) {
+        bufferevent_write(g->a->bev, out.data, out.len);
+        struct pjob *pj = xcalloc(1, sizeof(*pj));
+        pj->id = g->job.job;
+        pj->m = m;
+        pj->a = g->a;
+        pj->next = q->pjobs;
+        q->pjobs = pj;
+        g->a->jobs++;
+        m->jobs_out++;
     } else {
         log_error("%s: too many recipients for one delivery request", m->env.id);
     }
     buf_free(&out);
-    deliver_job_free(&job);
-    return true;
+}
+
+/* Route the due recipients of m and send them to the delivery agents.
+ * Returns false if some could not go now (an agent down or busy). */
+static bool dispatch(struct queue *q, struct qmsg *m)
+{
+    long long now = now_s();
+    struct group groups[16];
+    size_t ngroups = 0;
+    bool changed = false, all_sent = true;
+    for (size_t i = 0; i < m->env.nrcpts; i++) {
+        struct envelope_rcpt *r = &m->env.rcpts[i];
+        if ((r->status != RCPT_PENDING && r->status != RCPT_DEFERRED) || r->next_try > now)
+            continue;
+        struct route rt;
+        route_rcpt(q->db, q->cfg, r, &rt);
+        if (rt.kind == ROUTE_TO_BOUNCE || rt.kind == ROUTE_TO_DEFER ||
+            rt.kind == ROUTE_TO_DISCARD) {
+            enum deliver_outcome o = rt.kind == ROUTE_TO_BOUNCE  ? DELIVER_PERMFAIL
+                                     : rt.kind == ROUTE_TO_DEFER ? DELIVER_TEMPFAIL
+                                                                 : DELIVER_OK;
+            apply_outcome(q, m, r, o, rt.text, NULL);
+            changed = true;
+            continue;
+        }
+        struct agent *a = &q->agents[rt.kind == ROUTE_TO_LOCAL ? AGENT_LOCAL : AGENT_SMTP];
+        if (!a->up || a->jobs >= MAX_JOBS) {
+            all_sent = false;
+            continue;
+        }
+        const char *nh = rt.kind == ROUTE_TO_LOCAL ? "" : rt.nexthop;
+        struct group *g = NULL;
+        for (size_t k = 0; k < ngroups; k++)
+            if (groups[k].a == a && strcmp(groups[k].job.nexthop, nh) == 0)
+                g = &groups[k];
+        if (!g) {
+            if (ngroups == sizeof(groups) / sizeof(groups[0])) {
+                all_sent = false; /* the rest goes in the next round */
+                continue;
+            }
+            g = &groups[ngroups++];
+            memset(g, 0, sizeof(*g));
+            g->a = a;
+            g->job.nexthop = xstrdup(nh);
+        }
+        struct deliver_rcpt *dr = deliver_job_add(&g->job, (uint32_t)i, r->addr);
+        dr->orcpt = r->orcpt ? xstrdup(r->orcpt) : NULL;
+        dr->notify = r->notify;
+        r->last_try = now;
+    }
+    for (size_t k = 0; k < ngroups; k++) {
+        send_job(q, m, &groups[k]);
+        deliver_job_free(&groups[k].job);
+    }
+    /* Without jobs out, write what changed now; else the results will. */
+    if (m->jobs_out == 0 && (changed || envelope_done(&m->env)))
+        finish_round(q, m);
+    return all_sent;
 }
 
 /* Run through the ready list. */
@@ -313,7 +608,7 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
         struct qmsg *m = list;
         list = m->rnext;
         m->ready = false;
-        if (m->job || m->writing)
+        if (m->jobs_out || m->writing)
             continue; /* looked at again when that finishes */
         if (!dispatch(q, m)) {
             m->ready = true;
@@ -350,7 +645,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     q->free_estimate = n < 0 ? SPOOL_FREE_MAX : n;
     for (size_t b = 0; b < BUCKETS; b++) {
         for (struct qmsg *m = q->table[b]; m; m = m->hnext) {
-            if (m->job || m->writing || m->ready)
+            if (m->jobs_out || m->writing || m->ready)
                 continue;
             for (size_t i = 0; i < m->env.nrcpts; i++) {
                 const struct envelope_rcpt *r = &m->env.rcpts[i];
@@ -402,15 +697,28 @@ static void on_inotify(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Apply the RESULT of a job to its message. */
-static void handle_result(struct queue *q, struct deliver_job *res)
+static void handle_result(struct queue *q, struct agent *a, struct deliver_job *res)
 {
-    struct qmsg *m = find_job(q, res->job);
-    if (!m) {
-        log_warn("result for an unknown job %u", res->job);
+    struct pjob *pj = NULL;
+    for (struct pjob **pp = &q->pjobs; *pp; pp = &(*pp)->next) {
+        if ((*pp)->id == res->job && (*pp)->a == a) {
+            pj = *pp;
+            *pp = pj->next;
+            break;
+        }
+    }
+    if (!pj) {
+        log_warn("result for an unknown job %u from %s", res->job, a->name);
         return;
     }
-    m->job = 0;
-    q->jobs--;
+    struct qmsg *m = pj->m;
+    free(pj);
+    a->jobs--;
+    m->jobs_out--;
+    /* "relay=host[ip]:port ..." -> the remote MTA's name for DSNs */
+    char relay[256] = "";
+    if (res->info)
+        str_copyn(relay, sizeof(relay), res->info, strcspn(res->info, "[ "));
     for (size_t i = 0; i < res->n; i++) {
         const struct deliver_rcpt *d = &res->rcpts[i];
         if (d->index >= m->env.nrcpts)
@@ -418,23 +726,50 @@ static void handle_result(struct queue *q, struct deliver_job *res)
         struct envelope_rcpt *r = &m->env.rcpts[d->index];
         if (r->status != RCPT_PENDING && r->status != RCPT_DEFERRED)
             continue;
-        if (d->outcome == DELIVER_OK) {
-            r->status = RCPT_DELIVERED;
-            envelope_rcpt_set_last(r, d->text);
-        } else if (d->outcome == DELIVER_PERMFAIL) {
-            r->status = RCPT_BOUNCED;
-            r->attempts++;
-            envelope_rcpt_set_last(r, d->text);
-        } else {
-            defer(q, m, r, d->text);
-        }
+        apply_outcome(q, m, r, d->outcome, d->text ? d->text : "", relay[0] ? relay : NULL);
     }
-    persist(q, m);
+    if (m->jobs_out == 0)
+        finish_round(q, m);
+}
+
+static void agent_connect(struct agent *a);
+
+static void agent_lost(struct agent *a)
+{
+    struct queue *q = a->q;
+    if (a->bev) {
+        bufferevent_free(a->bev);
+        a->bev = NULL;
+    }
+    if (a->up)
+        log_warn("lost the connection to %s", a->name);
+    a->up = false;
+    /* Jobs in flight get no answer: their recipients are still pending,
+     * so they are simply tried again. */
+    for (struct pjob **pp = &q->pjobs; *pp;) {
+        struct pjob *pj = *pp;
+        if (pj->a != a) {
+            pp = &pj->next;
+            continue;
+        }
+        *pp = pj->next;
+        pj->m->jobs_out--;
+        if (pj->m->jobs_out == 0)
+            make_ready(q, pj->m);
+        free(pj);
+    }
+    a->jobs = 0;
+    if (q->stopping) {
+        maybe_exit(q);
+        return;
+    }
+    event_add(a->reconnect_ev, &(struct timeval){1, 0});
 }
 
 static void agent_read(struct bufferevent *bev, void *arg)
 {
-    struct queue *q = arg;
+    struct agent *a = arg;
+    struct queue *q = a->q;
     struct evbuffer *in = bufferevent_get_input(bev);
     for (;;) {
         unsigned char *frame;
@@ -444,83 +779,59 @@ static void agent_read(struct bufferevent *bev, void *arg)
             break;
         struct deliver_job res;
         if (r < 0 || deliver_decode_result(frame, len, &res) < 0) {
-            log_error("malformed reply from deliver-local; reconnecting");
-            bufferevent_free(q->agent);
-            q->agent = NULL;
-            q->agent_up = false;
-            event_add(q->reconnect_ev, &(struct timeval){1, 0});
+            log_error("malformed reply from %s; reconnecting", a->name);
+            agent_lost(a);
             return;
         }
         evbuffer_drain(in, len);
-        handle_result(q, &res);
+        handle_result(q, a, &res);
         deliver_job_free(&res);
     }
-    if (q->stopping && q->jobs == 0 && syncer_busy(q->syncer) == 0)
-        event_base_loopexit(q->base, NULL);
+    maybe_exit(q);
     schedule_soon(q);
-}
-
-static void agent_lost(struct queue *q)
-{
-    if (q->agent) {
-        bufferevent_free(q->agent);
-        q->agent = NULL;
-    }
-    if (q->agent_up)
-        log_warn("lost the connection to deliver-local");
-    q->agent_up = false;
-    /* Jobs in flight get no answer: their recipients are still pending,
-     * so they are simply tried again. */
-    for (size_t b = 0; b < BUCKETS; b++)
-        for (struct qmsg *m = q->table[b]; m; m = m->hnext)
-            if (m->job) {
-                m->job = 0;
-                make_ready(q, m);
-            }
-    q->jobs = 0;
-    if (q->stopping) {
-        if (syncer_busy(q->syncer) == 0)
-            event_base_loopexit(q->base, NULL);
-        return;
-    }
-    event_add(q->reconnect_ev, &(struct timeval){1, 0});
 }
 
 static void agent_event(struct bufferevent *bev, short what, void *arg)
 {
     (void)bev;
-    struct queue *q = arg;
+    struct agent *a = arg;
+    struct queue *q = a->q;
     if (what & BEV_EVENT_CONNECTED) {
-        q->agent_up = true;
-        log_info("connected to deliver-local");
+        a->up = true;
+        log_info("connected to %s", a->name);
         for (size_t b = 0; b < BUCKETS; b++)
             for (struct qmsg *m = q->table[b]; m; m = m->hnext)
-                if (!m->job && !m->writing)
+                if (!m->jobs_out && !m->writing)
                     make_ready(q, m);
         /* Messages already on the ready list were waiting for this. */
         schedule_soon(q);
         return;
     }
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-        agent_lost(q);
+        agent_lost(a);
+}
+
+static void agent_connect(struct agent *a)
+{
+    struct queue *q = a->q;
+    if (a->bev || q->stopping)
+        return;
+    struct sockaddr_un sun;
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    str_copy(sun.sun_path, sizeof(sun.sun_path), a->path);
+    a->bev = bufferevent_socket_new(q->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    bufferevent_setcb(a->bev, agent_read, NULL, agent_event, a);
+    bufferevent_enable(a->bev, EV_READ | EV_WRITE);
+    if (bufferevent_socket_connect(a->bev, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+        agent_lost(a);
 }
 
 static void on_reconnect(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    struct queue *q = arg;
-    if (q->agent || q->stopping)
-        return;
-    struct sockaddr_un sun;
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    str_copy(sun.sun_path, sizeof(sun.sun_path), q->denv->deliver_path);
-    q->agent = bufferevent_socket_new(q->base, -1, BEV_OPT_CLOSE_ON_FREE);
-    bufferevent_setcb(q->agent, agent_read, NULL, agent_event, q);
-    bufferevent_enable(q->agent, EV_READ | EV_WRITE);
-    if (bufferevent_socket_connect(q->agent, (struct sockaddr *)&sun, sizeof(sun)) < 0)
-        agent_lost(q);
+    agent_connect(arg);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -536,8 +847,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     q->stopping = true;
     log_info("stopping");
     /* Wait for the answers of jobs in flight and the envelope writes. */
-    if (q->jobs == 0 && syncer_busy(q->syncer) == 0)
-        event_base_loopexit(q->base, NULL);
+    maybe_exit(q);
 }
 
 int queue_main(struct daemon_env *env)
@@ -557,7 +867,22 @@ int queue_main(struct daemon_env *env)
     q.kick_ev = event_new(q.base, -1, 0, on_kick, &q);
     q.tick_ev = event_new(q.base, -1, EV_PERSIST, on_tick, &q);
     q.scan_ev = event_new(q.base, -1, EV_PERSIST, on_scan, &q);
-    q.reconnect_ev = event_new(q.base, -1, 0, on_reconnect, &q);
+    char dbpath[4096];
+    daemon_path(q.cfg, "state/postino.db", dbpath, sizeof(dbpath));
+    char *dberr = NULL;
+    q.db = state_db_open(dbpath, false, &dberr);
+    if (!q.db)
+        log_fatal("%s", dberr);
+    static const char *const names[AGENT_COUNT] = {"deliver-local", "deliver-smtp"};
+    const char *paths[AGENT_COUNT] = {env->deliver_path, env->smtp_client_path};
+    for (int i = 0; i < AGENT_COUNT; i++) {
+        struct agent *a = &q.agents[i];
+        a->q = &q;
+        a->kind = (enum agent_kind)i;
+        a->name = names[i];
+        a->path = paths[i];
+        a->reconnect_ev = event_new(q.base, -1, 0, on_reconnect, a);
+    }
     event_add(q.tick_ev, &(struct timeval){1, 0});
     event_add(q.scan_ev, &(struct timeval){(time_t)q.cfg->queue_scan_interval, 0});
 
@@ -582,13 +907,23 @@ int queue_main(struct daemon_env *env)
     event_add(q.sigterm_ev, NULL);
     event_add(q.sigint_ev, NULL);
     event_add(q.sighup_ev, NULL);
-    on_reconnect(-1, 0, &q);
+    for (int i = 0; i < AGENT_COUNT; i++)
+        agent_connect(&q.agents[i]);
 
     event_base_dispatch(q.base);
 
     syncer_free(&q.syncer);
-    if (q.agent)
-        bufferevent_free(q.agent);
+    for (int i = 0; i < AGENT_COUNT; i++) {
+        if (q.agents[i].bev)
+            bufferevent_free(q.agents[i].bev);
+        event_free(q.agents[i].reconnect_ev);
+    }
+    while (q.pjobs) {
+        struct pjob *pj = q.pjobs;
+        q.pjobs = pj->next;
+        free(pj);
+    }
+    state_db_close(&q.db);
     for (size_t b = 0; b < BUCKETS; b++)
         while (q.table[b]) {
             struct qmsg *m = q.table[b];
@@ -601,7 +936,6 @@ int queue_main(struct daemon_env *env)
     event_free(q.kick_ev);
     event_free(q.tick_ev);
     event_free(q.scan_ev);
-    event_free(q.reconnect_ev);
     if (q.inotify_ev)
         event_free(q.inotify_ev);
     if (q.inotify_fd >= 0)

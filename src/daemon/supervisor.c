@@ -27,15 +27,16 @@
 #include "queue/spool.h"
 
 #define STOP_GRACE_SECONDS 30
-#define MAX_CHILDREN       (64 + 2)
+#define MAX_CHILDREN       (64 + 3)
 
 enum child_kind {
     CHILD_SMTPD,
     CHILD_QUEUE,
     CHILD_DELIVER_LOCAL,
+    CHILD_DELIVER_SMTP,
 };
 
-static const char *const kind_names[] = {"smtpd", "queue", "deliver-local"};
+static const char *const kind_names[] = {"smtpd", "queue", "deliver-local", "deliver-smtp"};
 
 struct child {
     enum child_kind kind;
@@ -75,6 +76,8 @@ static _Noreturn void run_child(struct supervisor *s, struct child *c)
             close(env->smtp_fds[i]);
     if (c->kind != CHILD_DELIVER_LOCAL)
         close(env->deliver_fd);
+    if (c->kind != CHILD_DELIVER_SMTP)
+        close(env->smtp_client_fd);
     const struct privs_user *u = c->kind == CHILD_DELIVER_LOCAL ? &s->mail : &s->service;
     const char *err;
     if (s->root && privs_drop(u, &err) < 0)
@@ -86,6 +89,9 @@ static _Noreturn void run_child(struct supervisor *s, struct child *c)
         break;
     case CHILD_QUEUE:
         rc = queue_main(env);
+        break;
+    case CHILD_DELIVER_SMTP:
+        rc = deliver_smtp_main(env);
         break;
     default:
         rc = deliver_local_main(env);
@@ -188,6 +194,27 @@ static int open_lock(const struct config *cfg, int *fd_r)
     return 0;
 }
 
+/* The listening Unix socket of an internal service, owned by its user
+ * and usable by the service user's group (the queue manager connects). */
+static int bind_unix(struct supervisor *s, const char *rel, char *path, size_t pathsize,
+                     uid_t owner)
+{
+    daemon_path(s->cfg, rel, path, pathsize);
+    struct sockaddr_un sun;
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    if (str_copy(sun.sun_path, sizeof(sun.sun_path), path) < 0)
+        log_fatal("socket path too long: %s", path);
+    unlink(path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, 64) < 0)
+        log_fatal("cannot listen on %s: %s", path, strerror(errno));
+    chmod(path, 0660);
+    if (s->root && chown(path, owner, s->service.gid) < 0)
+        log_fatal("cannot chown %s: %s", path, strerror(errno));
+    return fd;
+}
+
 static void bind_sockets(struct supervisor *s)
 {
     struct config *cfg = s->cfg;
@@ -218,20 +245,10 @@ static void bind_sockets(struct supervisor *s)
             log_info("%s listening on %s", smtpd_service_name(services[k].service), list->items[i]);
         }
     }
-    daemon_path(cfg, "run/deliver-local.sock", s->env.deliver_path, sizeof(s->env.deliver_path));
-    struct sockaddr_un sun;
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    if (str_copy(sun.sun_path, sizeof(sun.sun_path), s->env.deliver_path) < 0)
-        log_fatal("socket path too long: %s", s->env.deliver_path);
-    unlink(s->env.deliver_path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, 64) < 0)
-        log_fatal("cannot listen on %s: %s", s->env.deliver_path, strerror(errno));
-    chmod(s->env.deliver_path, 0660);
-    if (s->root && chown(s->env.deliver_path, s->mail.uid, s->service.gid) < 0)
-        log_fatal("cannot chown %s: %s", s->env.deliver_path, strerror(errno));
-    s->env.deliver_fd = fd;
+    s->env.deliver_fd = bind_unix(s, "run/deliver-local.sock", s->env.deliver_path,
+                                  sizeof(s->env.deliver_path), s->mail.uid);
+    s->env.smtp_client_fd = bind_unix(s, "run/deliver-smtp.sock", s->env.smtp_client_path,
+                                      sizeof(s->env.smtp_client_path), s->service.uid);
 }
 
 static void check_reach(const struct supervisor *s)
@@ -265,6 +282,7 @@ int supervisor_main(struct config *cfg)
     s.cfg = cfg;
     s.env.cfg = cfg;
     s.env.deliver_fd = -1;
+    s.env.smtp_client_fd = -1;
     log_open("master", (enum log_target)cfg->log_target);
     log_set_level(cfg->log_level);
 
@@ -318,6 +336,7 @@ int supervisor_main(struct config *cfg)
         log_fatal("signalfd: %s", strerror(errno));
 
     s.children[s.n_children++].kind = CHILD_DELIVER_LOCAL;
+    s.children[s.n_children++].kind = CHILD_DELIVER_SMTP;
     s.children[s.n_children++].kind = CHILD_QUEUE;
     for (long long i = 0; i < cfg->smtpd_processes; i++)
         s.children[s.n_children++].kind = CHILD_SMTPD;
@@ -373,6 +392,8 @@ int supervisor_main(struct config *cfg)
         close(s.env.smtp_fds[i]);
     close(s.env.deliver_fd);
     unlink(s.env.deliver_path);
+    close(s.env.smtp_client_fd);
+    unlink(s.env.smtp_client_path);
     close(s.sigfd);
     close(s.lock_fd);
     log_info("stopped");

@@ -30,6 +30,7 @@ void envelope_free(struct envelope *env)
         free(r->orig);
         free(r->orcpt);
         free(r->last);
+        free(r->relay);
     }
     free(env->rcpts);
     free(env->sender);
@@ -132,6 +133,14 @@ int envelope_encode(const struct envelope *env, struct buf *out)
         buf_printf(out, " route=%s status=%s attempts=%u next=%lld",
                    r->route == ROUTE_LOCAL ? "local" : "remote", rcpt_status_name(r->status),
                    r->attempts, r->next_try);
+        if (r->last_try)
+            buf_printf(out, " tried=%lld", r->last_try);
+        if (r->warned)
+            buf_append_str(out, " warned=1");
+        if (r->notified)
+            buf_append_str(out, " notified=1");
+        if (r->relay)
+            put_attr(out, "relay", r->relay);
         if (r->last)
             put_attr(out, "last", r->last);
         buf_append_char(out, '\n');
@@ -223,6 +232,7 @@ static int parse_rcpt(struct envelope *env, const char *s, size_t n)
                       : KEY("orig")  ? &r.orig
                       : KEY("orcpt") ? &r.orcpt
                       : KEY("last")  ? &r.last
+                      : KEY("relay") ? &r.relay
                                      : NULL;
         if (strp) {
             if (*strp)
@@ -260,6 +270,16 @@ static int parse_rcpt(struct envelope *env, const char *s, size_t n)
         } else if (KEY("next")) {
             if (parse_ll(val, vlen, &r.next_try) < 0)
                 goto out;
+        } else if (KEY("tried")) {
+            if (parse_ll(val, vlen, &r.last_try) < 0)
+                goto out;
+        } else if (KEY("warned") || KEY("notified")) {
+            if (vlen != 1 || val[0] != '1')
+                goto out;
+            if (KEY("warned"))
+                r.warned = true;
+            else
+                r.notified = true;
         } else {
             goto out;
         }
@@ -276,6 +296,7 @@ out:
     free(r.orig);
     free(r.orcpt);
     free(r.last);
+    free(r.relay);
     return rc;
 }
 

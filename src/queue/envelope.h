@@ -52,7 +52,11 @@ struct envelope_rcpt {
     enum rcpt_status status;
     unsigned attempts;
     long long next_try; /* unix time; 0 = at once */
+    long long last_try; /* unix time of the last attempt, 0 if none */
     char *last;         /* last reply or reason, or NULL */
+    char *relay;        /* the server that gave it ("mx.example.org"), or NULL */
+    bool warned;        /* a delay notification went to the sender */
+    bool notified;      /* the notification of the final state went out */
 };
 
 struct envelope {
@@ -60,8 +64,8 @@ struct envelope {
     long long arrival;
     unsigned long long size; /* octets of the .msg file */
     char *sender;            /* "" for <> */
-    bool body_8bit; /* declared BODY=8BITMIME */
-    bool has_8bit;  /* octets >= 0x80 occur in the message */
+    bool body_8bit;          /* declared BODY=8BITMIME */
+    bool has_8bit;           /* octets >= 0x80 occur in the message */
     bool smtputf8;
     int ret;      /* enum smtp_ret */
     char *envid;  /* or NULL */

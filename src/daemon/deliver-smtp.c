@@ -1,0 +1,1023 @@
+/* deliver-smtp: outbound delivery over SMTP and LMTP. It takes DELIVER
+ * jobs (one message, the recipients of one next hop) from the queue
+ * manager, finds the servers (MX, then addresses), talks to them through
+ * the SMTP client session (smtp/smtp-client), reuses connections for
+ * further mail to the same next hop, and answers each job with a RESULT
+ * holding every recipient's outcome and the remote reply. */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "deliver/deliver-ipc.h"
+#include "lib/buf.h"
+#include "lib/dns.h"
+#include "lib/log.h"
+#include "lib/net.h"
+#include "lib/str.h"
+#include "lib/xalloc.h"
+#include "queue/spool.h"
+#include "queue/transport.h"
+#include "smtp/smtp-client.h"
+#include "smtp/smtp-command.h"
+
+#define BODY_CHUNK          (64 * 1024)
+#define BODY_HIGH_WATER     (256 * 1024)
+#define MAX_TARGETS         32
+#define RECEIVED_LOOP_LIMIT 50
+#define SLOW_REPLY_MS       30000
+
+struct ds;
+struct ds_conn;
+struct ds_site;
+
+struct ds_client {
+    struct ds *d;
+    struct bufferevent *bev;
+    size_t jobs;
+    bool dead;
+    struct ds_client *next;
+};
+
+/* One address to try. */
+struct ds_target {
+    char host[256];
+    struct sockaddr_storage ss;
+    socklen_t len;
+};
+
+struct ds_job {
+    struct ds *d;
+    struct deliver_job job; /* request in, results out */
+    struct ds_client *client;
+    struct ds_site *site;
+    struct transport t;
+    /* the message as the SMTP client wants it */
+    struct smtp_client_message m;
+    struct smtp_client_rcpt *rcpts;
+    int msg_fd;
+    unsigned long long msg_len, body_off;
+    /* where to try: hosts resolved one after the other */
+    struct dns_mx *hosts;
+    size_t nhosts, host_i;
+    struct ds_target targets[MAX_TARGETS];
+    size_t ntargets, target_i;
+    char last_error[512];
+    enum smtp_outcome last_outcome;
+    struct ds_conn *conn;
+    long long started_ms;
+    char info[512];
+    bool sent;        /* the message went to a server: outcomes are final */
+    bool no_starttls; /* a TLS handshake failed: try again in plaintext */
+    bool retry_plain;
+    struct ds_job *next; /* site queue */
+};
+
+struct ds_site {
+    char key[300];
+    unsigned active; /* connections open or opening */
+    struct ds_conn *idle;
+    struct ds_job *head, *tail;
+    struct ds_site *next;
+};
+
+struct ds_conn {
+    struct ds *d;
+    struct ds_site *site;
+    struct bufferevent *bev;
+    SSL *ssl;
+    struct smtp_client *sc;
+    struct ds_job *job;
+    char host[256];
+    char ip[64];
+    int port;
+    bool connected;
+    bool lmtp;
+    bool no_tls; /* a failed TLS handshake: this try goes without */
+    char tls_info[160];
+    struct event *idle_ev;
+    struct event *free_ev; /* the session ended: free on the next turn */
+    bool dead;
+    long long cmd_sent_ms;
+    struct ds_conn *next_idle;
+};
+
+struct ds {
+    struct config *cfg;
+    struct daemon_env *env;
+    struct event_base *base;
+    struct evconnlistener *listener;
+    struct event *sigterm_ev, *sigint_ev;
+    struct dns *dns;
+    struct spool spool;
+    SSL_CTX *tls;
+    struct ds_client *clients;
+    struct ds_site *sites;
+    unsigned nconns;
+    bool stopping;
+    char relay_user[256];
+    char relay_password[256];
+};
+
+static void job_try_next(struct ds_job *j);
+static void site_run(struct ds_site *s);
+static void conn_free(struct ds_conn *c);
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* --- results --- */
+
+static void client_free(struct ds_client *c);
+
+static void job_finish(struct ds_job *j)
+{
+    struct ds *d = j->d;
+    double delay = (double)(now_ms() - j->started_ms) / 1000.0;
+    for (size_t i = 0; i < j->job.n; i++) {
+        const struct deliver_rcpt *r = &j->job.rcpts[i];
+        const char *status = r->outcome == DELIVER_OK         ? "sent"
+                             : r->outcome == DELIVER_TEMPFAIL ? "deferred"
+                                                              : "bounced";
+        log_info("%s: to=<%s>, relay=%s, delay=%.2f, status=%s (%s)", j->job.qid, r->addr,
+                 j->info[0] ? j->info : "none", delay, status, r->text ? r->text : "");
+    }
+    if (j->info[0])
+        j->job.info = xstrdup(j->info);
+    struct ds_client *c = j->client;
+    if (c && !c->dead) {
+        struct buf out;
+        buf_init(&out, BUF_UNLIMITED);
+        if (deliver_encode_result(&j->job, &out) == 0)
+            bufferevent_write(c->bev, out.data, out.len);
+        buf_free(&out);
+    }
+    if (j->msg_fd >= 0)
+        close(j->msg_fd);
+    deliver_job_free(&j->job);
+    free(j->rcpts);
+    free(j->hosts);
+    free(j);
+    if (c) {
+        c->jobs--;
+        if (c->dead && c->jobs == 0)
+            client_free(c);
+    }
+    (void)d;
+}
+
+/* Give every recipient without an outcome this one, and finish. */
+static void job_fail(struct ds_job *j, enum deliver_outcome o, const char *text)
+{
+    for (size_t i = 0; i < j->job.n; i++)
+        if (!j->job.rcpts[i].text)
+            deliver_rcpt_set(&j->job.rcpts[i], o, text);
+    job_finish(j);
+}
+
+/* --- connections --- */
+
+static void conn_timeouts(struct ds_conn *c)
+{
+    const struct config *cfg = c->d->cfg;
+    long long secs;
+    switch (smtp_client_waiting(c->sc)) {
+    case SMTP_WAIT_GREETING:
+    case SMTP_WAIT_COMMAND:
+        secs = cfg->smtp_greeting_timeout;
+        break;
+    case SMTP_WAIT_MAIL:
+        secs = cfg->smtp_mail_timeout;
+        break;
+    case SMTP_WAIT_RCPT:
+        secs = cfg->smtp_rcpt_timeout;
+        break;
+    case SMTP_WAIT_DATA:
+        secs = cfg->smtp_data_init_timeout;
+        break;
+    case SMTP_WAIT_BLOCK:
+        secs = cfg->smtp_data_block_timeout;
+        break;
+    case SMTP_WAIT_DOT:
+        secs = cfg->smtp_data_done_timeout;
+        break;
+    default:
+        secs = 3600; /* idle: the reuse timer closes it */
+        break;
+    }
+    struct timeval r = {(time_t)secs, 0};
+    struct timeval w = {(time_t)cfg->smtp_data_block_timeout, 0};
+    bufferevent_set_timeouts(c->bev, &r, &w);
+}
+
+static void sc_output(void *ctx, const char *data, size_t len)
+{
+    struct ds_conn *c = ctx;
+    bufferevent_write(c->bev, data, len);
+    c->cmd_sent_ms = now_ms();
+}
+
+/* Feed the message while the output buffer has room. */
+static void feed_body(struct ds_conn *c)
+{
+    struct ds_job *j = c->job;
+    if (!j || smtp_client_waiting(c->sc) != SMTP_WAIT_BLOCK)
+        return;
+    char chunk[BODY_CHUNK];
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    while (j->body_off < j->msg_len && evbuffer_get_length(out) < BODY_HIGH_WATER) {
+        size_t want = j->msg_len - j->body_off < sizeof(chunk) ? (size_t)(j->msg_len - j->body_off)
+                                                               : sizeof(chunk);
+        ssize_t n = pread(j->msg_fd, chunk, want, (off_t)j->body_off);
+        if (n <= 0) {
+            smtp_client_abort(c->sc, SMTP_OUTCOME_TEMP, "cannot read the queued message");
+            return;
+        }
+        smtp_client_body(c->sc, chunk, (size_t)n);
+        j->body_off += (unsigned long long)n;
+    }
+    if (j->body_off >= j->msg_len)
+        smtp_client_body_end(c->sc);
+}
+
+static void sc_on_body(void *ctx)
+{
+    struct ds_conn *c = ctx;
+    c->job->sent = true;
+    c->job->body_off = 0;
+    feed_body(c);
+}
+
+static void on_tls_event(struct bufferevent *bev, short what, void *arg);
+
+static void sc_on_starttls(void *ctx)
+{
+    struct ds_conn *c = ctx;
+    c->ssl = SSL_new(c->d->tls);
+    if (!c->ssl) {
+        smtp_client_abort(c->sc, SMTP_OUTCOME_TEMP, "cannot set up TLS");
+        return;
+    }
+    if (c->host[0] && !strchr(c->host, ':') && strspn(c->host, "0123456789.") != strlen(c->host))
+        SSL_set_tlsext_host_name(c->ssl, c->host);
+    struct bufferevent *tls = bufferevent_openssl_filter_new(
+        c->d->base, c->bev, c->ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+    if (!tls) {
+        smtp_client_abort(c->sc, SMTP_OUTCOME_TEMP, "cannot set up TLS");
+        return;
+    }
+    bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
+    c->bev = tls;
+    bufferevent_setcb(c->bev, NULL, NULL, on_tls_event, c);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+static void conn_take_job(struct ds_conn *c, struct ds_job *j);
+
+static void sc_on_ready(void *ctx)
+{
+    struct ds_conn *c = ctx;
+    if (c->job) {
+        conn_take_job(c, c->job);
+        return;
+    }
+    struct ds_site *s = c->site;
+    if (s->head && !c->d->stopping) {
+        struct ds_job *j = s->head;
+        s->head = j->next;
+        if (!s->head)
+            s->tail = NULL;
+        j->next = NULL;
+        conn_take_job(c, j);
+        return;
+    }
+    /* Idle: wait a little for more mail to this next hop, then QUIT. */
+    if (c->d->stopping || c->d->cfg->smtp_connection_reuse_time == 0) {
+        smtp_client_quit(c->sc);
+        return;
+    }
+    c->next_idle = s->idle;
+    s->idle = c;
+    struct timeval tv = {(time_t)c->d->cfg->smtp_connection_reuse_time, 0};
+    evtimer_add(c->idle_ev, &tv);
+}
+
+static void sc_on_rcpt(void *ctx, size_t i, enum smtp_outcome o, const char *reply)
+{
+    struct ds_conn *c = ctx;
+    struct ds_job *j = c->job;
+    if (!j || i >= j->job.n)
+        return;
+    enum deliver_outcome d = o == SMTP_OUTCOME_OK     ? DELIVER_OK
+                             : o == SMTP_OUTCOME_PERM ? DELIVER_PERMFAIL
+                                                      : DELIVER_TEMPFAIL;
+    char text[1200];
+    /* RFC 3463 status of the reply; local texts carry theirs already */
+    snprintf(text, sizeof(text), "%s", reply);
+    deliver_rcpt_set(&j->job.rcpts[i], d, text);
+}
+
+static void sc_on_message_done(void *ctx)
+{
+    struct ds_conn *c = ctx;
+    struct ds_job *j = c->job;
+    c->job = NULL;
+    if (!j)
+        return;
+    j->conn = NULL;
+    snprintf(j->info, sizeof(j->info), "%s[%s]:%d%s%s", c->host, c->ip, c->port,
+             c->tls_info[0] ? " " : "", c->tls_info);
+    job_finish(j);
+}
+
+/* The session is over. The connection is freed on the next turn of the
+ * loop (the session's own code is still on the stack). */
+static void sc_on_close(void *ctx, enum smtp_outcome o, const char *reason)
+{
+    struct ds_conn *c = ctx;
+    struct ds_job *j = c->job;
+    c->job = NULL;
+    c->dead = true;
+    bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    for (struct ds_conn **pp = &c->site->idle; *pp; pp = &(*pp)->next_idle)
+        if (*pp == c) {
+            *pp = c->next_idle;
+            break;
+        }
+    event_active(c->free_ev, EV_TIMEOUT, 0);
+    if (!j)
+        return;
+    /* It failed before the message went out: try the next server of this
+     * next hop (or this one again in plaintext after a TLS failure). */
+    j->conn = NULL;
+    snprintf(j->last_error, sizeof(j->last_error), "%s[%s]:%d: %s", c->host, c->ip, c->port,
+             reason);
+    j->last_outcome = o == SMTP_OUTCOME_OK ? SMTP_OUTCOME_TEMP : o;
+    if (c->no_tls && !j->no_starttls) {
+        j->no_starttls = true;
+        j->retry_plain = true;
+    }
+    job_try_next(j);
+}
+
+static void on_free_event(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    conn_free(arg);
+}
+
+static const struct smtp_client_callbacks client_callbacks = {
+    .output = sc_output,
+    .on_starttls = sc_on_starttls,
+    .on_ready = sc_on_ready,
+    .on_body = sc_on_body,
+    .on_rcpt = sc_on_rcpt,
+    .on_message_done = sc_on_message_done,
+    .on_close = sc_on_close,
+};
+
+static void conn_take_job(struct ds_conn *c, struct ds_job *j)
+{
+    c->job = j;
+    j->conn = c;
+    snprintf(j->info, sizeof(j->info), "%s[%s]:%d", c->host, c->ip, c->port);
+    smtp_client_send(c->sc, &j->m);
+    conn_timeouts(c);
+}
+
+static void conn_read(struct bufferevent *bev, void *arg)
+{
+    struct ds_conn *c = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    for (;;) {
+        size_t avail = evbuffer_get_length(in);
+        if (avail == 0)
+            break;
+        unsigned char *p = evbuffer_pullup(in, -1);
+        size_t used = smtp_client_input(c->sc, (const char *)p, avail);
+        if (c->dead)
+            return;
+        evbuffer_drain(in, used);
+        if (used == 0)
+            break;
+    }
+    conn_timeouts(c);
+}
+
+static void conn_write(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    feed_body(arg);
+}
+
+static void conn_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    struct ds_conn *c = arg;
+    if (c->dead)
+        return;
+    if (what & BEV_EVENT_CONNECTED) {
+        c->connected = true;
+        conn_timeouts(c);
+        return;
+    }
+    const char *why = what & BEV_EVENT_TIMEOUT ? (c->connected ? "timeout waiting for the server"
+                                                               : "connection timed out")
+                      : c->connected           ? "lost connection"
+                                               : "connection refused or unreachable";
+    char text[300];
+    if (!c->connected && (what & BEV_EVENT_ERROR) && errno)
+        snprintf(text, sizeof(text), "%s (%s)", why, strerror(errno));
+    else
+        snprintf(text, sizeof(text), "%s", why);
+    smtp_client_abort(c->sc, SMTP_OUTCOME_TEMP, text);
+}
+
+static void on_tls_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct ds_conn *c = arg;
+    if (c->dead)
+        return;
+    if (what & BEV_EVENT_CONNECTED) {
+        int alg = 0;
+        int bits = SSL_get_cipher_bits(c->ssl, &alg);
+        snprintf(c->tls_info, sizeof(c->tls_info), "tls=%s cipher=%s bits=%d",
+                 SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl), bits);
+        bufferevent_setcb(c->bev, conn_read, conn_write, conn_event, c);
+        bufferevent_setwatermark(c->bev, EV_WRITE, BODY_CHUNK, 0);
+        smtp_client_tls_started(c->sc);
+        conn_timeouts(c);
+        return;
+    }
+    unsigned long e = bufferevent_get_openssl_error(bev);
+    char text[300];
+    snprintf(text, sizeof(text), "TLS handshake failed: %s",
+             e ? ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "error" : "closed");
+    while (bufferevent_get_openssl_error(bev))
+        ;
+    c->no_tls = true;
+    smtp_client_abort(c->sc, SMTP_OUTCOME_TEMP, text);
+}
+
+static void on_idle_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct ds_conn *c = arg;
+    /* leave the idle list, say goodbye */
+    for (struct ds_conn **pp = &c->site->idle; *pp; pp = &(*pp)->next_idle)
+        if (*pp == c) {
+            *pp = c->next_idle;
+            break;
+        }
+    smtp_client_quit(c->sc);
+}
+
+static void conn_free(struct ds_conn *c)
+{
+    struct ds *d = c->d;
+    struct ds_site *s = c->site;
+    for (struct ds_conn **pp = &s->idle; *pp; pp = &(*pp)->next_idle)
+        if (*pp == c) {
+            *pp = c->next_idle;
+            break;
+        }
+    if (c->idle_ev)
+        event_free(c->idle_ev);
+    if (c->free_ev)
+        event_free(c->free_ev);
+    if (c->bev)
+        bufferevent_free(c->bev);
+    smtp_client_free(&c->sc);
+    free(c);
+    s->active--;
+    d->nconns--;
+    site_run(s);
+    /* a connection freed somewhere else may let another site go on */
+    for (struct ds_site *o = d->sites; o && d->nconns < (unsigned)d->cfg->smtp_max_connections;
+         o = o->next)
+        if (o != s && o->head)
+            site_run(o);
+}
+
+/* Open a connection to the job's current target. */
+static void conn_open(struct ds_job *j)
+{
+    struct ds *d = j->d;
+    struct ds_target *t = &j->targets[j->target_i];
+    struct ds_conn *c = xcalloc(1, sizeof(*c));
+    c->d = d;
+    c->site = j->site;
+    c->lmtp = j->t.kind == TRANSPORT_LMTP;
+    str_copy(c->host, sizeof(c->host), t->host);
+    if (t->ss.ss_family == AF_UNIX) {
+        str_copy(c->ip, sizeof(c->ip), "unix");
+        c->port = 0;
+    } else {
+        net_addr_text((struct sockaddr *)&t->ss, c->ip, sizeof(c->ip));
+        c->port = j->t.port;
+    }
+    j->site->active++;
+    d->nconns++;
+    c->bev = bufferevent_socket_new(d->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    c->idle_ev = evtimer_new(d->base, on_idle_timeout, c);
+    c->free_ev = event_new(d->base, -1, 0, on_free_event, c);
+    bool relay = j->t.kind == TRANSPORT_SMTP && d->cfg->relayhost[0] &&
+                 strcmp(j->job.nexthop, "relayhost") == 0;
+    struct smtp_client_settings set = {
+        .helo_name = d->cfg->hostname,
+        .lmtp = c->lmtp,
+        .starttls = d->cfg->smtp_client_starttls && !c->lmtp && !j->no_starttls,
+        .require_tls = relay && d->cfg->relayhost_require_tls,
+        .auth_user = relay && d->relay_user[0] ? d->relay_user : NULL,
+        .auth_password = d->relay_password,
+    };
+    c->sc = smtp_client_new(&set, &client_callbacks, c);
+    c->job = j;
+    j->conn = c;
+    bufferevent_setcb(c->bev, conn_read, conn_write, conn_event, c);
+    bufferevent_setwatermark(c->bev, EV_WRITE, BODY_CHUNK, 0);
+    struct timeval tv = {(time_t)d->cfg->smtp_connect_timeout, 0};
+    bufferevent_set_timeouts(c->bev, &tv, &tv);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    struct sockaddr_storage ss = t->ss;
+    if (ss.ss_family == AF_INET)
+        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)j->t.port);
+    else if (ss.ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)j->t.port);
+    if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&ss, (int)t->len) < 0) {
+        int e = errno;
+        char text[300];
+        snprintf(text, sizeof(text), "cannot connect: %s", strerror(e));
+        smtp_client_abort(c->sc, SMTP_OUTCOME_TEMP, text);
+    }
+}
+
+/* --- finding the servers --- */
+
+static void on_addrs(void *arg, enum dns_status st, const struct dns_addr *a, size_t n);
+
+/* Look up the addresses of the next host, or give up. */
+static void job_next_host(struct ds_job *j)
+{
+    if (j->host_i >= j->nhosts) {
+        job_fail(j, j->last_outcome == SMTP_OUTCOME_PERM ? DELIVER_PERMFAIL : DELIVER_TEMPFAIL,
+                 j->last_error[0] ? j->last_error : "4.4.1 no server could be reached");
+        return;
+    }
+    const char *host = j->hosts[j->host_i].host;
+    /* an IP address needs no lookup */
+    struct net_cidr ip;
+    if (net_parse_cidr(host, &ip) == 0 && !strchr(host, '/')) {
+        j->ntargets = 1;
+        j->target_i = 0;
+        memset(&j->targets[0], 0, sizeof(j->targets[0]));
+        str_copy(j->targets[0].host, sizeof(j->targets[0].host), host);
+        if (ip.family == AF_INET) {
+            struct sockaddr_in *s4 = (struct sockaddr_in *)&j->targets[0].ss;
+            s4->sin_family = AF_INET;
+            memcpy(&s4->sin_addr, ip.addr, 4);
+            j->targets[0].len = sizeof(*s4);
+        } else {
+            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&j->targets[0].ss;
+            s6->sin6_family = AF_INET6;
+            memcpy(&s6->sin6_addr, ip.addr, 16);
+            j->targets[0].len = sizeof(*s6);
+        }
+        j->host_i++;
+        conn_open(j);
+        return;
+    }
+    dns_lookup_addr(j->d->dns, host, on_addrs, j);
+}
+
+static void on_addrs(void *arg, enum dns_status st, const struct dns_addr *a, size_t n)
+{
+    struct ds_job *j = arg;
+    const char *host = j->hosts[j->host_i].host;
+    j->host_i++;
+    if (st != DNS_OK) {
+        snprintf(j->last_error, sizeof(j->last_error), "%s for %s (address lookup)",
+                 st == DNS_TEMPFAIL ? "4.4.3 temporary DNS failure" : "4.4.4 no address", host);
+        j->last_outcome = SMTP_OUTCOME_TEMP;
+        job_next_host(j);
+        return;
+    }
+    j->ntargets = 0;
+    j->target_i = 0;
+    for (size_t i = 0; i < n && j->ntargets < MAX_TARGETS; i++) {
+        struct ds_target *t = &j->targets[j->ntargets++];
+        memset(t, 0, sizeof(*t));
+        str_copy(t->host, sizeof(t->host), host);
+        memcpy(&t->ss, &a[i].ss, a[i].len);
+        t->len = a[i].len;
+    }
+    conn_open(j);
+}
+
+static void on_mx(void *arg, enum dns_status st, const struct dns_mx *mx, size_t n)
+{
+    struct ds_job *j = arg;
+    switch (st) {
+    case DNS_OK:
+        j->hosts = xcalloc(n, sizeof(*j->hosts));
+        memcpy(j->hosts, mx, n * sizeof(*mx));
+        j->nhosts = n;
+        break;
+    case DNS_NULL_MX:
+        job_fail(j, DELIVER_PERMFAIL,
+                 "556 5.1.10 the domain does not accept mail (null MX, RFC 7505)");
+        return;
+    case DNS_NXDOMAIN:
+        job_fail(j, DELIVER_PERMFAIL, "550 5.1.2 the domain does not exist");
+        return;
+    case DNS_TEMPFAIL:
+        job_fail(j, DELIVER_TEMPFAIL, "451 4.4.3 temporary DNS failure looking up the MX");
+        return;
+    case DNS_NODATA:
+        /* no MX: the domain's own address (RFC 5321 5.1) */
+        j->hosts = xcalloc(1, sizeof(*j->hosts));
+        str_copy(j->hosts[0].host, sizeof(j->hosts[0].host), j->t.host);
+        j->nhosts = 1;
+        break;
+    }
+    j->host_i = 0;
+    job_next_host(j);
+}
+
+/* After a failed try: the next address of this host, or the next host. */
+static void job_try_next(struct ds_job *j)
+{
+    if (j->sent) {
+        job_fail(j, j->last_outcome == SMTP_OUTCOME_PERM ? DELIVER_PERMFAIL : DELIVER_TEMPFAIL,
+                 j->last_error);
+        return;
+    }
+    if (j->d->stopping) {
+        job_fail(j, DELIVER_TEMPFAIL, "4.3.2 delivery stopped: postino is shutting down");
+        return;
+    }
+    if (j->retry_plain) {
+        j->retry_plain = false;
+        conn_open(j);
+        return;
+    }
+    if (++j->target_i < j->ntargets) {
+        conn_open(j);
+        return;
+    }
+    job_next_host(j);
+}
+
+/* Start resolving the next hop of a job that has no connection yet. */
+static void job_start(struct ds_job *j)
+{
+    if (j->t.kind == TRANSPORT_LMTP && j->t.path[0]) {
+        j->ntargets = 1;
+        j->target_i = 0;
+        memset(&j->targets[0], 0, sizeof(j->targets[0]));
+        struct sockaddr_un *sun = (struct sockaddr_un *)&j->targets[0].ss;
+        sun->sun_family = AF_UNIX;
+        str_copy(sun->sun_path, sizeof(sun->sun_path), j->t.path);
+        j->targets[0].len = sizeof(*sun);
+        str_copy(j->targets[0].host, sizeof(j->targets[0].host), j->t.path);
+        j->hosts = xcalloc(1, sizeof(*j->hosts));
+        j->nhosts = 1;
+        j->host_i = 1;
+        conn_open(j);
+        return;
+    }
+    if (j->t.mx) {
+        dns_lookup_mx(j->d->dns, j->t.host, on_mx, j);
+        return;
+    }
+    j->hosts = xcalloc(1, sizeof(*j->hosts));
+    str_copy(j->hosts[0].host, sizeof(j->hosts[0].host), j->t.host);
+    j->nhosts = 1;
+    j->host_i = 0;
+    job_next_host(j);
+}
+
+/* --- sites: concurrency per next hop --- */
+
+static struct ds_site *site_get(struct ds *d, const char *key)
+{
+    for (struct ds_site *s = d->sites; s; s = s->next)
+        if (strcmp(s->key, key) == 0)
+            return s;
+    struct ds_site *s = xcalloc(1, sizeof(*s));
+    str_copy(s->key, sizeof(s->key), key);
+    s->next = d->sites;
+    d->sites = s;
+    return s;
+}
+
+/* Hand waiting jobs to idle connections, or open new ones within limits. */
+static void site_run(struct ds_site *s)
+{
+    while (s->head) {
+        struct ds_job *j = s->head;
+        struct ds *d = j->d;
+        if (s->idle) {
+            struct ds_conn *c = s->idle;
+            s->idle = c->next_idle;
+            evtimer_del(c->idle_ev);
+            s->head = j->next;
+            if (!s->head)
+                s->tail = NULL;
+            j->next = NULL;
+            conn_take_job(c, j);
+            continue;
+        }
+        if (s->active >= (unsigned)d->cfg->smtp_destination_concurrency ||
+            d->nconns >= (unsigned)d->cfg->smtp_max_connections)
+            return;
+        s->head = j->next;
+        if (!s->head)
+            s->tail = NULL;
+        j->next = NULL;
+        job_start(j);
+    }
+}
+
+/* Count Received: fields of the header (a mail loop shows as many). */
+static unsigned count_received(int fd, unsigned long long len)
+{
+    char buf[65536];
+    size_t want = len < sizeof(buf) - 1 ? (size_t)len : sizeof(buf) - 1;
+    ssize_t n = pread(fd, buf, want, 0);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    unsigned count = 0;
+    for (char *p = buf; p && *p;) {
+        if (p[0] == '\r' && p[1] == '\n')
+            break; /* end of the header */
+        if (str_eqn_ci(p, "Received:", 9))
+            count++;
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
+    return count;
+}
+
+static void handle_job(struct ds_client *cl, struct ds_job *j)
+{
+    struct ds *d = cl->d;
+    j->d = d;
+    j->client = cl;
+    j->msg_fd = -1;
+    j->started_ms = now_ms();
+    cl->jobs++;
+    const char *why;
+    const char *spec = strcmp(j->job.nexthop, "relayhost") == 0 ? NULL : j->job.nexthop;
+    char relay[320];
+    if (!spec) {
+        snprintf(relay, sizeof(relay), "smtp:%s", d->cfg->relayhost);
+        spec = relay;
+    }
+    if (transport_parse(spec, &j->t, &why) < 0 ||
+        (j->t.kind != TRANSPORT_SMTP && j->t.kind != TRANSPORT_LMTP)) {
+        char text[700];
+        snprintf(text, sizeof(text), "4.3.5 bad next hop '%.300s': %s", spec,
+                 j->t.kind == TRANSPORT_SMTP || j->t.kind == TRANSPORT_LMTP ? why
+                                                                            : "not smtp/lmtp");
+        job_fail(j, DELIVER_TEMPFAIL, text);
+        return;
+    }
+    j->msg_fd = spool_open_message(&d->spool, j->job.qid, &j->msg_len);
+    if (j->msg_fd < 0) {
+        char text[300];
+        snprintf(text, sizeof(text), "4.3.0 cannot open the queued message: %s", strerror(errno));
+        job_fail(j, DELIVER_TEMPFAIL, text);
+        return;
+    }
+    if (count_received(j->msg_fd, j->msg_len) > RECEIVED_LOOP_LIMIT) {
+        job_fail(j, DELIVER_PERMFAIL,
+                 "554 5.4.6 mail loop: the message has more than 50 Received: headers");
+        return;
+    }
+    j->rcpts = xcalloc(j->job.n, sizeof(*j->rcpts));
+    for (size_t i = 0; i < j->job.n; i++) {
+        j->rcpts[i].addr = j->job.rcpts[i].addr;
+        j->rcpts[i].orcpt = j->job.rcpts[i].orcpt;
+        j->rcpts[i].notify = j->job.rcpts[i].notify;
+    }
+    j->m.sender = j->job.sender;
+    j->m.size = j->msg_len;
+    j->m.body_8bit = j->job.flags & DELIVER_BODY_8BIT;
+    j->m.has_8bit = j->job.flags & DELIVER_HAS_8BIT;
+    j->m.smtputf8 = j->job.flags & DELIVER_SMTPUTF8;
+    j->m.ret = (int)j->job.ret;
+    j->m.envid = j->job.envid;
+    j->m.rcpts = j->rcpts;
+    j->m.n = j->job.n;
+    j->site = site_get(d, spec);
+    if (j->site->tail)
+        j->site->tail->next = j;
+    else
+        j->site->head = j;
+    j->site->tail = j;
+    site_run(j->site);
+}
+
+/* --- the queue manager's connection --- */
+
+static void client_free(struct ds_client *c)
+{
+    struct ds *d = c->d;
+    if (c->jobs > 0) {
+        c->dead = true;
+        bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+        return;
+    }
+    for (struct ds_client **pp = &d->clients; *pp; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    bufferevent_free(c->bev);
+    free(c);
+    if (d->stopping && !d->clients)
+        event_base_loopexit(d->base, NULL);
+}
+
+static void client_read(struct bufferevent *bev, void *arg)
+{
+    struct ds_client *c = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    for (;;) {
+        unsigned char *frame;
+        size_t flen;
+        int r = daemon_frame_next(in, &frame, &flen);
+        if (r == 0)
+            return;
+        struct ds_job *j = xcalloc(1, sizeof(*j));
+        if (r < 0 || deliver_decode_request(frame, flen, &j->job) < 0) {
+            free(j);
+            log_error("malformed request from the queue manager; closing");
+            client_free(c);
+            return;
+        }
+        evbuffer_drain(in, flen);
+        handle_job(c, j);
+    }
+}
+
+static void client_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+        client_free(arg);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                      void *arg)
+{
+    (void)l;
+    (void)sa;
+    (void)salen;
+    struct ds *d = arg;
+    struct ds_client *c = xcalloc(1, sizeof(*c));
+    c->d = d;
+    c->bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    bufferevent_setcb(c->bev, client_read, NULL, client_event, c);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    c->next = d->clients;
+    d->clients = c;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    struct ds *d = arg;
+    d->stopping = true;
+    evconnlistener_disable(d->listener);
+    /* idle connections say goodbye; busy ones finish their message */
+    for (struct ds_site *s = d->sites; s; s = s->next)
+        while (s->idle) {
+            struct ds_conn *c = s->idle;
+            s->idle = c->next_idle;
+            evtimer_del(c->idle_ev);
+            smtp_client_quit(c->sc);
+        }
+    if (!d->clients)
+        event_base_loopexit(d->base, NULL);
+}
+
+static void read_relay_auth(struct ds *d)
+{
+    if (!d->cfg->relayhost_auth_file[0])
+        return;
+    char path[4096];
+    if (d->cfg->relayhost_auth_file[0] == '/')
+        str_copy(path, sizeof(path), d->cfg->relayhost_auth_file);
+    else
+        daemon_path(d->cfg, d->cfg->relayhost_auth_file, path, sizeof(path));
+    FILE *f = fopen(path, "r");
+    char line[600];
+    if (!f || !fgets(line, sizeof(line), f)) {
+        log_error("cannot read relayhost_auth_file %s: %s", path, f ? "empty" : strerror(errno));
+        if (f)
+            fclose(f);
+        return;
+    }
+    fclose(f);
+    line[strcspn(line, "\r\n")] = '\0';
+    char *colon = strchr(line, ':');
+    if (!colon) {
+        log_error("relayhost_auth_file %s: expected USERNAME:PASSWORD", path);
+        return;
+    }
+    *colon = '\0';
+    str_copy(d->relay_user, sizeof(d->relay_user), line);
+    str_copy(d->relay_password, sizeof(d->relay_password), colon + 1);
+    memset(line, 0, sizeof(line));
+}
+
+int deliver_smtp_main(struct daemon_env *env)
+{
+    struct ds d;
+    memset(&d, 0, sizeof(d));
+    d.cfg = env->cfg;
+    d.env = env;
+    d.base = event_base_new();
+    if (!d.base)
+        log_fatal("cannot create an event loop");
+    const char *err;
+    if (spool_open(&d.spool, d.cfg->data_dir, &err) < 0)
+        log_fatal("cannot open the spool under %s: %s", d.cfg->data_dir, err);
+    char *dnserr = NULL;
+    d.dns = dns_new(d.base, d.cfg->dns_resolver, &dnserr);
+    if (!d.dns)
+        log_fatal("%s", dnserr);
+    d.tls = SSL_CTX_new(TLS_client_method());
+    if (!d.tls)
+        log_fatal("cannot create a TLS client context");
+    SSL_CTX_set_min_proto_version(d.tls, TLS1_2_VERSION);
+    SSL_CTX_set_verify(d.tls, SSL_VERIFY_NONE, NULL); /* opportunistic (no DANE yet) */
+    read_relay_auth(&d);
+    d.listener =
+        evconnlistener_new(d.base, on_accept, &d, LEV_OPT_CLOSE_ON_FREE, -1, env->smtp_client_fd);
+    if (!d.listener)
+        log_fatal("cannot listen on %s", env->smtp_client_path);
+    d.sigterm_ev = evsignal_new(d.base, SIGTERM, on_signal, &d);
+    d.sigint_ev = evsignal_new(d.base, SIGINT, on_signal, &d);
+    event_add(d.sigterm_ev, NULL);
+    event_add(d.sigint_ev, NULL);
+    log_info("ready");
+
+    event_base_dispatch(d.base);
+
+    while (d.sites) {
+        struct ds_site *s = d.sites;
+        d.sites = s->next;
+        while (s->idle) {
+            struct ds_conn *c = s->idle;
+            s->idle = c->next_idle;
+            if (c->idle_ev)
+                event_free(c->idle_ev);
+            if (c->free_ev)
+                event_free(c->free_ev);
+            bufferevent_free(c->bev);
+            smtp_client_free(&c->sc);
+            free(c);
+        }
+        free(s);
+    }
+    while (d.clients) {
+        d.clients->jobs = 0;
+        client_free(d.clients);
+    }
+    evconnlistener_free(d.listener);
+    event_free(d.sigterm_ev);
+    event_free(d.sigint_ev);
+    dns_free(&d.dns);
+    SSL_CTX_free(d.tls);
+    memset(d.relay_password, 0, sizeof(d.relay_password));
+    spool_close(&d.spool);
+    event_base_free(d.base);
+    return 0;
+}

@@ -1,0 +1,30 @@
+/* route: where the queue manager sends one recipient. The transport table
+ * comes first (it may send a local domain to LMTP, or refuse a domain);
+ * then our own mailboxes go to deliver-local, and the rest to the
+ * relayhost if there is one, else to the MX of the recipient's domain. */
+#ifndef POSTINO_ROUTE_H
+#define POSTINO_ROUTE_H
+
+#include "envelope.h"
+#include "lib/config.h"
+#include "state/state-db.h"
+
+enum route_kind {
+    ROUTE_TO_LOCAL,   /* deliver-local */
+    ROUTE_TO_SMTP,    /* deliver-smtp, to nexthop (SMTP or LMTP) */
+    ROUTE_TO_BOUNCE,  /* refuse for good: text */
+    ROUTE_TO_DEFER,   /* not now: text */
+    ROUTE_TO_DISCARD, /* drop (a transport says so) */
+};
+
+struct route {
+    enum route_kind kind;
+    char nexthop[320]; /* "smtp:...", "lmtp:...", or "relayhost" */
+    char text[320];
+};
+
+/* Decide the route of r. Never fails: trouble gives ROUTE_TO_DEFER. */
+void route_rcpt(struct state_db *db, const struct config *cfg, const struct envelope_rcpt *r,
+                struct route *out);
+
+#endif
