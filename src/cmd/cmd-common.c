@@ -46,6 +46,8 @@ int cmd_parse_common(int argc, char **argv, struct cmd_common *c, const char *us
             c->password_stdin = true;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             c->help = true;
+        } else if (strcmp(a, "--from") == 0) {
+            argv[out++] = (char *)"from"; /* postino queue delete --from ADDRESS */
         } else if (a[0] == '-' && a[1] != '\0') {
             cmd_error("unknown option %s", a);
             fputs(usage, stderr);

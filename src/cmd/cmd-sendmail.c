@@ -276,7 +276,7 @@ int cmd_sendmail(int argc, char **argv)
     struct state_db *db = NULL;
     struct envelope env;
     envelope_init(&env);
-    struct spool sp = {.incoming_fd = -1, .queue_fd = -1, .free_fd = -1};
+    struct spool sp = {.incoming_fd = -1, .queue_fd = -1, .free_fd = -1, .hold_fd = -1};
     struct spool_file *f = NULL;
     uid_t caller = getuid();
 

@@ -26,6 +26,8 @@ struct daemon_env {
     char deliver_path[512];
     int smtp_client_fd; /* listening socket of deliver-smtp */
     char smtp_client_path[512];
+    int queue_ctl_fd; /* the queue manager's control socket (postino queue) */
+    char queue_ctl_path[512];
 };
 
 int supervisor_main(struct config *cfg);

@@ -9,6 +9,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/listener.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -100,6 +101,7 @@ struct queue {
     struct agent agents[AGENT_COUNT];
     struct pjob *pjobs;
     struct state_db *db;
+    struct evconnlistener *ctl;
     uint32_t next_job;
     int free_estimate; /* files in spool/free (recounted every second) */
     bool stopping;
@@ -834,6 +836,166 @@ static void on_reconnect(evutil_socket_t fd, short what, void *arg)
     agent_connect(arg);
 }
 
+/* --- the control socket (postino queue flush|retry|hold|delete|bounce) --- */
+
+/* A message that an administrator's command may change now. */
+static struct qmsg *ctl_message(struct queue *q, const char *id, struct buf *reply)
+{
+    struct qmsg *m = queue_id_valid(id, strlen(id)) ? find(q, id) : NULL;
+    if (!m) {
+        buf_printf(reply, "error no message %s in the queue\n", id);
+        return NULL;
+    }
+    if (m->jobs_out || m->writing) {
+        buf_printf(reply, "error %s is being delivered right now; try again in a moment\n", id);
+        return NULL;
+    }
+    return m;
+}
+
+static void retry_now(struct queue *q, struct qmsg *m)
+{
+    for (size_t i = 0; i < m->env.nrcpts; i++)
+        if (m->env.rcpts[i].status == RCPT_DEFERRED)
+            m->env.rcpts[i].next_try = 0;
+    make_ready(q, m);
+}
+
+/* Mark every recipient not yet done as bounced by the administrator. */
+static void bounce_now(struct queue *q, struct qmsg *m)
+{
+    for (size_t i = 0; i < m->env.nrcpts; i++) {
+        struct envelope_rcpt *r = &m->env.rcpts[i];
+        if (r->status == RCPT_PENDING || r->status == RCPT_DEFERRED) {
+            r->status = RCPT_BOUNCED;
+            envelope_rcpt_set_last(r, "5.0.0 returned to the sender by the administrator");
+        }
+    }
+    log_info("%s: returned to the sender by the administrator", m->env.id);
+    finish_round(q, m);
+}
+
+static void ctl_command(struct queue *q, char *line, struct buf *reply)
+{
+    char *arg = strchr(line, ' ');
+    if (arg)
+        *arg++ = '\0';
+    if (strcmp(line, "flush") == 0) {
+        size_t n = 0;
+        for (size_t b = 0; b < BUCKETS; b++)
+            for (struct qmsg *m = q->table[b]; m; m = m->hnext)
+                if (!m->jobs_out && !m->writing) {
+                    retry_now(q, m);
+                    n++;
+                }
+        log_info("queue flushed by the administrator (%zu messages)", n);
+        buf_printf(reply, "ok %zu messages to be tried now\n", n);
+        return;
+    }
+    if (!arg || !*arg) {
+        buf_append_str(reply, "error missing argument\n");
+        return;
+    }
+    if (strcmp(line, "delete-from") == 0) {
+        size_t n = 0, busy = 0;
+        for (size_t b = 0; b < BUCKETS; b++) {
+            for (struct qmsg *m = q->table[b], *next; m; m = next) {
+                next = m->hnext;
+                if (!str_eq_ci(m->env.sender, arg))
+                    continue;
+                if (m->jobs_out || m->writing) {
+                    busy++;
+                    continue;
+                }
+                if (spool_delete(&q->spool, m->env.id) == 0) {
+                    log_info("%s: deleted by the administrator", m->env.id);
+                    forget(q, m);
+                    n++;
+                }
+            }
+        }
+        buf_printf(reply, "ok %zu deleted%s\n", n, busy ? ", some busy: try again" : "");
+        return;
+    }
+    struct qmsg *m = ctl_message(q, arg, reply);
+    if (!m)
+        return;
+    if (strcmp(line, "retry") == 0) {
+        retry_now(q, m);
+        buf_printf(reply, "ok %s to be tried now\n", arg);
+    } else if (strcmp(line, "hold") == 0) {
+        if (spool_hold(&q->spool, arg) < 0) {
+            buf_printf(reply, "error cannot hold %s: %s\n", arg, strerror(errno));
+            return;
+        }
+        log_info("%s: held by the administrator", arg);
+        forget(q, m);
+        buf_printf(reply, "ok %s held\n", arg);
+    } else if (strcmp(line, "delete") == 0) {
+        if (spool_delete(&q->spool, arg) < 0) {
+            buf_printf(reply, "error cannot delete %s: %s\n", arg, strerror(errno));
+            return;
+        }
+        log_info("%s: deleted by the administrator", arg);
+        forget(q, m);
+        buf_printf(reply, "ok %s deleted\n", arg);
+    } else if (strcmp(line, "bounce") == 0) {
+        bounce_now(q, m);
+        buf_printf(reply, "ok %s returned to its sender\n", arg);
+    } else {
+        buf_printf(reply, "error unknown command %s\n", line);
+    }
+}
+
+static void ctl_read(struct bufferevent *bev, void *arg)
+{
+    struct queue *q = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    size_t len;
+    char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
+    if (!line) {
+        if (evbuffer_get_length(in) > 1024)
+            bufferevent_free(bev);
+        return;
+    }
+    struct buf reply;
+    buf_init(&reply, BUF_UNLIMITED);
+    ctl_command(q, line, &reply);
+    free(line);
+    bufferevent_write(bev, reply.data, reply.len);
+    buf_free(&reply);
+    bufferevent_disable(bev, EV_READ);
+}
+
+static void ctl_write(struct bufferevent *bev, void *arg)
+{
+    (void)arg;
+    if (evbuffer_get_length(bufferevent_get_output(bev)) == 0 &&
+        !(bufferevent_get_enabled(bev) & EV_READ))
+        bufferevent_free(bev);
+}
+
+static void ctl_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)what;
+    (void)arg;
+    bufferevent_free(bev);
+}
+
+static void ctl_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                       void *arg)
+{
+    (void)l;
+    (void)sa;
+    (void)salen;
+    struct queue *q = arg;
+    struct bufferevent *bev = bufferevent_socket_new(q->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    bufferevent_setcb(bev, ctl_read, ctl_write, ctl_event, q);
+    struct timeval tv = {10, 0};
+    bufferevent_set_timeouts(bev, &tv, &tv);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
@@ -909,6 +1071,9 @@ int queue_main(struct daemon_env *env)
     event_add(q.sighup_ev, NULL);
     for (int i = 0; i < AGENT_COUNT; i++)
         agent_connect(&q.agents[i]);
+    if (env->queue_ctl_fd >= 0)
+        q.ctl = evconnlistener_new(q.base, ctl_accept, &q, LEV_OPT_CLOSE_ON_FREE, -1,
+                                   env->queue_ctl_fd);
 
     event_base_dispatch(q.base);
 
@@ -924,6 +1089,8 @@ int queue_main(struct daemon_env *env)
         free(pj);
     }
     state_db_close(&q.db);
+    if (q.ctl)
+        evconnlistener_free(q.ctl);
     for (size_t b = 0; b < BUCKETS; b++)
         while (q.table[b]) {
             struct qmsg *m = q.table[b];

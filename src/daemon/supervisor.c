@@ -78,6 +78,8 @@ static _Noreturn void run_child(struct supervisor *s, struct child *c)
         close(env->deliver_fd);
     if (c->kind != CHILD_DELIVER_SMTP)
         close(env->smtp_client_fd);
+    if (c->kind != CHILD_QUEUE)
+        close(env->queue_ctl_fd);
     const struct privs_user *u = c->kind == CHILD_DELIVER_LOCAL ? &s->mail : &s->service;
     const char *err;
     if (s->root && privs_drop(u, &err) < 0)
@@ -249,6 +251,8 @@ static void bind_sockets(struct supervisor *s)
                                   sizeof(s->env.deliver_path), s->mail.uid);
     s->env.smtp_client_fd = bind_unix(s, "run/deliver-smtp.sock", s->env.smtp_client_path,
                                       sizeof(s->env.smtp_client_path), s->service.uid);
+    s->env.queue_ctl_fd = bind_unix(s, "run/queue.sock", s->env.queue_ctl_path,
+                                    sizeof(s->env.queue_ctl_path), s->service.uid);
 }
 
 static void check_reach(const struct supervisor *s)
@@ -283,6 +287,7 @@ int supervisor_main(struct config *cfg)
     s.env.cfg = cfg;
     s.env.deliver_fd = -1;
     s.env.smtp_client_fd = -1;
+    s.env.queue_ctl_fd = -1;
     log_open("master", (enum log_target)cfg->log_target);
     log_set_level(cfg->log_level);
 
@@ -394,6 +399,8 @@ int supervisor_main(struct config *cfg)
     unlink(s.env.deliver_path);
     close(s.env.smtp_client_fd);
     unlink(s.env.smtp_client_path);
+    close(s.env.queue_ctl_fd);
+    unlink(s.env.queue_ctl_path);
     close(s.sigfd);
     close(s.lock_fd);
     log_info("stopped");

@@ -44,7 +44,7 @@ int spool_create_dirs(const char *data_dir)
 int spool_open(struct spool *sp, const char *data_dir, const char **error_r)
 {
     memset(sp, 0, sizeof(*sp));
-    sp->incoming_fd = sp->queue_fd = sp->free_fd = -1;
+    sp->incoming_fd = sp->queue_fd = sp->free_fd = sp->hold_fd = -1;
     char path[4096];
     snprintf(path, sizeof(path), "%s/spool", data_dir);
     sp->dir = xstrdup(path);
@@ -60,6 +60,7 @@ int spool_open(struct spool *sp, const char *data_dir, const char **error_r)
     /* A spool made before free/ existed gets one; without it, no reuse. */
     mkdirat(sp->queue_fd, "../free", 0750);
     sp->free_fd = openat(sp->queue_fd, "../free", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    sp->hold_fd = openat(sp->queue_fd, "../hold", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     return 0;
 }
 
@@ -71,7 +72,9 @@ void spool_close(struct spool *sp)
         close(sp->queue_fd);
     if (sp->free_fd >= 0)
         close(sp->free_fd);
-    sp->incoming_fd = sp->queue_fd = sp->free_fd = -1;
+    if (sp->hold_fd >= 0)
+        close(sp->hold_fd);
+    sp->incoming_fd = sp->queue_fd = sp->free_fd = sp->hold_fd = -1;
     x_free(&sp->free_names);
     sp->n_free = 0;
     x_free(&sp->dir);
@@ -428,13 +431,13 @@ static int read_trailer(int fd, unsigned long long *msg_len, unsigned long long 
     return 0;
 }
 
-int spool_read_envelope(struct spool *sp, const char *id, struct envelope *env,
-                        const char **error_r, bool *missing_r)
+static int read_envelope_in(int dirfd, const char *id, struct envelope *env, const char **error_r,
+                            bool *missing_r)
 {
     char name[64];
     *missing_r = false;
     name_of(name, sizeof(name), id, "msg");
-    int fd = openat(sp->queue_fd, name, O_RDONLY | O_CLOEXEC);
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         *missing_r = errno == ENOENT;
         *error_r = strerror(errno);
@@ -446,7 +449,7 @@ int spool_read_envelope(struct spool *sp, const char *id, struct envelope *env,
     if (read_trailer(fd, &msg_len, &file_size, error_r) < 0)
         goto fail;
     name_of(name, sizeof(name), id, "env");
-    int efd = openat(sp->queue_fd, name, O_RDONLY | O_CLOEXEC);
+    int efd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
     if (efd >= 0) {
         /* The envelope has changed since arrival. */
         struct stat st;
@@ -477,6 +480,67 @@ fail:
     close(fd);
     buf_free(&b);
     return -1;
+}
+
+int spool_read_envelope(struct spool *sp, const char *id, struct envelope *env,
+                        const char **error_r, bool *missing_r)
+{
+    return read_envelope_in(sp->queue_fd, id, env, error_r, missing_r);
+}
+
+int spool_read_held_envelope(struct spool *sp, const char *id, struct envelope *env,
+                             const char **error_r)
+{
+    bool missing;
+    if (sp->hold_fd < 0) {
+        *error_r = "no spool/hold";
+        return -1;
+    }
+    return read_envelope_in(sp->hold_fd, id, env, error_r, &missing);
+}
+
+/* Move ID.env (if any) then ID.msg between two directories, each durable
+ * before the next step. */
+static int move_message(int from, int to, const char *id)
+{
+    char env[64], msg[64];
+    name_of(env, sizeof(env), id, "env");
+    name_of(msg, sizeof(msg), id, "msg");
+    if (from < 0 || to < 0) {
+        errno = ENOENT;
+        return -1;
+    }
+    if (faccessat(from, msg, F_OK, 0) < 0)
+        return -1;
+    if (renameat(from, env, to, env) < 0 && errno != ENOENT)
+        return -1;
+    if (renameat(from, msg, to, msg) < 0)
+        return -1;
+    fsync(to);
+    fsync(from);
+    return 0;
+}
+
+int spool_hold(struct spool *sp, const char *id)
+{
+    return move_message(sp->queue_fd, sp->hold_fd, id);
+}
+
+int spool_release(struct spool *sp, const char *id)
+{
+    return move_message(sp->hold_fd, sp->queue_fd, id);
+}
+
+int spool_delete(struct spool *sp, const char *id)
+{
+    char name[64];
+    name_of(name, sizeof(name), id, "msg");
+    if (unlinkat(sp->queue_fd, name, 0) < 0)
+        return -1;
+    name_of(name, sizeof(name), id, "env");
+    unlinkat(sp->queue_fd, name, 0);
+    fsync(sp->queue_fd);
+    return 0;
 }
 
 int spool_write_envelope(struct spool *sp, const struct envelope *env, struct sync_op *op,
@@ -572,6 +636,13 @@ size_t spool_scan(struct spool *sp, void (*fn)(const char *id, void *arg), void 
 {
     struct scan_state st = {fn, arg, 0};
     each_name(sp->queue_fd, scan_one, &st);
+    return st.n;
+}
+
+size_t spool_scan_held(struct spool *sp, void (*fn)(const char *id, void *arg), void *arg)
+{
+    struct scan_state st = {fn, arg, 0};
+    each_name(sp->hold_fd, scan_one, &st);
     return st.n;
 }
 

@@ -42,6 +42,7 @@ struct spool {
     int incoming_fd; /* directory fds */
     int queue_fd;
     int free_fd; /* -1 if spool/free is unusable: then no reuse */
+    int hold_fd; /* spool/hold, -1 if missing */
     /* Names of files seen in free/ and not yet taken by this process. */
     char (*free_names)[QUEUE_ID_LEN + 1];
     size_t n_free;
@@ -107,6 +108,18 @@ int spool_free_count(struct spool *sp);
  * (the envelope after it excluded). -1 with errno (EINVAL: no valid
  * trailer). */
 int spool_open_message(struct spool *sp, const char *id, unsigned long long *len_r);
+
+/* Move a message (both files) from queue/ to hold/, or back (release).
+ * 0, or -1 with errno (ENOENT: no such message there). */
+int spool_hold(struct spool *sp, const char *id);
+int spool_release(struct spool *sp, const char *id);
+/* Remove a message for good (administrator's delete). 0 or -1. */
+int spool_delete(struct spool *sp, const char *id);
+/* Read the envelope of a held message (like spool_read_envelope). */
+int spool_read_held_envelope(struct spool *sp, const char *id, struct envelope *env,
+                             const char **error_r);
+/* Call fn for every held message. Returns the count. */
+size_t spool_scan_held(struct spool *sp, void (*fn)(const char *id, void *arg), void *arg);
 
 /* Call fn for the ID of every message in queue/. Returns the count. */
 size_t spool_scan(struct spool *sp, void (*fn)(const char *id, void *arg), void *arg);
