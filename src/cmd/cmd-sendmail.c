@@ -18,6 +18,7 @@
 #include "lib/syncer.h"
 #include "mime/mime-address.h"
 #include "queue/envelope.h"
+#include "queue/events.h"
 #include "queue/spool.h"
 #include "smtp/smtp-address.h"
 #include "smtp/smtp-data.h"
@@ -411,6 +412,19 @@ int cmd_sendmail(int argc, char **argv)
     }
     log_info("%s: from=<%s>, size=%llu, nrcpt=%zu, uid=%u (sendmail)", env.id, env.sender, env.size,
              env.nrcpts, (unsigned)caller);
+    char *everr = NULL;
+    struct events *ev = events_open(cfg->data_dir, &everr);
+    free(everr);
+    events_add(ev, env.id, "received", NULL,
+               "from <%s> by sendmail (uid %u), %llu octets, %zu recipient%s", env.sender,
+               (unsigned)caller, env.size, env.nrcpts, env.nrcpts == 1 ? "" : "s");
+    for (size_t k = 0; k < env.nrcpts; k++) {
+        const char *a[1] = {env.rcpts[k].addr};
+        events_index(ev, env.id, NULL, a, 1);
+    }
+    const char *snd[1] = {env.sender};
+    events_index(ev, env.id, NULL, snd, 1);
+    events_close(&ev);
     rc = 0;
 out:
     if (sp.queue_fd >= 0)

@@ -20,6 +20,7 @@ int cmd_config_reference(int argc, char **argv);
 int cmd_sendmail(int argc, char **argv);
 int cmd_transport(int argc, char **argv);
 int cmd_queue(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
 
 /* Options every subcommand shares. */
 struct cmd_common {

@@ -21,6 +21,7 @@ static const struct {
     {"user", cmd_user, "add, delete, list users; change passwords; lock accounts"},
     {"alias", cmd_alias, "add, delete, list aliases"},
     {"domain", cmd_domain, "add, delete, list mail domains"},
+    {"trace", cmd_trace, "what happened to a message, and where it is now"},
     {"queue", cmd_queue, "list, show, flush, retry, hold, release, delete, bounce"},
     {"transport", cmd_transport, "where mail for a domain goes (relay, LMTP, refuse...)"},
     {"sendmail", cmd_sendmail, "queue a message read on stdin (sendmail-compatible)"},

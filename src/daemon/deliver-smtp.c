@@ -31,6 +31,7 @@
 #include "lib/net.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
+#include "queue/events.h"
 #include "queue/spool.h"
 #include "queue/transport.h"
 #include "smtp/smtp-client.h"
@@ -114,6 +115,9 @@ struct ds_conn {
     struct event *free_ev; /* the session ended: free on the next turn */
     bool dead;
     long long cmd_sent_ms;
+    long long opened_ms;
+    char timings[400]; /* "connect=3ms greeting=10ms ..." of the current try */
+    bool slow;
     struct ds_conn *next_idle;
 };
 
@@ -128,6 +132,8 @@ struct ds {
     SSL_CTX *tls;
     struct ds_client *clients;
     struct ds_site *sites;
+    struct events *events;
+    struct event *events_ev;
     unsigned nconns;
     bool stopping;
     char relay_user[256];
@@ -336,6 +342,35 @@ static void sc_on_rcpt(void *ctx, size_t i, enum smtp_outcome o, const char *rep
     deliver_rcpt_set(&j->job.rcpts[i], d, text);
 }
 
+/* The trace: one event per recipient and try, with how long each step
+ * took (a reply slower than 30 s is how an overloaded or obsolete server
+ * shows itself, so it is marked). */
+static void record_attempt(struct ds_conn *c, struct ds_job *j, const char *failure)
+{
+    for (size_t i = 0; i < j->job.n; i++) {
+        const struct deliver_rcpt *r = &j->job.rcpts[i];
+        const char *what = failure ? failure : r->text ? r->text : "";
+        events_add(c->d->events, j->job.qid, "attempt", r->addr, "%s[%s]:%d %s%s%s%s; %s%s",
+                   c->host, c->ip, c->port, c->tls_info[0] ? c->tls_info : "no TLS",
+                   c->lmtp ? " (LMTP)" : "", "; reply: ", what, c->timings,
+                   c->slow ? "; SLOW reply (over 30 s)" : "");
+    }
+}
+
+static void sc_on_reply(void *ctx, enum smtp_client_wait what, int code)
+{
+    struct ds_conn *c = ctx;
+    static const char *const names[] = {"greeting", "hello", "mail", "rcpt",
+                                        "data",     "body",  "dot",  "idle"};
+    long long ms = now_ms() - (what == SMTP_WAIT_GREETING ? c->opened_ms : c->cmd_sent_ms);
+    if (ms > SLOW_REPLY_MS)
+        c->slow = true;
+    size_t len = strlen(c->timings);
+    if (len + 40 < sizeof(c->timings))
+        snprintf(c->timings + len, sizeof(c->timings) - len, "%s%s=%lldms(%d)%s", len ? " " : "",
+                 names[what], ms, code, ms > SLOW_REPLY_MS ? "!" : "");
+}
+
 static void sc_on_message_done(void *ctx)
 {
     struct ds_conn *c = ctx;
@@ -343,6 +378,9 @@ static void sc_on_message_done(void *ctx)
     c->job = NULL;
     if (!j)
         return;
+    record_attempt(c, j, NULL);
+    c->timings[0] = '\0';
+    c->slow = false;
     j->conn = NULL;
     snprintf(j->info, sizeof(j->info), "%s[%s]:%d%s%s", c->host, c->ip, c->port,
              c->tls_info[0] ? " " : "", c->tls_info);
@@ -372,6 +410,7 @@ static void sc_on_close(void *ctx, enum smtp_outcome o, const char *reason)
     snprintf(j->last_error, sizeof(j->last_error), "%s[%s]:%d: %s", c->host, c->ip, c->port,
              reason);
     j->last_outcome = o == SMTP_OUTCOME_OK ? SMTP_OUTCOME_TEMP : o;
+    record_attempt(c, j, reason);
     if (c->no_tls && !j->no_starttls) {
         j->no_starttls = true;
         j->retry_plain = true;
@@ -394,6 +433,7 @@ static const struct smtp_client_callbacks client_callbacks = {
     .on_rcpt = sc_on_rcpt,
     .on_message_done = sc_on_message_done,
     .on_close = sc_on_close,
+    .on_reply = sc_on_reply,
 };
 
 static void conn_take_job(struct ds_conn *c, struct ds_job *j)
@@ -438,6 +478,9 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
         return;
     if (what & BEV_EVENT_CONNECTED) {
         c->connected = true;
+        long long ms = now_ms() - c->opened_ms;
+        snprintf(c->timings, sizeof(c->timings), "connect=%lldms", ms);
+        c->opened_ms = now_ms();
         conn_timeouts(c);
         return;
     }
@@ -541,6 +584,7 @@ static void conn_open(struct ds_job *j)
     d->nconns++;
     c->bev = bufferevent_socket_new(d->base, -1, BEV_OPT_CLOSE_ON_FREE);
     c->idle_ev = evtimer_new(d->base, on_idle_timeout, c);
+    c->opened_ms = now_ms();
     c->free_ev = event_new(d->base, -1, 0, on_free_event, c);
     bool relay = j->t.kind == TRANSPORT_SMTP && d->cfg->relayhost[0] &&
                  strcmp(j->job.nexthop, "relayhost") == 0;
@@ -927,6 +971,14 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         event_base_loopexit(d->base, NULL);
 }
 
+static void on_events_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct ds *d = arg;
+    events_flush(d->events);
+}
+
 static void read_relay_auth(struct ds *d)
 {
     if (!d->cfg->relayhost_auth_file[0])
@@ -979,6 +1031,14 @@ int deliver_smtp_main(struct daemon_env *env)
     SSL_CTX_set_min_proto_version(d.tls, TLS1_2_VERSION);
     SSL_CTX_set_verify(d.tls, SSL_VERIFY_NONE, NULL); /* opportunistic (no DANE yet) */
     read_relay_auth(&d);
+    char *everr = NULL;
+    d.events = events_open(d.cfg->data_dir, &everr);
+    if (!d.events) {
+        log_warn("no message history (trace): %s", everr);
+        free(everr);
+    }
+    d.events_ev = event_new(d.base, -1, EV_PERSIST, on_events_timer, &d);
+    event_add(d.events_ev, &(struct timeval){0, 200000});
     d.listener =
         evconnlistener_new(d.base, on_accept, &d, LEV_OPT_CLOSE_ON_FREE, -1, env->smtp_client_fd);
     if (!d.listener)
@@ -1015,6 +1075,8 @@ int deliver_smtp_main(struct daemon_env *env)
     event_free(d.sigterm_ev);
     event_free(d.sigint_ev);
     dns_free(&d.dns);
+    event_free(d.events_ev);
+    events_close(&d.events);
     SSL_CTX_free(d.tls);
     memset(d.relay_password, 0, sizeof(d.relay_password));
     spool_close(&d.spool);

@@ -31,6 +31,7 @@
 #include "lib/xalloc.h"
 #include "queue/dsn.h"
 #include "queue/envelope.h"
+#include "queue/events.h"
 #include "queue/route.h"
 #include "queue/schedule.h"
 #include "queue/spool.h"
@@ -102,6 +103,8 @@ struct queue {
     struct pjob *pjobs;
     struct state_db *db;
     struct evconnlistener *ctl;
+    struct events *events;
+    struct event *events_ev;
     uint32_t next_job;
     int free_estimate; /* files in spool/free (recounted every second) */
     bool stopping;
@@ -212,6 +215,11 @@ static void load(const char *id, void *arg)
     m->hnext = q->table[b];
     q->table[b] = m;
     q->count++;
+    size_t open = 0;
+    for (size_t i = 0; i < m->env.nrcpts; i++)
+        open += m->env.rcpts[i].status == RCPT_PENDING || m->env.rcpts[i].status == RCPT_DEFERRED;
+    events_add(q->events, id, "queued", NULL, "in the queue, %zu of %zu recipient%s to deliver",
+               open, m->env.nrcpts, m->env.nrcpts == 1 ? "" : "s");
     make_ready(q, m);
 }
 
@@ -242,6 +250,9 @@ static void op_done(struct sync_op *op)
     }
     if (m->remove) {
         log_info("%s: removed", m->env.id);
+        events_add(q->events, m->env.id, "done", NULL,
+                   "every recipient done; removed from "
+                   "the queue");
         forget(q, m);
         return;
     }
@@ -279,11 +290,19 @@ static void defer(struct queue *q, struct qmsg *m, struct envelope_rcpt *r, cons
         r->status = RCPT_EXPIRED;
         log_info("%s: to=<%s>, status=expired, delay=%llds (%s)", m->env.id, r->addr,
                  now - m->env.arrival, text);
+        events_add(q->events, m->env.id, "expired", r->addr,
+                   "given up after %lld s in the queue; last: %s", now - m->env.arrival, text);
         return;
     }
     r->status = RCPT_DEFERRED;
     r->next_try =
         now + schedule_retry_delay(r->attempts, q->cfg->queue_retry_min, q->cfg->queue_retry_max);
+    char when[32];
+    time_t nt = (time_t)r->next_try;
+    struct tm tm;
+    localtime_r(&nt, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+    events_add(q->events, m->env.id, "deferred", r->addr, "%s; next try at %s", text, when);
 }
 
 /* Record what happened to a recipient. */
@@ -296,8 +315,11 @@ static void apply_outcome(struct queue *q, struct qmsg *m, struct envelope_rcpt 
     if (o == DELIVER_OK) {
         r->status = RCPT_DELIVERED;
         envelope_rcpt_set_last(r, text);
-        if (strncmp(text, "2.0.0 discarded", 15) == 0)
+        bool discarded = strncmp(text, "2.0.0 discarded", 15) == 0;
+        if (discarded)
             log_info("%s: to=<%s>, status=discarded (%s)", m->env.id, r->addr, text);
+        events_add(q->events, m->env.id, discarded ? "discarded" : "delivered", r->addr, "%s%s%s%s",
+                   text, relay ? " (by " : "", relay ? relay : "", relay ? ")" : "");
         return;
     }
     if (o == DELIVER_PERMFAIL && q->cfg->soft_bounce) {
@@ -313,6 +335,8 @@ static void apply_outcome(struct queue *q, struct qmsg *m, struct envelope_rcpt 
         r->status = RCPT_BOUNCED;
         r->attempts++;
         envelope_rcpt_set_last(r, text);
+        events_add(q->events, m->env.id, "bounced", r->addr, "%s%s%s%s", text,
+                   relay ? " (from " : "", relay ? relay : "", relay ? ")" : "");
         return;
     }
     defer(q, m, r, text);
@@ -485,6 +509,10 @@ static void notify_sender(struct queue *q, struct qmsg *m)
         free(dc);
     } else {
         log_info("%s: sender delivery status notification: %s", env->id, dc->id);
+        events_add(q->events, env->id, "notified", NULL,
+                   "delivery status notification %s sent to <%s>", dc->id, env->sender);
+        events_add(q->events, dc->id, "received", NULL,
+                   "delivery status notification about %s, to <%s>", env->id, env->sender);
         dc->op.done = dsn_committed;
         dc->op.arg = dc;
         syncer_submit(q->syncer, &dc->op);
@@ -667,6 +695,16 @@ static void on_scan(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct queue *q = arg;
     spool_scan(&q->spool, load, q);
+    /* The history is kept for 30 days. */
+    events_prune(q->events, now_s() - 30 * 86400);
+}
+
+static void on_events_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct queue *q = arg;
+    events_flush(q->events);
 }
 
 static void on_inotify(evutil_socket_t fd, short what, void *arg)
@@ -855,6 +893,9 @@ static struct qmsg *ctl_message(struct queue *q, const char *id, struct buf *rep
 
 static void retry_now(struct queue *q, struct qmsg *m)
 {
+    events_add(q->events, m->env.id, "retry", NULL,
+               "tried again now at the administrator's "
+               "request");
     for (size_t i = 0; i < m->env.nrcpts; i++)
         if (m->env.rcpts[i].status == RCPT_DEFERRED)
             m->env.rcpts[i].next_try = 0;
@@ -872,6 +913,10 @@ static void bounce_now(struct queue *q, struct qmsg *m)
         }
     }
     log_info("%s: returned to the sender by the administrator", m->env.id);
+    for (size_t i = 0; i < m->env.nrcpts; i++)
+        if (m->env.rcpts[i].status == RCPT_BOUNCED && !m->env.rcpts[i].notified)
+            events_add(q->events, m->env.id, "bounced", m->env.rcpts[i].addr,
+                       "returned to the sender by the administrator");
     finish_round(q, m);
 }
 
@@ -929,6 +974,7 @@ static void ctl_command(struct queue *q, char *line, struct buf *reply)
             return;
         }
         log_info("%s: held by the administrator", arg);
+        events_add(q->events, arg, "held", NULL, "held by the administrator");
         forget(q, m);
         buf_printf(reply, "ok %s held\n", arg);
     } else if (strcmp(line, "delete") == 0) {
@@ -937,6 +983,7 @@ static void ctl_command(struct queue *q, char *line, struct buf *reply)
             return;
         }
         log_info("%s: deleted by the administrator", arg);
+        events_add(q->events, arg, "deleted", NULL, "deleted by the administrator");
         forget(q, m);
         buf_printf(reply, "ok %s deleted\n", arg);
     } else if (strcmp(line, "bounce") == 0) {
@@ -1058,6 +1105,14 @@ int queue_main(struct daemon_env *env)
         q.inotify_ev = event_new(q.base, q.inotify_fd, EV_READ | EV_PERSIST, on_inotify, &q);
         event_add(q.inotify_ev, NULL);
     }
+    char *everr = NULL;
+    q.events = events_open(q.cfg->data_dir, &everr);
+    if (!q.events) {
+        log_warn("no message history (trace): %s", everr);
+        free(everr);
+    }
+    q.events_ev = event_new(q.base, -1, EV_PERSIST, on_events_timer, &q);
+    event_add(q.events_ev, &(struct timeval){0, 200000});
     int nfree = spool_free_count(&q.spool);
     q.free_estimate = nfree < 0 ? SPOOL_FREE_MAX : nfree;
     size_t n = spool_scan(&q.spool, load, &q);
@@ -1089,6 +1144,8 @@ int queue_main(struct daemon_env *env)
         free(pj);
     }
     state_db_close(&q.db);
+    event_free(q.events_ev);
+    events_close(&q.events);
     if (q.ctl)
         evconnlistener_free(q.ctl);
     for (size_t b = 0; b < BUCKETS; b++)

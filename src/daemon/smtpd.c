@@ -31,6 +31,7 @@
 #include "lib/worker.h"
 #include "lib/xalloc.h"
 #include "queue/envelope.h"
+#include "queue/events.h"
 #include "queue/spool.h"
 #include "smtp/smtp-server.h"
 #include "state/state-db.h"
@@ -71,6 +72,8 @@ struct smtpd {
     struct spool spool;
     struct syncer *syncer;
     struct state_db *db;
+    struct events *events;
+    struct event *events_ev; /* writes the buffered events */
     struct net_cidr *relay_nets;
     size_t n_relay_nets;
     struct smtp_server_settings settings[3]; /* per enum smtpd_service */
@@ -106,6 +109,7 @@ struct smtpd_conn {
     /* the transaction */
     struct envelope env;
     char first_rcpt[SMTP_PATH_MAX + 1];
+    char message_id[256];
     struct spool_file *file;
     struct sync_op op;
     char qid[QUEUE_ID_LEN + 1];
@@ -434,6 +438,28 @@ static void cb_reset(void *ctx)
     reset_transaction(ctx);
 }
 
+/* The trace: what arrived, from whom, how. */
+static void record_received(struct smtpd_conn *c)
+{
+    const struct envelope *env = &c->env;
+    events_add(c->d->events, c->qid, "received", NULL,
+               "from <%s> by %s from [%s] (helo %s), %s%s%s%s%s, %llu octets, %zu recipient%s%s%s",
+               env->sender, smtpd_service_name(c->service), c->ip, env->helo ? env->helo : "",
+               env->proto ? env->proto : "", c->tls_info[0] ? ", " : "", c->tls_info,
+               c->auth_user ? ", user " : "", c->auth_user ? c->auth_user : "", env->size,
+               env->nrcpts, env->nrcpts == 1 ? "" : "s", c->message_id[0] ? ", message-id " : "",
+               c->message_id);
+    const char *addrs[64];
+    size_t n = 0;
+    addrs[n++] = env->sender;
+    for (size_t i = 0; i < env->nrcpts && n < 64; i++) {
+        addrs[n++] = env->rcpts[i].addr;
+        if (env->rcpts[i].orig && n < 64)
+            addrs[n++] = env->rcpts[i].orig;
+    }
+    events_index(c->d->events, c->qid, c->message_id, addrs, n);
+}
+
 /* The commit of a message is durable (or failed): answer the client. */
 static void commit_done(struct sync_op *op)
 {
@@ -451,6 +477,9 @@ static void commit_done(struct sync_op *op)
     } else {
         log_error("%s: cannot commit the message to the queue (%s: %s)", c->qid,
                   op->failed ? op->failed : "?", strerror(op->error));
+        events_add(c->d->events, c->qid, "refused", NULL,
+                   "not queued after all: the disk refused it (%s); the client was told to retry",
+                   strerror(op->error));
         smtp_reply_set(&r, 451, "4.3.0", "Temporary failure storing the message, try again");
     }
     spool_file_done(&c->file, ok);
@@ -475,6 +504,7 @@ static enum smtp_decision cb_data_end(void *ctx, const struct smtp_data_result *
         smtp_reply_set(r, 451, "4.3.0", "Temporary failure: cannot write to the queue");
         return SMTP_DECIDED;
     }
+    str_copy(c->message_id, sizeof(c->message_id), res->message_id);
     const struct smtp_mail_args *m = smtp_server_mail(c->session);
     struct envelope *env = &c->env;
     memcpy(env->id, c->qid, sizeof(env->id));
@@ -499,6 +529,9 @@ static enum smtp_decision cb_data_end(void *ctx, const struct smtp_data_result *
         smtp_reply_set(r, 451, "4.3.0", "Temporary failure: cannot write to the queue");
         return SMTP_DECIDED;
     }
+    /* Recorded now, so that it comes before what the queue manager does
+     * with the message (it may see it before the commit returns). */
+    record_received(c);
     c->op.done = commit_done;
     c->op.arg = c;
     c->commit_pending = true;
@@ -996,6 +1029,14 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     smtpd_stop(d);
 }
 
+static void on_events_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct smtpd *d = arg;
+    events_flush(d->events);
+}
+
 static void *auth_thread_init(void *arg)
 {
     struct smtpd *d = arg;
@@ -1067,6 +1108,14 @@ int smtpd_main(struct daemon_env *env)
         }
     }
     make_settings(&d);
+    char *everr = NULL;
+    d.events = events_open(d.cfg->data_dir, &everr);
+    if (!d.events) {
+        log_warn("no message history (trace): %s", everr);
+        free(everr);
+    }
+    d.events_ev = event_new(d.base, -1, EV_PERSIST, on_events_timer, &d);
+    event_add(d.events_ev, &(struct timeval){0, 200000});
     auth_settings_from_config(&d.auth, d.cfg);
     d.auth_pool = worker_pool_new(d.base, 2, auth_thread_init, auth_thread_fini, &d);
     d.relay_nets = xcalloc(d.cfg->relay_networks.n + 1, sizeof(*d.relay_nets));
@@ -1109,6 +1158,8 @@ int smtpd_main(struct daemon_env *env)
         conn_free(d.conns);
     }
     tls_server_unref(&d.tls);
+    event_free(d.events_ev);
+    events_close(&d.events);
     event_free(d.sigterm_ev);
     event_free(d.sigint_ev);
     event_free(d.sighup_ev);

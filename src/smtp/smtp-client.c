@@ -337,6 +337,8 @@ static void after_rcpts(struct smtp_client *c)
 
 static void on_reply(struct smtp_client *c, const struct smtp_client_reply *r)
 {
+    if (c->cb.on_reply)
+        c->cb.on_reply(c->ctx, smtp_client_waiting(c), r->code);
     char text[1024];
     flat(r, text, sizeof(text));
     enum smtp_outcome o = outcome_of(r->code);

@@ -89,6 +89,9 @@ struct smtp_client_callbacks {
      * When a message was in progress its recipients without an outcome
      * got one through on_rcpt first. reason: the reply or what happened. */
     void (*on_close)(void *ctx, enum smtp_outcome o, const char *reason);
+    /* Every reply as it arrives, with what it answers (optional: for
+     * timing each step). */
+    void (*on_reply)(void *ctx, enum smtp_client_wait what, int code);
 };
 
 struct smtp_client *smtp_client_new(const struct smtp_client_settings *set,

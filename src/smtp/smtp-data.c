@@ -33,10 +33,12 @@ static void emit(struct smtp_data_parser *p, const char *data, size_t len, smtp_
 /* A CRLF ended the current line. */
 static void end_line(struct smtp_data_parser *p)
 {
+    if (p->mid_state == 1)
+        p->mid_state = 2;
     if (p->in_header) {
         if (p->line_len == 0)
             p->in_header = false;
-        else if (p->head_len == 9 && str_eqn_ci(p->head, "received:", 9))
+        else if (p->head_len >= 9 && str_eqn_ci(p->head, "received:", 9))
             p->received++;
     }
     p->line_len = 0;
@@ -104,8 +106,18 @@ size_t smtp_data_feed(struct smtp_data_parser *p, const char *data, size_t n,
                 p->has_8bit = true;
             if (++p->line_len > SMTP_TEXT_LINE_MAX)
                 p->errors |= SMTP_DATA_LONG_LINE;
-            if (p->head_len < sizeof(p->head) - 1)
-                p->head[p->head_len++] = (char)c;
+            if (p->in_header) {
+                if (p->line_len == 1 && p->mid_state == 2 && c != ' ' && c != '\t')
+                    p->mid_state = 0; /* not a continuation: the field ended */
+                if (p->mid_state && p->mid_len < sizeof(p->message_id) - 1 &&
+                    (p->mid_len > 0 || (c != ' ' && c != '\t')))
+                    p->message_id[p->mid_len++] = (char)c;
+                if (p->head_len < sizeof(p->head) - 1) {
+                    p->head[p->head_len++] = (char)c;
+                    if (p->head_len == 11 && !p->mid_len && str_eqn_ci(p->head, "message-id:", 11))
+                        p->mid_state = 1;
+                }
+            }
             break;
         }
     }

@@ -35,8 +35,12 @@ struct smtp_data_parser {
     /* Header section tracking, for the Received: hop count. */
     bool in_header;
     unsigned received; /* Received: header fields seen */
-    char head[10];     /* the first octets of the current line */
+    char head[12];     /* the first octets of the current line */
     size_t head_len;
+    /* The Message-ID: field's value (for the trace), as found. */
+    char message_id[256];
+    size_t mid_len;
+    int mid_state; /* 0 not in it, 1 in it, 2 it may go on in a continuation line */
 };
 
 /* Start a message: dots = true for DATA, false for BDAT. */

@@ -728,8 +728,11 @@ static void finish_message(struct smtp_server_session *s, const char *verb)
     s->phase = PH_CMD;
     if (!data_acceptable(s, verb))
         return;
-    struct smtp_data_result res = {
-        .size = s->data.size, .bdat = s->bdat_mode, .has_8bit = s->data.has_8bit};
+    s->data.message_id[s->data.mid_len] = '\0';
+    struct smtp_data_result res = {.size = s->data.size,
+                                   .bdat = s->bdat_mode,
+                                   .has_8bit = s->data.has_8bit,
+                                   .message_id = s->data.message_id};
     struct smtp_reply r;
     smtp_reply_set(&r, 451, "4.3.0", "Local error");
     s->data_started = false; /* from here the owner has the message */

@@ -40,6 +40,7 @@ struct smtp_data_result {
     unsigned long long size; /* octets of the message as stored (CRLF) */
     bool bdat;               /* it came with BDAT */
     bool has_8bit;
+    const char *message_id; /* the Message-ID: field's value, "" if none */
 };
 
 struct smtp_server_session;

@@ -35,6 +35,19 @@ def pytest_runtest_makereport(item, call):
     setattr(item, "rep_" + rep.when, rep)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def dns():
+    """The tests' DNS server: every postino of the session queries it.
+    Unknown names get SERVFAIL (mail to them stays deferred)."""
+    import postino_testlib
+    from dnsserver import DNSServer
+    server = DNSServer()
+    postino_testlib.DNS_RESOLVER = server.address
+    yield server
+    postino_testlib.DNS_RESOLVER = None
+    server.close()
+
+
 @pytest.fixture
 def make_server(request):
     servers = []

@@ -23,6 +23,9 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 DOMAIN = "example.test"
 
 # Settings every test server gets: argon2 cheap enough for tests.
+# "127.0.0.1:PORT" of the session's test DNS server (set by conftest).
+DNS_RESOLVER = None
+
 FAST_SETTINGS = {
     "password_argon2_memory": "64K",
     "password_argon2_time": "1",
@@ -157,6 +160,9 @@ class Server:
         self.conf = os.path.join(self.dir, "postino.conf")
         self.log_path = os.path.join(self.top, "serve.log")
         self.settings = dict(FAST_SETTINGS)
+        if DNS_RESOLVER:
+            # every server asks the tests' DNS server (conftest.dns)
+            self.settings["dns_resolver"] = DNS_RESOLVER
         self.settings.update({k: str(v) for k, v in (settings or {}).items()})
         self.proc = None
         self.exit_codes = []
