@@ -1,13 +1,14 @@
-"""Shared parts of the benchmarks in bench/ (smtp-accept, tls-handshake).
+"""Shared parts of the benchmarks in bench/ (smtp-accept, tls-handshake, smtp-relay).
 
 Running commands, picking free loopback ports, CPU accounting through a
 cgroup per server, the private Postfix instance and postino started in a
-scratch directory, and the quiet-machine wait before a run.  Python 3
+scratch directory, their queues, and the quiet-machine wait before a run.  Python 3
 standard library only.  Not a test: CI does not run the benchmarks.
 """
 
 import os
 import pwd
+import shutil
 import signal
 import socket
 import statistics
@@ -77,6 +78,34 @@ def ignore_signals():
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
+def private_copy(binary, directory):
+    """A copy of the binary under test, so that a rebuild during the run
+    cannot change or break what is measured."""
+    dst = os.path.join(directory, os.path.basename(binary))
+    shutil.copy2(binary, dst)
+    return dst
+
+
+def count_files_tree(directory):
+    """Files anywhere under directory (0 if it does not exist)."""
+    n = 0
+    for _dirpath, _dirs, files in os.walk(directory):
+        n += len(files)
+    return n
+
+
+def wait_queue_empty(server, timeout):
+    """Wait (up to timeout s) for server.queue_count() to be 0; what is left."""
+    deadline = time.monotonic() + timeout
+    while True:
+        n = server.queue_count()
+        if n == 0:
+            return 0
+        if time.monotonic() > deadline:
+            return n
+        time.sleep(0.05)
+
+
 def git_rev():
     r = run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], check=False)
     return r.stdout.decode().strip() if r.returncode == 0 else None
@@ -129,8 +158,9 @@ def wait_smtp_ready(port, timeout, alive=None, what="server"):
         if alive is not None and not alive():
             raise BenchError(f"{what} exited before it listened on port {port}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
-                f = s.makefile("rb")
+            # The file object holds the socket open until it is closed itself.
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as s, \
+                    s.makefile("rb") as f:
                 line = read_greeting(f)
                 if line.startswith(b"220"):
                     s.sendall(b"QUIT\r\n")
@@ -431,6 +461,17 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         # Creates the queue's subdirectories with Postfix's ownerships.
         run([POSTFIX, "-c", self.conf, "check"])
 
+    def queue_count(self):
+        """Messages in the queue (files in its queue subdirectories)."""
+        n = 0
+        for sub in ("maildrop", "incoming", "active", "deferred", "hold", "corrupt"):
+            n += count_files_tree(os.path.join(self.queue, sub))
+        return n
+
+    def flush_queue(self):
+        """Delete whatever a failed run left in the queue."""
+        run([POSTSUPER, "-c", self.conf, "-d", "ALL"], check=False)
+
     @staticmethod
     def postfix_ids():
         pw = pwd.getpwnam("postfix")
@@ -500,6 +541,17 @@ class PostinoInstance:
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
+
+    def queue_count(self):
+        """Messages in the spool: files in spool/incoming and spool/queue
+        (not spool/free, which holds emptied files kept for reuse)."""
+        n = 0
+        for sub in ("incoming", "queue"):
+            n += count_files_tree(os.path.join(self.dir, "spool", sub))
+        return n
+
+    def flush_queue(self):
+        pass  # left as is: a run with a non-empty queue is reported as failed
 
     def wait_ready(self):
         raise NotImplementedError
