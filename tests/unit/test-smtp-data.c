@@ -29,6 +29,7 @@ struct result {
     bool has_8bit;
     unsigned received;
     bool finish_crlf; /* BDAT: smtp_data_finish_chunks() */
+    char message_id[256];
 };
 
 static void collect(void *ctx, const char *data, size_t len)
@@ -73,6 +74,8 @@ static void run(const char *data, size_t n, bool dots, const size_t *cuts, size_
     r->size = p.size;
     r->has_8bit = p.has_8bit;
     r->received = p.received;
+    memcpy(r->message_id, p.message_id, p.mid_len);
+    r->message_id[p.mid_len] = '\0';
     /* The size counts exactly the octets handed out. */
     assert_int_equal(r->size, r->out.len);
 }
@@ -82,7 +85,7 @@ static bool same(const struct result *a, const struct result *b)
     return a->out.len == b->out.len && memcmp(a->out.data, b->out.data, a->out.len) == 0 &&
            a->consumed == b->consumed && a->done == b->done && a->errors == b->errors &&
            a->size == b->size && a->has_8bit == b->has_8bit && a->received == b->received &&
-           a->finish_crlf == b->finish_crlf;
+           a->finish_crlf == b->finish_crlf && strcmp(a->message_id, b->message_id) == 0;
 }
 
 static void print_result(const char *what, const struct result *r)
@@ -297,6 +300,52 @@ static void test_smtp_data_received_and_8bit(void **state)
     }
 }
 
+/* The Message-ID: field's value, for the trace: the first such field of
+ * the header section, unfolded, wherever the input is cut. */
+static void test_smtp_data_message_id(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        const char *mid;
+    } cases[] = {
+        {"Message-ID: <a@b.test>\r\nSubject: x\r\n\r\n.\r\n", "<a@b.test>"},
+        {"Subject: x\r\nmessage-id:<c@d>\r\n\r\n.\r\n", "<c@d>"},
+        /* folded onto the next line */
+        {"Message-Id:\r\n \t<f@g>\r\nTo: y\r\n\r\n.\r\n", "<f@g>"},
+        {"Message-ID: <h@\r\n i>\r\n\r\n.\r\n", "<h@ i>"},
+        /* only the first one counts */
+        {"Message-ID: <1@x>\r\nMessage-ID: <2@x>\r\n\r\n.\r\n", "<1@x>"},
+        /* not in the body, not another field's name */
+        {"Subject: x\r\n\r\nMessage-ID: <body@x>\r\n.\r\n", ""},
+        {"X-Message-ID: <x@x>\r\nMessage-IDs: <y@y>\r\n\r\n.\r\n", ""},
+        {".Message-ID: <stuffed@x>\r\n\r\n.\r\n", "<stuffed@x>"},
+        /* an empty value */
+        {"Message-ID:\r\nSubject: x\r\n\r\n.\r\n", ""},
+    };
+    for (size_t i = 0; i < N_ELEMS(cases); i++) {
+        struct result r;
+        run(cases[i].in, strlen(cases[i].in), true, NULL, 0, &r);
+        if (strcmp(r.message_id, cases[i].mid) != 0 || !r.done)
+            fail_msg("case %zu: message-id \"%s\", want \"%s\"", i, r.message_id, cases[i].mid);
+        check_splits(cases[i].in, strlen(cases[i].in), true, &r);
+        buf_free(&r.out);
+    }
+    /* A value longer than the buffer is cut, not overrun. */
+    struct buf in;
+    buf_init(&in, BUF_UNLIMITED);
+    buf_printf(&in, "Message-ID: <");
+    for (int i = 0; i < 400; i++)
+        buf_append_char(&in, 'x');
+    buf_printf(&in, "@y>\r\n\r\n.\r\n");
+    struct result r;
+    run(in.data, in.len, true, NULL, 0, &r);
+    assert_int_equal(strlen(r.message_id), 255);
+    assert_memory_equal(r.message_id, "<xxx", 4);
+    buf_free(&r.out);
+    buf_free(&in);
+}
+
 /* A long realistic message with every feature, split everywhere. */
 static void test_smtp_data_long_message(void **state)
 {
@@ -334,6 +383,7 @@ int main(void)
         cmocka_unit_test(test_smtp_data_bdat),
         cmocka_unit_test(test_smtp_data_line_limit),
         cmocka_unit_test(test_smtp_data_received_and_8bit),
+        cmocka_unit_test(test_smtp_data_message_id),
         cmocka_unit_test(test_smtp_data_long_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
