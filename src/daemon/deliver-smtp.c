@@ -410,6 +410,7 @@ static void sc_on_close(void *ctx, enum smtp_outcome o, const char *reason)
     snprintf(j->last_error, sizeof(j->last_error), "%s[%s]:%d: %s", c->host, c->ip, c->port,
              reason);
     j->last_outcome = o == SMTP_OUTCOME_OK ? SMTP_OUTCOME_TEMP : o;
+    log_info("%s: %s", j->job.qid, j->last_error);
     record_attempt(c, j, reason);
     if (c->no_tls && !j->no_starttls) {
         j->no_starttls = true;
@@ -506,6 +507,8 @@ static void on_tls_event(struct bufferevent *bev, short what, void *arg)
         int bits = SSL_get_cipher_bits(c->ssl, &alg);
         snprintf(c->tls_info, sizeof(c->tls_info), "tls=%s cipher=%s bits=%d",
                  SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl), bits);
+        log_info("TLS established with %s[%s]:%d: %s with cipher %s (%d bits)", c->host, c->ip,
+                 c->port, SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl), bits);
         bufferevent_setcb(c->bev, conn_read, conn_write, conn_event, c);
         bufferevent_setwatermark(c->bev, EV_WRITE, BODY_CHUNK, 0);
         smtp_client_tls_started(c->sc);
@@ -518,6 +521,8 @@ static void on_tls_event(struct bufferevent *bev, short what, void *arg)
              e ? ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "error" : "closed");
     while (bufferevent_get_openssl_error(bev))
         ;
+    log_warn("%s with %s[%s]:%d; the message goes again without TLS unless TLS is required", text,
+             c->host, c->ip, c->port);
     c->no_tls = true;
     smtp_client_abort(c->sc, SMTP_OUTCOME_TEMP, text);
 }
