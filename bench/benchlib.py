@@ -469,8 +469,9 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         return n
 
     def flush_queue(self):
-        """Delete whatever a failed run left in the queue."""
+        """Delete whatever a failed run left in the queue; True if done."""
         run([POSTSUPER, "-c", self.conf, "-d", "ALL"], check=False)
+        return True
 
     @staticmethod
     def postfix_ids():
@@ -543,15 +544,21 @@ class PostinoInstance:
         return self.proc is not None and self.proc.poll() is None
 
     def queue_count(self):
-        """Messages in the spool: files in spool/incoming and spool/queue
-        (not spool/free, which holds emptied files kept for reuse)."""
+        """Messages in the spool: the ID.msg files of spool/incoming and
+        spool/queue (not an ID.env beside one, nor spool/free, which holds
+        emptied files kept for reuse)."""
         n = 0
         for sub in ("incoming", "queue"):
-            n += count_files_tree(os.path.join(self.dir, "spool", sub))
+            try:
+                with os.scandir(os.path.join(self.dir, "spool", sub)) as it:
+                    n += sum(1 for e in it if e.name.endswith(".msg"))
+            except FileNotFoundError:
+                pass
         return n
 
     def flush_queue(self):
-        pass  # left as is: a run with a non-empty queue is reported as failed
+        """Left as is: a run with a non-empty queue is reported as failed."""
+        return False
 
     def wait_ready(self):
         raise NotImplementedError
