@@ -22,6 +22,7 @@ DEFAULT_USERS = ("bob", "alice", "carol")
 def pytest_configure(config):
     # Harmless if pytest-timeout is installed; avoids a warning if not.
     config.addinivalue_line("markers", "timeout(seconds): per-test time limit")
+    config.addinivalue_line("markers", "slow: minutes of real time; runs with POSTINO_SLOW=1")
 
 
 def pytest_report_header(config):
