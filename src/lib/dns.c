@@ -105,6 +105,10 @@ struct dns *dns_new(struct event_base *base, const char *resolver, char **error_
         if (!err)
             ub_ctx_hosts(d->ctx, NULL);
     }
+    /* unbound answers names under test. itself (NXDOMAIN, RFC 6761); a
+     * site's resolver may serve them, and the resolver decides. */
+    if (!err)
+        err = ub_ctx_set_option(d->ctx, "local-zone:", "test. transparent");
     if (err) {
         struct buf b;
         buf_init(&b, BUF_UNLIMITED);
