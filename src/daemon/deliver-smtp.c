@@ -86,6 +86,10 @@ struct ds_job {
     bool sent;        /* the message went to a server: outcomes are final */
     bool no_starttls; /* a TLS handshake failed: try again in plaintext */
     bool retry_plain;
+    /* The job holds a connection slot of its site (and of the global
+     * limit) from when it starts looking up servers until a connection
+     * takes the slot over: lookups count against the limits too. */
+    bool slot;
     struct ds_job *next; /* site queue */
 };
 
@@ -109,7 +113,8 @@ struct ds_conn {
     int port;
     bool connected;
     bool lmtp;
-    bool no_tls; /* a failed TLS handshake: this try goes without */
+    bool no_tls;      /* a failed TLS handshake: this try goes without */
+    bool tls_pending; /* STARTTLS accepted; the handshake starts after the read */
     char tls_info[160];
     struct event *idle_ev;
     struct event *free_ev; /* the session ended: free on the next turn */
@@ -118,6 +123,7 @@ struct ds_conn {
     long long opened_ms;
     char timings[400]; /* "connect=3ms greeting=10ms ..." of the current try */
     bool slow;
+    bool slot_passed; /* the failed try gave its slot back to the job */
     struct ds_conn *next_idle;
 };
 
@@ -134,7 +140,8 @@ struct ds {
     struct ds_site *sites;
     struct events *events;
     struct event *events_ev;
-    unsigned nconns;
+    struct event *kick_ev; /* run the sites on the next turn of the loop */
+    unsigned nconns;       /* slots in use: connections and jobs resolving */
     bool stopping;
     char relay_user[256];
     char relay_password[256];
@@ -142,6 +149,7 @@ struct ds {
 
 static void job_try_next(struct ds_job *j);
 static void site_run(struct ds_site *s);
+static void sites_run(struct ds *d, struct ds_site *first);
 static void conn_free(struct ds_conn *c);
 
 static long long now_ms(void)
@@ -167,6 +175,12 @@ static void job_finish(struct ds_job *j)
         log_info("%s: to=<%s>, relay=%s, delay=%.2f, status=%s (%s)", j->job.qid, r->addr,
                  j->info[0] ? j->info : "none", delay, status, r->text ? r->text : "");
     }
+    if (j->slot) {
+        j->slot = false;
+        j->site->active--;
+        d->nconns--;
+        event_active(d->kick_ev, EV_TIMEOUT, 0);
+    }
     if (j->info[0])
         j->job.info = xstrdup(j->info);
     struct ds_client *c = j->client;
@@ -188,7 +202,6 @@ static void job_finish(struct ds_job *j)
         if (c->dead && c->jobs == 0)
             client_free(c);
     }
-    (void)d;
 }
 
 /* Give every recipient without an outcome this one, and finish. */
@@ -275,9 +288,21 @@ static void sc_on_body(void *ctx)
 
 static void on_tls_event(struct bufferevent *bev, short what, void *arg);
 
+/* The client session asks for TLS while conn_read still holds the server's
+ * 220 in the socket's input buffer; the handshake starts once conn_read has
+ * drained it, or the TLS layer would read that reply as a TLS record. */
 static void sc_on_starttls(void *ctx)
 {
     struct ds_conn *c = ctx;
+    c->tls_pending = true;
+}
+
+static void conn_start_tls(struct ds_conn *c)
+{
+    c->tls_pending = false;
+    /* Anything the server sent behind its 220 is not part of TLS. */
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    evbuffer_drain(in, evbuffer_get_length(in));
     c->ssl = SSL_new(c->d->tls);
     if (!c->ssl) {
         smtp_client_abort(c->sc, SMTP_OUTCOME_TEMP, "cannot set up TLS");
@@ -412,6 +437,8 @@ static void sc_on_close(void *ctx, enum smtp_outcome o, const char *reason)
     j->last_outcome = o == SMTP_OUTCOME_OK ? SMTP_OUTCOME_TEMP : o;
     log_info("%s: %s", j->job.qid, j->last_error);
     record_attempt(c, j, reason);
+    c->slot_passed = true;
+    j->slot = true;
     if (c->no_tls && !j->no_starttls) {
         j->no_starttls = true;
         j->retry_plain = true;
@@ -459,6 +486,10 @@ static void conn_read(struct bufferevent *bev, void *arg)
         if (c->dead)
             return;
         evbuffer_drain(in, used);
+        if (c->tls_pending) {
+            conn_start_tls(c);
+            return;
+        }
         if (used == 0)
             break;
     }
@@ -557,15 +588,13 @@ static void conn_free(struct ds_conn *c)
     if (c->bev)
         bufferevent_free(c->bev);
     smtp_client_free(&c->sc);
+    bool passed = c->slot_passed;
     free(c);
-    s->active--;
-    d->nconns--;
-    site_run(s);
-    /* a connection freed somewhere else may let another site go on */
-    for (struct ds_site *o = d->sites; o && d->nconns < (unsigned)d->cfg->smtp_max_connections;
-         o = o->next)
-        if (o != s && o->head)
-            site_run(o);
+    if (!passed) {
+        s->active--;
+        d->nconns--;
+        sites_run(d, s);
+    }
 }
 
 /* Open a connection to the job's current target. */
@@ -585,8 +614,12 @@ static void conn_open(struct ds_job *j)
         net_addr_text((struct sockaddr *)&t->ss, c->ip, sizeof(c->ip));
         c->port = j->t.port;
     }
-    j->site->active++;
-    d->nconns++;
+    if (j->slot)
+        j->slot = false; /* the connection takes the job's slot over */
+    else {
+        j->site->active++;
+        d->nconns++;
+    }
     c->bev = bufferevent_socket_new(d->base, -1, BEV_OPT_CLOSE_ON_FREE);
     c->idle_ev = evtimer_new(d->base, on_idle_timeout, c);
     c->opened_ms = now_ms();
@@ -781,6 +814,21 @@ static struct ds_site *site_get(struct ds *d, const char *key)
     return s;
 }
 
+/* At the global limit, an idle connection to another next hop gives its
+ * slot up for mail that is waiting (it closes; its slot frees later). */
+static void evict_idle(struct ds *d, struct ds_site *s)
+{
+    for (struct ds_site *o = d->sites; o; o = o->next) {
+        if (o == s || !o->idle)
+            continue;
+        struct ds_conn *c = o->idle;
+        o->idle = c->next_idle;
+        evtimer_del(c->idle_ev);
+        smtp_client_quit(c->sc);
+        return;
+    }
+}
+
 /* Hand waiting jobs to idle connections, or open new ones within limits. */
 static void site_run(struct ds_site *s)
 {
@@ -798,15 +846,40 @@ static void site_run(struct ds_site *s)
             conn_take_job(c, j);
             continue;
         }
-        if (s->active >= (unsigned)d->cfg->smtp_destination_concurrency ||
-            d->nconns >= (unsigned)d->cfg->smtp_max_connections)
+        if (s->active >= (unsigned)d->cfg->smtp_destination_concurrency)
             return;
+        if (d->nconns >= (unsigned)d->cfg->smtp_max_connections) {
+            evict_idle(d, s);
+            return;
+        }
         s->head = j->next;
         if (!s->head)
             s->tail = NULL;
         j->next = NULL;
+        s->active++;
+        d->nconns++;
+        j->slot = true;
         job_start(j);
     }
+}
+
+/* Let waiting jobs go on after slots were freed: this site first, then
+ * the others within the global limit. */
+static void sites_run(struct ds *d, struct ds_site *first)
+{
+    if (first)
+        site_run(first);
+    for (struct ds_site *o = d->sites; o && d->nconns < (unsigned)d->cfg->smtp_max_connections;
+         o = o->next)
+        if (o != first && o->head)
+            site_run(o);
+}
+
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    sites_run(arg, NULL);
 }
 
 /* Count Received: fields of the header (a mail loop shows as many). */
@@ -1042,6 +1115,7 @@ int deliver_smtp_main(struct daemon_env *env)
         log_warn("no message history (trace): %s", everr);
         free(everr);
     }
+    d.kick_ev = event_new(d.base, -1, 0, on_kick, &d);
     d.events_ev = event_new(d.base, -1, EV_PERSIST, on_events_timer, &d);
     event_add(d.events_ev, &(struct timeval){0, 200000});
     d.listener =
@@ -1081,6 +1155,7 @@ int deliver_smtp_main(struct daemon_env *env)
     event_free(d.sigint_ev);
     dns_free(&d.dns);
     event_free(d.events_ev);
+    event_free(d.kick_ev);
     events_close(&d.events);
     SSL_CTX_free(d.tls);
     memset(d.relay_password, 0, sizeof(d.relay_password));
