@@ -37,8 +37,8 @@ struct smtp_client {
     bool esmtp;
     char peer[256];
     /* what the peer offers */
-    bool pipelining, x8bitmime, smtputf8, dsn, starttls, auth_plain;
-    unsigned long long size_limit;
+    bool pipelining, x8bitmime, smtputf8, dsn, starttls, auth_plain, size;
+    unsigned long long size_limit; /* 0: SIZE without a limit, or no SIZE */
     /* the message in progress */
     const struct smtp_client_message *m;
     size_t rcpt_i;
@@ -217,7 +217,8 @@ static void after_hello(struct smtp_client *c)
 /* Learn the extensions from an EHLO reply. */
 static void parse_ehlo(struct smtp_client *c, const struct smtp_client_reply *r)
 {
-    c->pipelining = c->x8bitmime = c->smtputf8 = c->dsn = c->starttls = c->auth_plain = false;
+    c->pipelining = c->x8bitmime = c->smtputf8 = c->dsn = c->starttls = c->auth_plain = c->size =
+        false;
     c->size_limit = 0;
     const char *t = buf_cstr(&r->text);
     const char *nl = strchr(t, '\n');
@@ -245,6 +246,7 @@ static void parse_ehlo(struct smtp_client *c, const struct smtp_client_reply *r)
         else if (str_eq_ci(kw, "STARTTLS"))
             c->starttls = true;
         else if (str_eq_ci(kw, "SIZE")) {
+            c->size = true;
             unsigned long long v;
             size_t d = 0;
             while (d < alen && arg[d] >= '0' && arg[d] <= '9')
@@ -567,10 +569,8 @@ void smtp_client_send(struct smtp_client *c, const struct smtp_client_message *m
     struct buf b;
     buf_init(&b, BUF_UNLIMITED);
     buf_printf(&b, "MAIL FROM:<%s>", m->sender);
-    if (c->size_limit || c->esmtp) {
-        if (c->esmtp)
-            buf_printf(&b, " SIZE=%llu", m->size);
-    }
+    if (c->size) /* RFC 1870: only to a server that offers SIZE */
+        buf_printf(&b, " SIZE=%llu", m->size);
     if (m->body_8bit && m->has_8bit && c->x8bitmime)
         buf_append_str(&b, " BODY=8BITMIME");
     if (m->smtputf8)

@@ -236,6 +236,15 @@ static void test_checks_before_sending(void **state)
     assert_string_equal(server(&t, "451 4.3.0 no\r\n"), "RSET\r\n");
     assert_int_equal(t.outcome[0], SMTP_OUTCOME_TEMP);
     finish(&t);
+
+    /* RFC 1870: no SIZE= to a server that does not offer SIZE */
+    start(&t, false);
+    server(&t, "220 x\r\n");
+    server(&t, "250-x\r\n250 8BITMIME\r\n");
+    m.size = 10;
+    smtp_client_send(t.c, &m);
+    assert_string_equal(buf_cstr(&t.out), "MAIL FROM:<>\r\n");
+    finish(&t);
 }
 
 static void test_helo_fallback_and_starttls(void **state)
