@@ -12,6 +12,7 @@
 #include "lib/str.h"
 #include "lib/syncer.h"
 #include "queue/envelope.h"
+#include "queue/events.h"
 #include "queue/spool.h"
 
 static const char usage[] =
@@ -216,6 +217,22 @@ static void flush_one(const char *id, void *arg)
     edit_envelope(arg, id, false);
 }
 
+/* What the administrator did, for postino trace, when the queue manager
+ * is not there to record it (it records what goes through its socket). */
+static void record_event(const struct config *cfg, const char *id, const char *kind,
+                         const char *text)
+{
+    char *err = NULL;
+    struct events *e = events_open(cfg->data_dir, &err);
+    if (!e) {
+        cmd_error("%s: not recorded for postino trace: %s", id, err ? err : "?");
+        free(err);
+        return;
+    }
+    events_add(e, id, kind, NULL, "%s", text);
+    events_close(&e);
+}
+
 int cmd_queue(int argc, char **argv)
 {
     struct cmd_common c;
@@ -289,6 +306,7 @@ int cmd_queue(int argc, char **argv)
             rc = 1;
         } else {
             printf("%s released\n", id);
+            record_event(cfg, id, "released", "released by the administrator");
         }
     } else {
         char command[600];
@@ -308,14 +326,22 @@ int cmd_queue(int argc, char **argv)
                 printf("deferred messages will be tried as soon as postino runs\n");
             } else if (strcmp(sub, "retry") == 0 || strcmp(sub, "bounce") == 0) {
                 rc = edit_envelope(&sp, id, strcmp(sub, "bounce") == 0) < 0 ? 1 : 0;
-                if (rc == 0)
+                if (rc == 0) {
                     printf("%s: done (takes effect when postino runs)\n", id);
+                    record_event(cfg, id, sub[0] == 'b' ? "bounce" : "retry",
+                                 sub[0] == 'b' ? "to be returned to the sender (the administrator, "
+                                                 "while postino was stopped)"
+                                               : "to be tried again at once (the administrator, "
+                                                 "while postino was stopped)");
+                }
             } else if (strcmp(sub, "hold") == 0) {
                 rc = spool_hold(&sp, id) < 0 ? 1 : 0;
                 if (rc)
                     cmd_error("%s: %s", id, strerror(errno));
-                else
+                else {
                     printf("%s held\n", id);
+                    record_event(cfg, id, "held", "held by the administrator");
+                }
             } else if (from) {
                 struct from_ctx fc = {&sp, argv[3], 0};
                 spool_scan(&sp, delete_from_one, &fc);
@@ -324,8 +350,10 @@ int cmd_queue(int argc, char **argv)
                 rc = spool_delete(&sp, id) < 0 ? 1 : 0;
                 if (rc)
                     cmd_error("%s: %s", id, strerror(errno));
-                else
+                else {
                     printf("%s deleted\n", id);
+                    record_event(cfg, id, "deleted", "deleted by the administrator");
+                }
             }
         }
     }

@@ -150,6 +150,7 @@ def test_hold_and_release(make_server, dns, peers):
     wait_event(srv, qid, "held")
     out = srv.cli("queue", "release", qid).out
     assert out.strip() == "%s released" % qid, out
+    wait_event(srv, qid, "released", text="released by the administrator")
     # back in the queue, on its schedule (next try in an hour): the
     # queue manager knows it again and tries it when asked
     retry_when_known(srv, qid)
@@ -238,6 +239,8 @@ def test_hold_while_stopped_then_start(make_server, dns, peers):
     time.sleep(1.5)
     assert peer.received() == []
     assert queue_message(srv, qid)["held"] is True
+    # held while stopped: the trace says so all the same
+    wait_event(srv, qid, "held", text="held by the administrator")
     srv.cli("queue", "release", qid)
     retry_when_known(srv, qid)
     peer.wait_messages(1)
