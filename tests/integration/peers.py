@@ -571,7 +571,36 @@ class SlowDNS:
 POSTFIX = "/usr/sbin/postfix"
 
 
-class PostfixPeer:
+class _ScratchServer:
+    """A real server run from a scratch directory (self.root), logging to
+    self.logfile and delivering to Maildirs under self.mail."""
+
+    MAILDIR_SUBDIR = ""
+
+    def cleanup(self):
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def log(self):
+        try:
+            with open(self.logfile, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def maildir_messages(self, user):
+        d = os.path.join(self.mail, user, self.MAILDIR_SUBDIR, "new")
+        try:
+            names = sorted(os.listdir(d))
+        except FileNotFoundError:
+            return []
+        out = []
+        for n in names:
+            with open(os.path.join(d, n), "rb") as f:
+                out.append(f.read())
+        return out
+
+
+class PostfixPeer(_ScratchServer):
     """A private Postfix instance: its own config directory, queue and log
     under root/, smtpd on host:25 (a fresh loopback address), accepting
     mail for `domains` and delivering it to the Maildir root/mail/<local>/
@@ -739,28 +768,6 @@ postlog   unix-dgram n  -       n       -       1       postlogd
                 break
             time.sleep(0.1)
 
-    def cleanup(self):
-        shutil.rmtree(self.root, ignore_errors=True)
-
-    def log(self):
-        try:
-            with open(self.logfile, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    def maildir_messages(self, user):
-        d = os.path.join(self.mail, user, "new")
-        try:
-            names = sorted(os.listdir(d))
-        except FileNotFoundError:
-            return []
-        out = []
-        for n in names:
-            with open(os.path.join(d, n), "rb") as f:
-                out.append(f.read())
-        return out
-
     def wait_maildir(self, user, count, timeout=20):
         deadline = time.monotonic() + timeout
         while True:
@@ -789,7 +796,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 DOVECOT = "/usr/sbin/dovecot"
 
 
-class DovecotLMTP:
+class DovecotLMTP(_ScratchServer):
     """Dovecot's LMTP server from a private configuration under root/:
     passwd-file users (name@domain), Maildirs root/mail/<name@domain>/,
     LMTP on the Unix socket root/lmtp.sock. quota={"user@dom": "1K"} gives
@@ -893,27 +900,7 @@ service anvil {
             self.proc.kill()
             self.proc.wait(10)
 
-    def cleanup(self):
-        shutil.rmtree(self.root, ignore_errors=True)
-
-    def log(self):
-        try:
-            with open(self.logfile, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    def maildir_messages(self, user):
-        d = os.path.join(self.mail, user, "Maildir", "new")
-        try:
-            names = sorted(os.listdir(d))
-        except FileNotFoundError:
-            return []
-        out = []
-        for n in names:
-            with open(os.path.join(d, n), "rb") as f:
-                out.append(f.read())
-        return out
+    MAILDIR_SUBDIR = "Maildir"
 
 
 # --- fixtures and helpers shared by the outbound test files ---
