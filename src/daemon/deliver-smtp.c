@@ -9,7 +9,6 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
-#include <event2/listener.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
@@ -23,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent-link.h"
 #include "daemon.h"
 #include "deliver/deliver-ipc.h"
 #include "lib/buf.h"
@@ -47,14 +47,6 @@ struct ds;
 struct ds_conn;
 struct ds_site;
 
-struct ds_client {
-    struct ds *d;
-    struct bufferevent *bev;
-    size_t jobs;
-    bool dead;
-    struct ds_client *next;
-};
-
 /* One address to try. */
 struct ds_target {
     char host[256];
@@ -64,8 +56,8 @@ struct ds_target {
 
 struct ds_job {
     struct ds *d;
-    struct deliver_job job; /* request in, results out */
-    struct ds_client *client;
+    struct deliver_job job;  /* request in, results out */
+    struct agent_conn *from; /* the queue manager's connection, for the result */
     struct ds_site *site;
     struct transport t;
     /* the message as the SMTP client wants it */
@@ -131,12 +123,11 @@ struct ds {
     struct config *cfg;
     struct daemon_env *env;
     struct event_base *base;
-    struct evconnlistener *listener;
+    struct agent_link *link;
     struct event *sigterm_ev, *sigint_ev;
     struct dns *dns;
     struct spool spool;
     SSL_CTX *tls;
-    struct ds_client *clients;
     struct ds_site *sites;
     struct events *events;
     struct event *events_ev;
@@ -161,8 +152,6 @@ static long long now_ms(void)
 
 /* --- results --- */
 
-static void client_free(struct ds_client *c);
-
 static void job_finish(struct ds_job *j)
 {
     struct ds *d = j->d;
@@ -183,25 +172,13 @@ static void job_finish(struct ds_job *j)
     }
     if (j->info[0])
         j->job.info = xstrdup(j->info);
-    struct ds_client *c = j->client;
-    if (c && !c->dead) {
-        struct buf out;
-        buf_init(&out, BUF_UNLIMITED);
-        if (deliver_encode_result(&j->job, &out) == 0)
-            bufferevent_write(c->bev, out.data, out.len);
-        buf_free(&out);
-    }
+    agent_conn_answer(j->from, &j->job);
     if (j->msg_fd >= 0)
         close(j->msg_fd);
     deliver_job_free(&j->job);
     free(j->rcpts);
     free(j->hosts);
     free(j);
-    if (c) {
-        c->jobs--;
-        if (c->dead && c->jobs == 0)
-            client_free(c);
-    }
 }
 
 /* Give every recipient without an outcome this one, and finish. */
@@ -904,14 +881,15 @@ static unsigned count_received(int fd, unsigned long long len)
     return count;
 }
 
-static void handle_job(struct ds_client *cl, struct ds_job *j)
+static void handle_job(void *ctx, struct agent_conn *from, struct deliver_job *job)
 {
-    struct ds *d = cl->d;
+    struct ds *d = ctx;
+    struct ds_job *j = xcalloc(1, sizeof(*j));
+    j->job = *job;
     j->d = d;
-    j->client = cl;
+    j->from = from;
     j->msg_fd = -1;
     j->started_ms = now_ms();
-    cl->jobs++;
     const char *why;
     const char *spec = strcmp(j->job.nexthop, "relayhost") == 0 ? NULL : j->job.nexthop;
     char relay[320];
@@ -964,79 +942,12 @@ static void handle_job(struct ds_client *cl, struct ds_job *j)
     site_run(j->site);
 }
 
-/* --- the queue manager's connection --- */
-
-static void client_free(struct ds_client *c)
-{
-    struct ds *d = c->d;
-    if (c->jobs > 0) {
-        c->dead = true;
-        bufferevent_disable(c->bev, EV_READ | EV_WRITE);
-        return;
-    }
-    for (struct ds_client **pp = &d->clients; *pp; pp = &(*pp)->next)
-        if (*pp == c) {
-            *pp = c->next;
-            break;
-        }
-    bufferevent_free(c->bev);
-    free(c);
-    if (d->stopping && !d->clients)
-        event_base_loopexit(d->base, NULL);
-}
-
-static void client_read(struct bufferevent *bev, void *arg)
-{
-    struct ds_client *c = arg;
-    struct evbuffer *in = bufferevent_get_input(bev);
-    for (;;) {
-        unsigned char *frame;
-        size_t flen;
-        int r = daemon_frame_next(in, &frame, &flen);
-        if (r == 0)
-            return;
-        struct ds_job *j = xcalloc(1, sizeof(*j));
-        if (r < 0 || deliver_decode_request(frame, flen, &j->job) < 0) {
-            free(j);
-            log_error("malformed request from the queue manager; closing");
-            client_free(c);
-            return;
-        }
-        evbuffer_drain(in, flen);
-        handle_job(c, j);
-    }
-}
-
-static void client_event(struct bufferevent *bev, short what, void *arg)
-{
-    (void)bev;
-    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-        client_free(arg);
-}
-
-static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
-                      void *arg)
-{
-    (void)l;
-    (void)sa;
-    (void)salen;
-    struct ds *d = arg;
-    struct ds_client *c = xcalloc(1, sizeof(*c));
-    c->d = d;
-    c->bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    bufferevent_setcb(c->bev, client_read, NULL, client_event, c);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-    c->next = d->clients;
-    d->clients = c;
-}
-
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)sig;
     (void)what;
     struct ds *d = arg;
     d->stopping = true;
-    evconnlistener_disable(d->listener);
     /* idle connections say goodbye; busy ones finish their message */
     for (struct ds_site *s = d->sites; s; s = s->next)
         while (s->idle) {
@@ -1045,8 +956,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
             evtimer_del(c->idle_ev);
             smtp_client_quit(c->sc);
         }
-    if (!d->clients)
-        event_base_loopexit(d->base, NULL);
+    agent_link_stop(d->link);
 }
 
 static void on_events_timer(evutil_socket_t fd, short what, void *arg)
@@ -1118,9 +1028,8 @@ int deliver_smtp_main(struct daemon_env *env)
     d.kick_ev = event_new(d.base, -1, 0, on_kick, &d);
     d.events_ev = event_new(d.base, -1, EV_PERSIST, on_events_timer, &d);
     event_add(d.events_ev, &(struct timeval){0, 200000});
-    d.listener =
-        evconnlistener_new(d.base, on_accept, &d, LEV_OPT_CLOSE_ON_FREE, -1, env->smtp_client_fd);
-    if (!d.listener)
+    d.link = agent_link_new(d.base, env->smtp_client_fd, handle_job, &d);
+    if (!d.link)
         log_fatal("cannot listen on %s", env->smtp_client_path);
     d.sigterm_ev = evsignal_new(d.base, SIGTERM, on_signal, &d);
     d.sigint_ev = evsignal_new(d.base, SIGINT, on_signal, &d);
@@ -1146,11 +1055,7 @@ int deliver_smtp_main(struct daemon_env *env)
         }
         free(s);
     }
-    while (d.clients) {
-        d.clients->jobs = 0;
-        client_free(d.clients);
-    }
-    evconnlistener_free(d.listener);
+    agent_link_free(&d.link);
     event_free(d.sigterm_ev);
     event_free(d.sigint_ev);
     dns_free(&d.dns);
