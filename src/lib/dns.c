@@ -399,7 +399,10 @@ static void on_txt(void *arg, int err, struct ub_result *r)
                 size_t l = p[k++];
                 if (k + l > len)
                     break;
-                buf_append(&b, p + k, l);
+                /* a NUL cannot live in a C string: it becomes 0x01, which
+                 * no record syntax (SPF, DKIM, DMARC) allows */
+                for (size_t c = 0; c < l; c++)
+                    buf_append_char(&b, p[k + c] ? (char)p[k + c] : '\x01');
                 k += l;
             }
             txt = xrealloc(txt, (n + 1) * sizeof(char *));

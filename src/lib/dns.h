@@ -53,7 +53,7 @@ typedef void dns_addr_cb(void *arg, enum dns_status st, const struct dns_addr *a
 void dns_lookup_addr(struct dns *d, const char *host, dns_addr_cb *cb, void *arg);
 
 typedef void dns_txt_cb(void *arg, enum dns_status st, char *const *txt, size_t n);
-/* TXT records (each record's strings joined). */
+/* TXT records (each record's strings joined; a NUL octet reads as 0x01). */
 void dns_lookup_txt(struct dns *d, const char *name, dns_txt_cb *cb, void *arg);
 
 /* Decode a wire-format domain name (uncompressed, as libunbound returns
