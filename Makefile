@@ -2,10 +2,12 @@
 #   make        build build/postino (optimised)
 #   make run    install missing Debian packages, build, create ./run, serve
 #   make test   install missing Debian packages, build with ASan+UBSan, run every test
-#   make fuzz   build the libFuzzer targets and run each FUZZ_SECONDS (default 60)
+#   make fuzz   build the libFuzzer targets and run each FUZZ_SECONDS (default 60);
+#               FUZZ_TARGETS="spf-record spf-macro" runs only those
 
 PYTHON      ?= /usr/bin/python3
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
 RUN_DIR     ?= run
 
 .PHONY: all build run test unit integration fuzz deps clean format
@@ -45,7 +47,7 @@ build-fuzz/build.ninja:
 
 fuzz: deps build-fuzz/build.ninja
 	ninja -C build-fuzz
-	@./tests/fuzz/run-all build-fuzz $(FUZZ_SECONDS)
+	@./tests/fuzz/run-all build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
 	rm -rf build build-test build-fuzz
