@@ -13,11 +13,17 @@
 #include "str.h"
 #include "xalloc.h"
 
-#define TYPE_A    1
-#define TYPE_MX   15
-#define TYPE_TXT  16
-#define TYPE_AAAA 28
-#define CLASS_IN  1
+#define TYPE_A     DNS_TYPE_A
+#define TYPE_CNAME DNS_TYPE_CNAME
+#define TYPE_PTR   DNS_TYPE_PTR
+#define TYPE_MX    DNS_TYPE_MX
+#define TYPE_TXT   DNS_TYPE_TXT
+#define TYPE_AAAA  DNS_TYPE_AAAA
+#define CLASS_IN   1
+
+/* Answers with more records than this are cut: nothing we look up has a
+ * use for more, and a hostile zone could send thousands. */
+#define DNS_RECORDS_MAX 100
 
 struct dns_query;
 
@@ -30,13 +36,13 @@ struct dns {
 /* One lookup in progress (an address lookup is two queries). */
 struct dns_query {
     struct dns *d;
-    int kind; /* TYPE_MX, TYPE_TXT, or TYPE_A for an address lookup */
+    int kind; /* the record type; TYPE_A for an address lookup (A and AAAA) */
     int outstanding;
     int async_ids[2];
     union {
         dns_mx_cb *mx;
         dns_addr_cb *addr;
-        dns_txt_cb *txt;
+        dns_records_cb *records;
     } cb;
     void *arg;
     /* address lookups: results gathered from both queries */
@@ -139,15 +145,8 @@ void dns_free(struct dns **dp)
     struct dns *d = *dp;
     if (!d)
         return;
-    while (d->queries) {
-        struct dns_query *q = d->queries;
-        for (int i = 0; i < 2; i++)
-            if (q->async_ids[i])
-                ub_cancel(d->ctx, q->async_ids[i]);
-        query_unlink(q);
-        free(q->addrs);
-        free(q);
-    }
+    while (d->queries)
+        dns_cancel(d, d->queries);
     event_free(d->ev);
     ub_ctx_delete(d->ctx);
     x_free(dp);
@@ -381,49 +380,104 @@ void dns_lookup_addr(struct dns *d, const char *host, dns_addr_cb *cb, void *arg
         on_a(q, 1, NULL);
 }
 
-static void on_txt(void *arg, int err, struct ub_result *r)
+/* One record's data as text (see dns_lookup_records); false if it is
+ * malformed. */
+static bool record_text(int type, const unsigned char *p, size_t len, struct buf *out)
+{
+    char name[256];
+    char addr[INET6_ADDRSTRLEN];
+    switch (type) {
+    case TYPE_A:
+    case TYPE_AAAA:
+        if (len != (type == TYPE_A ? 4u : 16u))
+            return false;
+        inet_ntop(type == TYPE_A ? AF_INET : AF_INET6, p, addr, sizeof(addr));
+        buf_append_str(out, addr);
+        return true;
+    case TYPE_MX:
+        if (len < 3 || dns_name_decode(p, len, 2, name, sizeof(name)) < 0)
+            return false;
+        buf_printf(out, "%u %s", ((unsigned)p[0] << 8) | p[1], name);
+        return true;
+    case TYPE_PTR:
+    case TYPE_CNAME:
+        if (dns_name_decode(p, len, 0, name, sizeof(name)) < 0)
+            return false;
+        buf_append_str(out, name);
+        return true;
+    case TYPE_TXT:
+        /* character-strings: length octet + text, concatenated */
+        for (size_t k = 0; k < len;) {
+            size_t l = p[k++];
+            if (k + l > len)
+                return false;
+            /* a NUL cannot live in a C string: it becomes 0x01, which no
+             * record syntax (SPF, DKIM, DMARC) allows */
+            for (size_t c = 0; c < l; c++)
+                buf_append_char(out, p[k + c] ? (char)p[k + c] : '\x01');
+            k += l;
+        }
+        return true;
+    default:
+        return false;
+    }
+}
+
+static void on_records(void *arg, int err, struct ub_result *r)
 {
     struct dns_query *q = arg;
     q->async_ids[0] = 0;
     enum dns_status st = status_of(err, r);
-    char **txt = NULL;
+    char **rr = NULL;
     size_t n = 0;
     if (st == DNS_OK) {
-        for (size_t i = 0; r->data[i]; i++) {
-            /* character-strings: length octet + text, concatenated */
+        for (size_t i = 0; r->data[i] && n < DNS_RECORDS_MAX; i++) {
             struct buf b;
             buf_init(&b, 65536);
-            const unsigned char *p = (const unsigned char *)r->data[i];
-            size_t len = (size_t)r->len[i], k = 0;
-            while (k < len) {
-                size_t l = p[k++];
-                if (k + l > len)
-                    break;
-                /* a NUL cannot live in a C string: it becomes 0x01, which
-                 * no record syntax (SPF, DKIM, DMARC) allows */
-                for (size_t c = 0; c < l; c++)
-                    buf_append_char(&b, p[k + c] ? (char)p[k + c] : '\x01');
-                k += l;
+            if (!record_text(q->kind, (const unsigned char *)r->data[i], (size_t)r->len[i], &b)) {
+                buf_free(&b);
+                continue;
             }
-            txt = xrealloc(txt, (n + 1) * sizeof(char *));
-            txt[n++] = buf_steal(&b);
+            rr = xrealloc(rr, (n + 1) * sizeof(char *));
+            rr[n++] = buf_steal(&b);
         }
+        if (n == 0)
+            st = DNS_NODATA; /* nothing usable */
     }
     if (r)
         ub_resolve_free(r);
     query_unlink(q);
-    q->cb.txt(q->arg, st, txt, n);
+    q->cb.records(q->arg, st, rr, n);
     for (size_t i = 0; i < n; i++)
-        free(txt[i]);
-    free(txt);
+        free(rr[i]);
+    free(rr);
+    free(q);
+}
+
+struct dns_query *dns_lookup_records(struct dns *d, const char *name, int type, dns_records_cb *cb,
+                                     void *arg)
+{
+    struct dns_query *q = query_new(d, type, arg);
+    q->cb.records = cb;
+    q->outstanding = 1;
+    if (ub_resolve_async(d->ctx, name, type, CLASS_IN, q, on_records, &q->async_ids[0]) != 0) {
+        on_records(q, 1, NULL);
+        return NULL;
+    }
+    return q;
+}
+
+void dns_cancel(struct dns *d, struct dns_query *q)
+{
+    for (int i = 0; i < 2; i++)
+        if (q->async_ids[i])
+            ub_cancel(d->ctx, q->async_ids[i]);
+    query_unlink(q);
+    free(q->addrs);
     free(q);
 }
 
 void dns_lookup_txt(struct dns *d, const char *name, dns_txt_cb *cb, void *arg)
 {
-    struct dns_query *q = query_new(d, TYPE_TXT, arg);
-    q->cb.txt = cb;
-    q->outstanding = 1;
-    if (ub_resolve_async(d->ctx, name, TYPE_TXT, CLASS_IN, q, on_txt, &q->async_ids[0]) != 0)
-        on_txt(q, 1, NULL);
+    (void)dns_lookup_records(d, name, TYPE_TXT, cb, arg);
 }

@@ -52,8 +52,31 @@ typedef void dns_addr_cb(void *arg, enum dns_status st, const struct dns_addr *a
  * status is DNS_OK if either found some. */
 void dns_lookup_addr(struct dns *d, const char *host, dns_addr_cb *cb, void *arg);
 
-typedef void dns_txt_cb(void *arg, enum dns_status st, char *const *txt, size_t n);
-/* TXT records (each record's strings joined; a NUL octet reads as 0x01). */
+#define DNS_TYPE_A     1
+#define DNS_TYPE_CNAME 5
+#define DNS_TYPE_PTR   12
+#define DNS_TYPE_MX    15
+#define DNS_TYPE_TXT   16
+#define DNS_TYPE_AAAA  28
+
+struct dns_query;
+
+typedef void dns_records_cb(void *arg, enum dns_status st, char *const *rr, size_t n);
+/* Records of one type as text: A and AAAA addresses, "PREF HOST" for MX,
+ * the target name of PTR and CNAME (lower case, "." for the root), TXT
+ * strings joined (a NUL octet reads as 0x01). Malformed records are left
+ * out, and at most 100 are given. rr is valid during the callback, which
+ * runs later on the event loop; the returned query can be cancelled until
+ * then. If the lookup cannot even start, the callback runs at once (with
+ * DNS_TEMPFAIL) and the result is NULL. */
+struct dns_query *dns_lookup_records(struct dns *d, const char *name, int type, dns_records_cb *cb,
+                                     void *arg);
+
+/* Cancel a lookup whose callback has not run: it never will. */
+void dns_cancel(struct dns *d, struct dns_query *q);
+
+typedef dns_records_cb dns_txt_cb;
+/* TXT records: dns_lookup_records(d, name, DNS_TYPE_TXT, ...). */
 void dns_lookup_txt(struct dns *d, const char *name, dns_txt_cb *cb, void *arg);
 
 /* Decode a wire-format domain name (uncompressed, as libunbound returns
