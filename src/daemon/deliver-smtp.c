@@ -117,6 +117,7 @@ struct ds_conn {
     bool slow;
     bool slot_passed; /* the failed try gave its slot back to the job */
     struct ds_conn *next_idle;
+    struct ds_conn *prev, *next; /* every connection, for the end */
 };
 
 struct ds {
@@ -133,6 +134,7 @@ struct ds {
     struct event *events_ev;
     struct event *kick_ev; /* run the sites on the next turn of the loop */
     unsigned nconns;       /* slots in use: connections and jobs resolving */
+    struct ds_conn *conns; /* all of them, busy, idle or closing */
     bool stopping;
     char relay_user[256];
     char relay_password[256];
@@ -549,15 +551,21 @@ static void on_idle_timeout(evutil_socket_t fd, short what, void *arg)
     smtp_client_quit(c->sc);
 }
 
-static void conn_free(struct ds_conn *c)
+/* Free a connection's memory and unlink it from the lists. */
+static void conn_destroy(struct ds_conn *c)
 {
     struct ds *d = c->d;
-    struct ds_site *s = c->site;
-    for (struct ds_conn **pp = &s->idle; *pp; pp = &(*pp)->next_idle)
+    for (struct ds_conn **pp = &c->site->idle; *pp; pp = &(*pp)->next_idle)
         if (*pp == c) {
             *pp = c->next_idle;
             break;
         }
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        d->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
     if (c->idle_ev)
         event_free(c->idle_ev);
     if (c->free_ev)
@@ -565,8 +573,15 @@ static void conn_free(struct ds_conn *c)
     if (c->bev)
         bufferevent_free(c->bev);
     smtp_client_free(&c->sc);
-    bool passed = c->slot_passed;
     free(c);
+}
+
+static void conn_free(struct ds_conn *c)
+{
+    struct ds *d = c->d;
+    struct ds_site *s = c->site;
+    bool passed = c->slot_passed;
+    conn_destroy(c);
     if (!passed) {
         s->active--;
         d->nconns--;
@@ -583,6 +598,10 @@ static void conn_open(struct ds_job *j)
     c->d = d;
     c->site = j->site;
     c->lmtp = j->t.kind == TRANSPORT_LMTP;
+    c->next = d->conns;
+    if (d->conns)
+        d->conns->prev = c;
+    d->conns = c;
     str_copy(c->host, sizeof(c->host), t->host);
     if (t->ss.ss_family == AF_UNIX) {
         str_copy(c->ip, sizeof(c->ip), "unix");
@@ -1039,20 +1058,12 @@ int deliver_smtp_main(struct daemon_env *env)
 
     event_base_dispatch(d.base);
 
+    /* Every job is answered; connections still saying goodbye go. */
+    while (d.conns)
+        conn_destroy(d.conns);
     while (d.sites) {
         struct ds_site *s = d.sites;
         d.sites = s->next;
-        while (s->idle) {
-            struct ds_conn *c = s->idle;
-            s->idle = c->next_idle;
-            if (c->idle_ev)
-                event_free(c->idle_ev);
-            if (c->free_ev)
-                event_free(c->free_ev);
-            bufferevent_free(c->bev);
-            smtp_client_free(&c->sc);
-            free(c);
-        }
         free(s);
     }
     agent_link_free(&d.link);
