@@ -21,8 +21,11 @@
 
 #include "auth/authenticate.h"
 #include "auth/sasl.h"
+#include "auth/spf-header.h"
+#include "auth/spf-resolve.h"
 #include "daemon.h"
 #include "lib/buf.h"
+#include "lib/dns.h"
 #include "lib/log.h"
 #include "lib/net.h"
 #include "lib/str.h"
@@ -80,6 +83,7 @@ struct smtpd {
     struct ip_count *ips[IP_BUCKETS];
     unsigned nconns;
     struct smtpd_conn *conns;
+    struct dns *dns; /* NULL if no resolver could be set up: no SPF */
     bool stopping;
 };
 
@@ -107,6 +111,10 @@ struct smtpd_conn {
     struct event *flush_ev;       /* closing: waiting for the output to leave */
     unsigned flush_polls;
     /* the transaction */
+    struct spf_resolve *spf;        /* the sender's SPF check, or NULL */
+    bool spf_wait_rcpt;             /* a RCPT waits for it (spf_reject_fail) */
+    bool spf_wait_data;             /* DATA waits for it (for the header) */
+    struct smtp_rcpt_args spf_rcpt; /* the waiting RCPT */
     struct envelope env;
     char first_rcpt[SMTP_PATH_MAX + 1];
     char message_id[256];
@@ -213,6 +221,8 @@ static void cb_log(void *ctx, const char *text)
 
 static void reset_transaction(struct smtpd_conn *c)
 {
+    spf_resolve_free(&c->spf);
+    c->spf_wait_rcpt = c->spf_wait_data = false;
     envelope_free(&c->env);
     c->first_rcpt[0] = '\0';
     if (c->file)
@@ -249,6 +259,26 @@ static int sender_allowed(struct smtpd_conn *c, const struct smtp_path *p)
     return state_send_as_allowed(c->d->db, c->auth_user, addr);
 }
 
+static void spf_done(void *arg, const struct spf_outcome *o);
+
+/* SPF is checked for mail from the outside: port 25, not logged in, not
+ * from relay_networks. */
+static void spf_start(struct smtpd_conn *c)
+{
+    struct smtpd *d = c->d;
+    if (!d->cfg->spf_check || !d->dns || c->service != SERVICE_SMTP || c->auth_user || c->relay_ok)
+        return;
+    struct spf_request req = {
+        .ip = c->ip,
+        .sender = c->env.sender,
+        .helo = smtp_server_helo(c->session),
+        .receiver = d->cfg->hostname,
+        .now = (long long)time(NULL),
+    };
+    c->spf =
+        spf_resolve_start(d->base, d->dns, &req, false, (unsigned)d->cfg->spf_timeout, spf_done, c);
+}
+
 static enum smtp_decision cb_mail(void *ctx, const struct smtp_mail_args *a, struct smtp_reply *r)
 {
     struct smtpd_conn *c = ctx;
@@ -271,6 +301,7 @@ static enum smtp_decision cb_mail(void *ctx, const struct smtp_mail_args *a, str
     }
     reset_transaction(c);
     c->env.sender = xstrdup(a->path.null ? "" : a->path.mailbox);
+    spf_start(c);
     return SMTP_DECIDED;
 }
 
@@ -314,10 +345,34 @@ static void first_domain(const char *name, void *arg)
         str_copy(out, SMTP_DOMAIN_MAX + 1, name);
 }
 
+static enum smtp_decision rcpt_decide(struct smtpd_conn *c, const struct smtp_rcpt_args *a,
+                                      struct smtp_reply *r);
+
+/* With spf_reject_fail, a recipient waits for the SPF result. */
 static enum smtp_decision cb_rcpt(void *ctx, const struct smtp_rcpt_args *a, struct smtp_reply *r)
 {
     struct smtpd_conn *c = ctx;
+    if (c->spf && c->d->cfg->spf_reject_fail && !spf_resolve_outcome(c->spf)) {
+        c->spf_rcpt = *a;
+        c->spf_wait_rcpt = true;
+        return SMTP_PENDING;
+    }
+    return rcpt_decide(c, a, r);
+}
+
+static enum smtp_decision rcpt_decide(struct smtpd_conn *c, const struct smtp_rcpt_args *a,
+                                      struct smtp_reply *r)
+{
     struct smtpd *d = c->d;
+    const struct spf_outcome *spf = spf_resolve_outcome(c->spf);
+    if (spf && spf->result == SPF_FAIL && d->cfg->spf_reject_fail) {
+        char why[600], expl[300];
+        str_printable(expl, sizeof(expl), spf->explanation, strlen(spf->explanation));
+        snprintf(why, sizeof(why), "SPF: %s does not allow [%s] to send its mail%s%s", spf->domain,
+                 c->ip, expl[0] ? ": " : "", expl);
+        reject_rcpt(c, a, r, 550, "5.7.23", why);
+        return SMTP_DECIDED;
+    }
     char domain[SMTP_DOMAIN_MAX + 1];
     str_copy(domain, sizeof(domain), a->path.domain);
     if (a->path.postmaster) {
@@ -397,9 +452,21 @@ static void write_received(struct smtpd_conn *c, struct buf *out)
     buf_printf(out, ";\r\n\t%s\r\n", date);
 }
 
+static enum smtp_decision data_start_decide(struct smtpd_conn *c, struct smtp_reply *r);
+
+/* The message waits for the SPF result that goes into its header. */
 static enum smtp_decision cb_data_start(void *ctx, struct smtp_reply *r)
 {
     struct smtpd_conn *c = ctx;
+    if (c->spf && !spf_resolve_outcome(c->spf)) {
+        c->spf_wait_data = true;
+        return SMTP_PENDING;
+    }
+    return data_start_decide(c, r);
+}
+
+static enum smtp_decision data_start_decide(struct smtpd_conn *c, struct smtp_reply *r)
+{
     if (c->file)
         spool_file_abort(&c->file);
     c->file = spool_file_create(&c->d->spool, c->qid);
@@ -411,6 +478,12 @@ static enum smtp_decision cb_data_start(void *ctx, struct smtp_reply *r)
     }
     struct buf hdr;
     buf_init(&hdr, 4096);
+    const struct spf_outcome *spf = spf_resolve_outcome(c->spf);
+    if (spf) {
+        struct spf_header_info info = {c->ip, c->env.sender, smtp_server_helo(c->session),
+                                       c->d->cfg->hostname};
+        spf_header_received(&hdr, spf, &info);
+    }
     write_received(c, &hdr);
     spool_file_write(c->file, hdr.data, hdr.len);
     buf_free(&hdr);
@@ -442,13 +515,15 @@ static void cb_reset(void *ctx)
 static void record_received(struct smtpd_conn *c)
 {
     const struct envelope *env = &c->env;
-    events_add(c->d->events, c->qid, "received", NULL,
-               "from <%s> by %s from [%s] (helo %s), %s%s%s%s%s, %llu octets, %zu recipient%s%s%s",
-               env->sender, smtpd_service_name(c->service), c->ip, env->helo ? env->helo : "",
-               env->proto ? env->proto : "", c->tls_info[0] ? ", " : "", c->tls_info,
-               c->auth_user ? ", user " : "", c->auth_user ? c->auth_user : "", env->size,
-               env->nrcpts, env->nrcpts == 1 ? "" : "s", c->message_id[0] ? ", message-id " : "",
-               c->message_id);
+    const struct spf_outcome *spf = spf_resolve_outcome(c->spf);
+    events_add(
+        c->d->events, c->qid, "received", NULL,
+        "from <%s> by %s from [%s] (helo %s), %s%s%s%s%s, %llu octets, %zu recipient%s%s%s%s%s",
+        env->sender, smtpd_service_name(c->service), c->ip, env->helo ? env->helo : "",
+        env->proto ? env->proto : "", c->tls_info[0] ? ", " : "", c->tls_info,
+        c->auth_user ? ", user " : "", c->auth_user ? c->auth_user : "", env->size, env->nrcpts,
+        env->nrcpts == 1 ? "" : "s", spf ? ", SPF " : "", spf ? spf_result_name(spf->result) : "",
+        c->message_id[0] ? ", message-id " : "", c->message_id);
     const char *addrs[64];
     size_t n = 0;
     addrs[n++] = env->sender;
@@ -720,6 +795,33 @@ static enum smtp_decision cb_auth(void *ctx, const struct smtp_auth_request *rq,
     c->auth = a;
     worker_submit(c->d->auth_pool, &a->job);
     return SMTP_PENDING;
+}
+
+/* The SPF check is over: log it, and go on with what waited for it. */
+static void spf_done(void *arg, const struct spf_outcome *o)
+{
+    struct smtpd_conn *c = arg;
+    char from[SMTP_PATH_MAX * 4 + 1], reason[400];
+    str_printable(from, sizeof(from), c->env.sender, strlen(c->env.sender));
+    str_printable(reason, sizeof(reason), o->reason, strlen(o->reason));
+    log_info("NOQUEUE: spf=%s client=[%s] from=<%s> domain=%s%s%s%s%s", spf_result_name(o->result),
+             c->ip, from, o->domain, o->mechanism[0] ? " mechanism=" : "", o->mechanism,
+             reason[0] ? " reason=" : "", reason);
+    if (c->dead)
+        return;
+    struct smtp_reply r;
+    if (c->spf_wait_rcpt) {
+        c->spf_wait_rcpt = false;
+        rcpt_decide(c, &c->spf_rcpt, &r);
+        smtp_server_resume(c->session, &r);
+    } else if (c->spf_wait_data) {
+        c->spf_wait_data = false;
+        if (data_start_decide(c, &r) == SMTP_DECIDED)
+            smtp_server_resume(c->session, &r);
+    } else {
+        return;
+    }
+    conn_process(c);
 }
 
 static const struct smtp_server_callbacks session_callbacks = {
@@ -1108,6 +1210,14 @@ int smtpd_main(struct daemon_env *env)
         }
     }
     make_settings(&d);
+    if (d.cfg->spf_check) {
+        char *dnserr = NULL;
+        d.dns = dns_new(d.base, d.cfg->dns_resolver, &dnserr);
+        if (!d.dns) {
+            log_error("no SPF checks: %s", dnserr);
+            free(dnserr);
+        }
+    }
     char *everr = NULL;
     d.events = events_open(d.cfg->data_dir, &everr);
     if (!d.events) {
@@ -1157,6 +1267,7 @@ int smtpd_main(struct daemon_env *env)
         d.conns->closing = true;
         conn_free(d.conns);
     }
+    dns_free(&d.dns);
     tls_server_unref(&d.tls);
     event_free(d.events_ev);
     events_close(&d.events);

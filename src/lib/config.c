@@ -144,8 +144,18 @@ static const struct config_key_def config_keys[] = {
      "after which its further attempts are refused without being checked, so that one "
      "address cannot lock an account out."},
 
+    {"spf_check", CT_BOOL, "yes", 0, 0, OFF(spf_check), NULL,
+     "Check the sender's SPF record (RFC 7208) for mail that arrives on the SMTP port from "
+     "clients that are neither logged in nor in relay_networks, and record the result in a "
+     "Received-SPF header."},
+    {"spf_reject_fail", CT_BOOL, "no", 0, 0, OFF(spf_reject_fail), NULL,
+     "Refuse the recipients of mail whose SPF result is fail (the sender's domain says the "
+     "client may not send its mail) with `550 5.7.23`."},
+    {"spf_timeout", CT_DURATION, "20s", 1, 300, OFF(spf_timeout), NULL,
+     "Longest time an SPF check may take with its DNS lookups; a slower one is a temperror."},
+
     {"dns_resolver", CT_STRING, "", 0, 64, OFF(dns_resolver), NULL,
-     "Send every DNS query (outbound delivery, and later SPF, DKIM, DNSBL) to this server, "
+     "Send every DNS query (outbound delivery, SPF, and later DKIM, DNSBL) to this server, "
      "IP[:PORT], instead of the system's resolvers."},
     {"relayhost", CT_STRING, "", 0, 300, OFF(relayhost), NULL,
      "Send all outbound mail through this host (the provider's smarthost): [HOST]:PORT "

@@ -47,6 +47,9 @@ struct config {
     long long smtpd_timeout;
     long long max_received_headers;
     struct config_list relay_networks;
+    bool spf_check;
+    bool spf_reject_fail;
+    long long spf_timeout;
 
     char *dns_resolver;
     char *relayhost;

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "auth/spf-header.h"
 #include "auth/spf-record.h"
 #include "auth/spf.h"
 #include "lib/buf.h"
@@ -240,12 +241,46 @@ static void test_evaluation_replay(void **state)
     assert_null(spf_check_new(&req));
 }
 
+static void test_received_spf_header(void **state)
+{
+    (void)state;
+    struct spf_outcome o = {.result = SPF_PASS,
+                            .domain = "b.example",
+                            .mechanism = "ip4:192.0.2.0/24",
+                            .reason = "",
+                            .explanation = ""};
+    struct spf_header_info info = {"192.0.2.7", "a\"x\\@b.example", "mail.b.example",
+                                   "mx.example.test"};
+    struct buf out;
+    buf_init(&out, BUF_UNLIMITED);
+    spf_header_received(&out, &o, &info);
+    assert_string_equal(
+        buf_cstr(&out),
+        "Received-SPF: pass (mx.example.test: domain of a\"x?@b.example "
+        "designates 192.0.2.7 as permitted sender)\r\n"
+        "\tclient-ip=192.0.2.7; envelope-from=\"a\\\"x\\\\@b.example\";\r\n"
+        "\thelo=\"mail.b.example\"; receiver=mx.example.test; identity=mailfrom;\r\n"
+        "\tmechanism=\"ip4:192.0.2.0/24\"\r\n");
+    /* an error's reason from DNS cannot break out of the comment */
+    buf_reset(&out);
+    o.result = SPF_PERMERROR;
+    o.mechanism = "";
+    o.reason = "bad (record)\r\nX-Injected: 1";
+    info.sender = "";
+    spf_header_received(&out, &o, &info);
+    assert_string_equal(buf_cstr(&out),
+                        "Received-SPF: permerror (mx.example.test: bad ?record???X-Injected: 1)\r\n"
+                        "\tclient-ip=192.0.2.7; envelope-from=\"\";\r\n"
+                        "\thelo=\"mail.b.example\"; receiver=mx.example.test; identity=helo\r\n");
+    buf_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_record_selection),  cmocka_unit_test(test_valid_records),
         cmocka_unit_test(test_invalid_records),   cmocka_unit_test(test_macro_examples),
-        cmocka_unit_test(test_evaluation_replay),
+        cmocka_unit_test(test_evaluation_replay), cmocka_unit_test(test_received_spf_header),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
