@@ -1,4 +1,6 @@
-/* Unit tests: DMARC records (RFC 7489 6.3). */
+/* Unit tests: DMARC records and Organizational Domains (RFC 7489). The
+ * public suffix list is libpsl's (psl_latest: the distribution's list or
+ * the built-in one). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +10,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/dmarc-orgdomain.h"
 #include "auth/dmarc-record.h"
+
+static struct dmarc_orgdomain *od;
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *err;
+    od = dmarc_orgdomain_new(NULL, &err);
+    return od ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    dmarc_orgdomain_free(&od);
+    return 0;
+}
 
 static enum dmarc_record_status parse(const char *txt, struct dmarc_record *r)
 {
@@ -196,13 +216,78 @@ static void test_is_dmarc(void **state)
     assert_false(dmarc_record_is_dmarc("", 0));
 }
 
+static void test_orgdomain(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *org; /* org NULL: invalid */
+    } cases[] = {
+        {"example.com", "example.com"},
+        {"a.b.example.com", "example.com"},
+        {"A.B.Example.COM", "example.com"},
+        {"www.example.com.", "example.com"},
+        {"example.co.uk", "example.co.uk"},
+        {"mail.example.co.uk", "example.co.uk"},
+        {"co.uk", "co.uk"}, /* a public suffix is its own */
+        {"com", "com"},
+        {"a.b.c.xn--mgba3a4f16a.ir", "c.xn--mgba3a4f16a.ir"}, /* IDN suffix in A-labels */
+        {"www.xn--bcher-kva.example", "xn--bcher-kva.example"},
+        {"sub.reject.example", "reject.example"}, /* unknown TLD: the "*" rule */
+        {"", NULL},
+        {".", NULL},
+        {"a..example.com", NULL},
+        {".example.com", NULL},
+        {"example.com..", NULL},
+        {"b\xc3\xbc"
+         "cher.example",
+         NULL}, /* U-labels are refused */
+        {"ex ample.com", NULL},
+        {"[192.0.2.1]", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char out[DMARC_DOMAIN_SIZE];
+        const char *err = NULL;
+        int r = dmarc_orgdomain_get(od, cases[i].in, out, &err);
+        if (cases[i].org == NULL) {
+            if (r != -1)
+                fail_msg("case %zu '%s' accepted as %s", i, cases[i].in, out);
+            assert_non_null(err);
+        } else {
+            if (r != 0)
+                fail_msg("case %zu '%s': %s", i, cases[i].in, err);
+            assert_string_equal(out, cases[i].org);
+        }
+    }
+    /* label and name limits, crossed by one */
+    char name[DMARC_DOMAIN_SIZE + 8], out[DMARC_DOMAIN_SIZE];
+    const char *err;
+    memset(name, 'a', 63);
+    memcpy(name + 63, ".com", 5);
+    assert_int_equal(dmarc_domain_normalize(name, strlen(name), out, &err), 0);
+    memset(name, 'a', 64);
+    memcpy(name + 64, ".com", 5);
+    assert_int_equal(dmarc_domain_normalize(name, strlen(name), out, &err), -1);
+    for (size_t i = 0; i < DMARC_DOMAIN_MAX + 1; i++)
+        name[i] = i % 2 ? '.' : 'a';
+    assert_int_equal(dmarc_domain_normalize(name, DMARC_DOMAIN_MAX, out, &err), 0);
+    assert_int_equal(strlen(out), DMARC_DOMAIN_MAX);
+    name[DMARC_DOMAIN_MAX] = 'a';
+    assert_int_equal(dmarc_domain_normalize(name, DMARC_DOMAIN_MAX + 1, out, &err), -1);
+    /* ...but a trailing dot does not count */
+    name[DMARC_DOMAIN_MAX] = '.';
+    assert_int_equal(dmarc_domain_normalize(name, DMARC_DOMAIN_MAX + 1, out, &err), 0);
+
+    /* a list that cannot be loaded */
+    assert_null(dmarc_orgdomain_new("/nonexistent/psl.dat", &err));
+    assert_non_null(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_record_valid),
-        cmocka_unit_test(test_record_details),
-        cmocka_unit_test(test_record_invalid),
-        cmocka_unit_test(test_is_dmarc),
+        cmocka_unit_test(test_record_valid),   cmocka_unit_test(test_record_details),
+        cmocka_unit_test(test_record_invalid), cmocka_unit_test(test_is_dmarc),
+        cmocka_unit_test(test_orgdomain),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, setup, teardown);
 }
