@@ -167,6 +167,11 @@ enum dmarc_from_status dmarc_eval_from(struct dmarc_eval *ev, const char *const 
         set_text(ev->reason, sizeof(ev->reason), "From header field has %zu addresses (%s)",
                  fa.count, buf_cstr(&fa.domains));
         st = DMARC_FROM_MULTIPLE_ADDRESSES;
+    } else if (!fa.first_too_long && !str_is_ascii(fa.first, fa.first_len) &&
+               str_utf8_valid(fa.first, fa.first_len)) {
+        set_text(ev->reason, sizeof(ev->reason),
+                 "From domain '%s' is in U-labels: DMARC not evaluated", buf_cstr(&fa.domains));
+        st = DMARC_FROM_IDN;
     } else if (fa.first_too_long ||
                dmarc_domain_normalize(fa.first, fa.first_len, ev->from, &err) < 0) {
         set_text(ev->reason, sizeof(ev->reason), "From domain '%s': %s", buf_cstr(&fa.domains),
@@ -522,6 +527,8 @@ const char *dmarc_from_status_name(enum dmarc_from_status s)
         return "multiple-addresses";
     case DMARC_FROM_SYNTAX:
         return "syntax";
+    case DMARC_FROM_IDN:
+        return "idn";
     }
     return "?";
 }

@@ -36,6 +36,9 @@ enum dmarc_from_status {
     DMARC_FROM_MULTIPLE_FIELDS,    /* more than one From field */
     DMARC_FROM_MULTIPLE_ADDRESSES, /* one From field naming several authors */
     DMARC_FROM_SYNTAX,             /* not an address list, no address, or no usable domain */
+    /* A UTF-8 (U-label) domain: not converted to A-labels yet, so DMARC
+     * cannot be evaluated. Not a reason to reject: treat as result none. */
+    DMARC_FROM_IDN,
 };
 
 /* The outcome of an SPF or DKIM check, as the caller's verifier saw it. */
@@ -121,8 +124,8 @@ void dmarc_eval_free(struct dmarc_eval **ev);
 /* Step 1: the values of all From header fields of the message (count of
  * them, each fields[i][0..lens[i]), folding allowed). On DMARC_FROM_OK
  * the domain is dmarc_eval_from_domain(); otherwise dmarc_eval_reason()
- * says what is wrong and the server should reject the message (RFC 7489
- * 6.6.1). */
+ * says what is wrong and, but for DMARC_FROM_IDN, the server should
+ * reject the message (RFC 7489 6.6.1). */
 enum dmarc_from_status dmarc_eval_from(struct dmarc_eval *ev, const char *const *fields,
                                        const size_t *lens, size_t count);
 /* Step 1 for a caller that has the domain already (tests, tools): 0, or

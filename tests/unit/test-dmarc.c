@@ -345,7 +345,10 @@ static void test_from(void **state)
         {"joe@", DMARC_FROM_SYNTAX, NULL},
         {"joe@b\xc3\xbc"
          "cher.example",
-         DMARC_FROM_SYNTAX, NULL},
+         DMARC_FROM_IDN, NULL},
+        {"joe@b\xfc"
+         "cher.example",
+         DMARC_FROM_SYNTAX, NULL}, /* not even UTF-8 */
     };
     struct dmarc_eval *ev = dmarc_eval_new(od);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
