@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "auth/dmarc.h"
+#include "lib/buf.h"
+#include "lib/str.h"
 
 static struct dmarc_orgdomain *od;
 
@@ -118,13 +120,13 @@ static void test_record_details(void **state)
     assert_true(r.p_implied);
     assert_int_equal(r.rua_count, 1);
     /* at most DMARC_RECORD_URIS_MAX URIs are kept */
-    char many[1024] = "v=DMARC1; p=none; rua=";
-    for (int i = 0; i <= DMARC_RECORD_URIS_MAX; i++) {
-        char one[64];
-        snprintf(one, sizeof(one), "%smailto:r%d@example.com", i ? "," : "", i);
-        strncat(many, one, sizeof(many) - strlen(many) - 1);
-    }
-    assert_int_equal(parse(many, &r), DMARC_RECORD_OK);
+    struct buf many;
+    buf_init(&many, BUF_UNLIMITED);
+    buf_append_str(&many, "v=DMARC1; p=none; rua=");
+    for (int i = 0; i <= DMARC_RECORD_URIS_MAX; i++)
+        buf_printf(&many, "%smailto:r%d@example.com", i ? "," : "", i);
+    assert_int_equal(parse(buf_cstr(&many), &r), DMARC_RECORD_OK);
+    buf_free(&many);
     assert_int_equal(r.rua_count, DMARC_RECORD_URIS_MAX);
     assert_string_equal(r.rua[DMARC_RECORD_URIS_MAX - 1].uri, "mailto:r7@example.com");
     /* a failed parse leaves the defaults */
@@ -396,17 +398,18 @@ struct zone {
 };
 
 /* Run discovery against a zone; returns the number of queries asked and
- * writes them, separated by spaces, into asked. */
+ * writes them, separated by spaces, into asked (size bytes). */
 static int discover(struct dmarc_eval *ev, const struct zone *zone, char *asked, size_t size)
 {
     const char *q;
     int n = 0;
-    asked[0] = '\0';
+    struct buf names;
+    buf_init(&names, size - 1);
     while ((q = dmarc_eval_query(ev)) != NULL) {
         assert_true(++n <= 2);
         if (n > 1)
-            strncat(asked, " ", size - strlen(asked) - 1);
-        strncat(asked, q, size - strlen(asked) - 1);
+            assert_int_equal(buf_append_char(&names, ' '), 0);
+        assert_int_equal(buf_append_str(&names, q), 0);
         const struct zone *z = zone;
         while (z->name && strcmp(z->name, q) != 0)
             z++;
@@ -425,6 +428,8 @@ static int discover(struct dmarc_eval *ev, const struct zone *zone, char *asked,
         }
         dmarc_eval_answer(ev, DMARC_DNS_FOUND, z->txt, lens, count);
     }
+    str_copy(asked, size, buf_cstr(&names));
+    buf_free(&names);
     return n;
 }
 
