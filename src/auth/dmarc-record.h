@@ -11,6 +11,12 @@
  * invalid, or whose sp= is invalid, is read as "v=DMARC1; p=none" (plus
  * its other tags) when its rua= holds at least one valid URI.
  *
+ * Two leniencies, both in favour of applying what the domain owner
+ * published: p= may come anywhere after v= (the ABNF of 6.4 puts it
+ * second, but reading "v=DMARC1; rua=...; p=reject" as invalid would turn
+ * it into p=none by the rule above), and empty tag-specs ("; ;") are
+ * skipped.
+ *
  * Reporting URIs that are not syntactically URIs are dropped from the
  * lists (6.6.3 speaks of "at least one syntactically valid reporting
  * URI"); at most DMARC_RECORD_URIS_MAX of each list are kept.
