@@ -1,5 +1,5 @@
-"""The RFC 7208 SPF test suite (../shared/testdata/spf/rfc7208-tests.yml,
-from pyspf) against postino's SPF evaluation.
+"""The RFC 7208 SPF test suite (spf-suite/rfc7208-tests.yml, from pyspf)
+against postino's SPF evaluation.
 
 Each scenario's zone is handed to build-test/tests/unit/spf-tool, which
 runs the same evaluation the server does, answering its DNS queries from
@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SUITE = os.path.join(HERE, "..", "..", "..", "shared", "testdata", "spf", "rfc7208-tests.yml")
+SUITE = os.path.join(HERE, "spf-suite", "rfc7208-tests.yml")
 
 # Cases not run, each with the reason.
 SKIPPED = {}
