@@ -1,0 +1,189 @@
+#include "dkim-canon.h"
+
+#include <string.h>
+
+#include "lib/str.h"
+
+int dkim_canon_parse(const char *s, size_t n, enum dkim_canon *header, enum dkim_canon *body)
+{
+    const char *slash = memchr(s, '/', n);
+    size_t hlen = slash ? (size_t)(slash - s) : n;
+    enum dkim_canon *parts[2] = {header, body};
+    const char *p[2] = {s, slash ? slash + 1 : NULL};
+    size_t len[2] = {hlen, slash ? n - hlen - 1 : 0};
+    *body = DKIM_CANON_SIMPLE;
+    for (int i = 0; i < 2; i++) {
+        if (!p[i])
+            break;
+        if (len[i] == 6 && str_eqn_ci(p[i], "simple", 6))
+            *parts[i] = DKIM_CANON_SIMPLE;
+        else if (len[i] == 7 && str_eqn_ci(p[i], "relaxed", 7))
+            *parts[i] = DKIM_CANON_RELAXED;
+        else
+            return -1;
+    }
+    return 0;
+}
+
+int dkim_canon_header(enum dkim_canon c, const char *field, size_t n, struct buf *out)
+{
+    if (c == DKIM_CANON_SIMPLE)
+        return buf_append(out, field, n);
+    size_t start = out->len;
+    const char *colon = memchr(field, ':', n);
+    size_t name_len = colon ? (size_t)(colon - field) : n;
+    /* name: lowercase, without the whitespace before the colon */
+    while (name_len > 0 && (field[name_len - 1] == ' ' || field[name_len - 1] == '\t'))
+        name_len--;
+    for (size_t i = 0; i < name_len; i++) {
+        if (buf_append_char(out, str_lower_char(field[i])) < 0)
+            goto full;
+    }
+    if (!colon)
+        return 0;
+    if (buf_append_char(out, ':') < 0)
+        goto full;
+    /* value: unfolded, whitespace runs as one space, none at either end */
+    bool wsp = false, any = false;
+    for (size_t i = (size_t)(colon - field) + 1; i < n; i++) {
+        char ch = field[i];
+        if (ch == '\r' && i + 1 < n && field[i + 1] == '\n') {
+            i++;
+            continue;
+        }
+        if (ch == ' ' || ch == '\t') {
+            wsp = true;
+            continue;
+        }
+        if (wsp && any && buf_append_char(out, ' ') < 0)
+            goto full;
+        wsp = false;
+        any = true;
+        if (buf_append_char(out, ch) < 0)
+            goto full;
+    }
+    return 0;
+full:
+    buf_truncate(out, start);
+    return -1;
+}
+
+int dkim_body_hash_init(struct dkim_body_hash *h, enum dkim_canon c, uint64_t limit)
+{
+    memset(h, 0, sizeof(*h));
+    h->canon = c;
+    h->limit = limit;
+    h->md = EVP_MD_CTX_new();
+    if (!h->md || EVP_DigestInit_ex(h->md, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(h->md);
+        h->md = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* Hash what is in the output buffer (the part under the limit). */
+static void flush_out(struct dkim_body_hash *h)
+{
+    if (h->out_len > 0 && EVP_DigestUpdate(h->md, h->out, h->out_len) != 1)
+        h->failed = true;
+    h->out_len = 0;
+}
+
+/* Emit one canonical byte: counted always, hashed while under the limit. */
+static void emit(struct dkim_body_hash *h, unsigned char c)
+{
+    h->total++;
+    if (h->hashed >= h->limit)
+        return;
+    h->hashed++;
+    h->out[h->out_len++] = c;
+    if (h->out_len == sizeof(h->out))
+        flush_out(h);
+}
+
+/* Emit a content byte of the current line, after the empty lines and the
+ * whitespace held back before it. */
+static void emit_content(struct dkim_body_hash *h, unsigned char c)
+{
+    for (; h->empty > 0; h->empty--) {
+        emit(h, '\r');
+        emit(h, '\n');
+    }
+    if (h->wsp) {
+        emit(h, ' ');
+        h->wsp = false;
+    }
+    h->line = true;
+    emit(h, c);
+}
+
+/* A CRLF ends the current line. */
+static void end_line(struct dkim_body_hash *h)
+{
+    h->wsp = false; /* relaxed: trailing whitespace goes */
+    if (h->line) {
+        emit(h, '\r');
+        emit(h, '\n');
+        h->line = false;
+    } else {
+        h->empty++;
+    }
+}
+
+void dkim_body_hash_update(struct dkim_body_hash *h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = p[i];
+        if (h->cr) {
+            h->cr = false;
+            if (c == '\n') {
+                end_line(h);
+                continue;
+            }
+            emit_content(h, '\r');
+        }
+        if (c == '\r') {
+            h->cr = true;
+        } else if (h->canon == DKIM_CANON_RELAXED && (c == ' ' || c == '\t')) {
+            h->wsp = true;
+        } else {
+            emit_content(h, c);
+        }
+    }
+}
+
+int dkim_body_hash_final(struct dkim_body_hash *h, unsigned char digest[32], uint64_t *total)
+{
+    if (h->cr) {
+        h->cr = false;
+        emit_content(h, '\r');
+    }
+    /* A last line without CRLF gets one; trailing empty lines go. */
+    if (h->line) {
+        h->wsp = false;
+        emit(h, '\r');
+        emit(h, '\n');
+        h->line = false;
+    }
+    /* simple: an empty body is one CRLF (RFC 6376 3.4.3); relaxed: nothing. */
+    if (h->canon == DKIM_CANON_SIMPLE && h->total == 0) {
+        emit(h, '\r');
+        emit(h, '\n');
+    }
+    flush_out(h);
+    unsigned int len = 0;
+    int r = 0;
+    if (h->failed || EVP_DigestFinal_ex(h->md, digest, &len) != 1 || len != 32)
+        r = -1;
+    *total = h->total;
+    dkim_body_hash_free(h);
+    return r;
+}
+
+void dkim_body_hash_free(struct dkim_body_hash *h)
+{
+    EVP_MD_CTX_free(h->md);
+    h->md = NULL;
+}
