@@ -1,0 +1,124 @@
+#include "dkim-key.h"
+
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include "auth/dkim-tags.h"
+#include "lib/str.h"
+
+/* True if the colon-separated list in t (with optional whitespace) holds
+ * word, compared ignoring ASCII case. */
+static bool list_has(const struct dkim_tag *t, const char *word)
+{
+    size_t wlen = strlen(word);
+    const char *p = t->value, *end = t->value + t->value_len;
+    while (p <= end) {
+        const char *colon = memchr(p, ':', (size_t)(end - p));
+        const char *e = colon ? colon : end;
+        const char *a = p, *b = e;
+        while (a < b && (*a == ' ' || *a == '\t' || *a == '\r' || *a == '\n'))
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r' || b[-1] == '\n'))
+            b--;
+        if ((size_t)(b - a) == wlen && str_eqn_ci(a, word, wlen))
+            return true;
+        if (!colon)
+            break;
+        p = colon + 1;
+    }
+    return false;
+}
+
+int dkim_key_parse(const char *txt, size_t len, struct dkim_key *key, const char **error_r)
+{
+    memset(key, 0, sizeof(*key));
+    struct dkim_tag_list tags;
+    const char *err;
+    if (dkim_tags_parse(txt, len, &tags, &err) < 0) {
+        *error_r = "key record syntax error";
+        return -1;
+    }
+    const struct dkim_tag *v = dkim_tags_find(&tags, "v");
+    if (v && (v != &tags.tags[0] || !dkim_tag_is(v, "DKIM1"))) {
+        *error_r = "bad key record version";
+        return -1;
+    }
+    const struct dkim_tag *k = dkim_tags_find(&tags, "k");
+    key->type = DKIM_KEY_RSA;
+    if (k && dkim_tag_is_ci(k, "ed25519")) {
+        key->type = DKIM_KEY_ED25519;
+    } else if (k && !dkim_tag_is_ci(k, "rsa")) {
+        *error_r = "unknown key type";
+        return -1;
+    }
+    const struct dkim_tag *h = dkim_tags_find(&tags, "h");
+    key->sha256 = !h || list_has(h, "sha256");
+    const struct dkim_tag *s = dkim_tags_find(&tags, "s");
+    key->email = !s || list_has(s, "email") || list_has(s, "*");
+    const struct dkim_tag *t = dkim_tags_find(&tags, "t");
+    if (t) {
+        key->testing = list_has(t, "y");
+        key->strict = list_has(t, "s");
+    }
+    const struct dkim_tag *p = dkim_tags_find(&tags, "p");
+    if (!p) {
+        *error_r = "key record without p=";
+        return -1;
+    }
+    if (p->value_len == 0) {
+        key->revoked = true;
+        return 0;
+    }
+    unsigned char der[DKIM_KEY_DATA_MAX];
+    long n = dkim_base64_decode(p->value, p->value_len, der, sizeof(der));
+    if (n <= 0) {
+        *error_r = "bad key data";
+        return -1;
+    }
+    if (key->type == DKIM_KEY_ED25519) {
+        if (n != 32) {
+            *error_r = "bad Ed25519 key length";
+            return -1;
+        }
+        key->pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, der, 32);
+        if (!key->pkey) {
+            ERR_clear_error();
+            *error_r = "bad key data";
+            return -1;
+        }
+        key->bits = 256;
+        return 0;
+    }
+    const unsigned char *q = der;
+    key->pkey = d2i_PUBKEY(NULL, &q, n);
+    if (key->pkey && q != der + n) {
+        EVP_PKEY_free(key->pkey);
+        key->pkey = NULL;
+    }
+    if (!key->pkey) {
+        q = der;
+        key->pkey = d2i_PublicKey(EVP_PKEY_RSA, NULL, &q, n);
+        if (key->pkey && q != der + n) {
+            EVP_PKEY_free(key->pkey);
+            key->pkey = NULL;
+        }
+    }
+    ERR_clear_error(); /* a failed first attempt leaves errors queued */
+    if (!key->pkey || EVP_PKEY_get_base_id(key->pkey) != EVP_PKEY_RSA) {
+        EVP_PKEY_free(key->pkey);
+        key->pkey = NULL;
+        *error_r = "bad key data";
+        return -1;
+    }
+    int bits = EVP_PKEY_get_bits(key->pkey);
+    key->bits = bits > 0 ? (unsigned)bits : 0;
+    return 0;
+}
+
+void dkim_key_free(struct dkim_key *key)
+{
+    EVP_PKEY_free(key->pkey);
+    key->pkey = NULL;
+}
