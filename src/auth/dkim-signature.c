@@ -44,6 +44,7 @@ bool dkim_name_ok(const char *s)
     return label > 0;
 }
 
+/* ftext of RFC 5322: the characters of a header field name. */
 static bool is_ftext(unsigned char c)
 {
     return c >= 33 && c <= 126 && c != ':';

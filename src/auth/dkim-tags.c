@@ -30,6 +30,7 @@ static bool is_tval_char(unsigned char c)
     return c >= 0x21 && c <= 0x7e && c != ';';
 }
 
+/* ALPHA and DIGIT of RFC 5234, for tag names. */
 static bool is_alpha(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');

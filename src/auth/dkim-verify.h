@@ -78,8 +78,9 @@ struct dkim_verify *dkim_verify_new(const struct dkim_verify_params *params);
 void dkim_verify_free(struct dkim_verify **v);
 
 /* Feed the next n bytes of the message. Returns 0, or -1 if the header
- * section passes DKIM_HEADER_MAX bytes or has too many fields (every
- * signature then ends as permerror; further input is ignored). */
+ * section passes DKIM_HEADER_MAX bytes or has too many fields: the message
+ * cannot be verified, further input is ignored and there are no results
+ * (the caller decides what such a message gets; it is not dkim=none). */
 int dkim_verify_feed(struct dkim_verify *v, const void *data, size_t n);
 /* True once the header section is complete (the key names are known). */
 bool dkim_verify_header_complete(const struct dkim_verify *v);
