@@ -5,23 +5,25 @@ implementations.
 - postino signs (RSA and Ed25519), dkimpy verifies;
 - dkimpy signs (RSA and Ed25519, simple and relaxed, with and without l=),
   postino verifies;
+- postino signs (RSA and Ed25519), OpenDKIM's opendkim-testmsg verifies;
 - opendkim-testmsg signs, dkimpy and postino check the result.
 
-Key records are given to both sides directly (dkimpy's dnsfunc, dkim-tool's
--T), so no DNS is involved. opendkim-testmsg cannot be used as a verifier
-here: it looks keys up in the DNS and has no option to take them from a
-file, so that direction is not tested. It also signs only with rsa-sha1,
-which postino refuses (RFC 8301); that refusal is tested, and dkimpy
-checks the signature itself.
+Key records are given to dkimpy and postino directly (dkimpy's dnsfunc,
+dkim-tool's -T). opendkim-testmsg can only look keys up in the DNS, so it
+runs under `unshare -mn` (root only, else skipped) with its own loopback,
+a DNS server on it and its own resolv.conf: see opendkim_verify.py.
+opendkim-testmsg signs only with rsa-sha1, which postino refuses (RFC
+8301); that refusal is tested, and dkimpy checks the signature itself.
 
 DKIM_TOOL names the program; by default it is found next to POSTINO_BIN
 (build-test/postino -> build-test/tests/unit/dkim-tool).
 """
 
-import base64
+import json
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -231,3 +233,38 @@ def test_opendkim_signs():
     rc, lines = tool_verify(resigned, RECORDS)
     assert lines[0].startswith("pass ") and lines[1].startswith("fail "), lines
     assert dkimpy_verify(resigned, 0)
+
+
+def opendkim_verify(msg, records, tmp_path):
+    """opendkim-testmsg's verdict (exit status, stderr) on msg, with the
+    key records served by a private DNS server in its own namespaces."""
+    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
+        pytest.skip("opendkim-testmsg needs DNS: this test needs root, unshare and ip")
+    if not os.access("/usr/sbin/opendkim-testmsg", os.X_OK):
+        pytest.skip("opendkim-testmsg is not installed")
+    probe = subprocess.run(["unshare", "-mn", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("cannot make namespaces here: %s" % probe.stderr.decode().strip())
+    (tmp_path / "msg").write_bytes(msg)
+    (tmp_path / "records").write_text("".join("%s %s\n" % kv for kv in records.items()))
+    p = subprocess.run(["unshare", "-mn", sys.executable, os.path.join(HERE, "opendkim_verify.py"),
+                        str(tmp_path / "msg"), str(tmp_path / "records")],
+                       capture_output=True, timeout=120)
+    assert p.returncode == 0, p.stderr.decode()
+    out = json.loads(p.stdout)
+    return out["rc"], out["stderr"]
+
+
+@pytest.mark.parametrize("selector,key", [("rsa", RSA_KEY), ("ed", ED_KEY)])
+def test_postino_signs_opendkim_verifies(selector, key, tmp_path):
+    signed = tool_sign(MESSAGE, selector, key)
+    rc, err = opendkim_verify(signed, RECORDS, tmp_path)
+    assert rc == 0, err
+    # the same signature over a changed body or header is refused
+    rc, err = opendkim_verify(signed.replace(b"hungry yet", b"hungry now"), RECORDS, tmp_path)
+    assert rc != 0 and "Bad signature" in err, err
+    rc, err = opendkim_verify(signed.replace(b"Cc: third", b"Cc: fourth"), RECORDS, tmp_path)
+    assert rc != 0 and "Bad signature" in err, err
+    # and without its key record it cannot verify
+    rc, err = opendkim_verify(signed, {}, tmp_path)
+    assert rc != 0, err
