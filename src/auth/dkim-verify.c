@@ -377,3 +377,33 @@ size_t dkim_verify_results(struct dkim_verify *v, const struct dkim_result **res
     *results_r = v->results;
     return v->sig_count;
 }
+
+/* True if s is non-empty and only has characters that an
+ * Authentication-Results value may carry unquoted. */
+static bool ar_safe(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("!#$%&'*+-/=?^_`{|}~.@", c)))
+            return false;
+    }
+    return true;
+}
+
+int dkim_result_format(const struct dkim_result *r, struct buf *out)
+{
+    size_t start = out->len;
+    int rc = buf_printf(out, "dkim=%s (%s)", dkim_status_name(r->status), r->reason);
+    const char *names[] = {"d", "i", "s", "a", "b"};
+    const char *values[] = {r->domain, r->identity, r->selector, r->algorithm, r->header_b};
+    for (size_t i = 0; i < 5 && rc == 0; i++) {
+        if (ar_safe(values[i]))
+            rc = buf_printf(out, " header.%s=%s", names[i], values[i]);
+    }
+    if (rc < 0)
+        buf_truncate(out, start);
+    return rc;
+}

@@ -26,6 +26,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "lib/buf.h"
+
 /* Signatures looked at in one message; the ones after these are ignored. */
 #define DKIM_VERIFY_MAX_SIGS 16
 /* The shortest RSA key accepted (RFC 8301). */
@@ -108,5 +110,14 @@ size_t dkim_verify_results(struct dkim_verify *v, const struct dkim_result **res
 
 /* "pass", "fail", ... as in Authentication-Results. */
 const char *dkim_status_name(enum dkim_status s);
+
+/* Append to out the method result of r for an Authentication-Results
+ * field (RFC 8601, RFC 6008): "dkim=STATUS (reason) header.d=D header.i=I
+ * header.s=S header.a=A header.b=B". A property whose value is empty or
+ * not made only of characters safe in that field (it came from the
+ * message) is left out. A message without signatures gets "dkim=none",
+ * which the caller writes. Returns 0, or -1 (out unchanged) past out's
+ * maximum. */
+int dkim_result_format(const struct dkim_result *r, struct buf *out);
 
 #endif

@@ -20,6 +20,7 @@
 #include "auth/dkim-tags.h"
 #include "auth/dkim-verify.h"
 #include "lib/buf.h"
+#include "lib/str.h"
 #include "lib/xalloc.h"
 
 /* ---- helpers ---- */
@@ -471,6 +472,28 @@ static void test_rfc6376(void **state)
     const char *const *names;
     assert_int_equal(dkim_verify_key_names(v, &names), 1);
     assert_string_equal(names[0], "brisbane._domainkey.example.com");
+    struct buf ar;
+    buf_init(&ar, BUF_UNLIMITED);
+    assert_int_equal(dkim_result_format(&r[0], &ar), 0);
+    assert_string_equal(buf_cstr(&ar), "dkim=pass (verified) header.d=example.com "
+                                       "header.i=joe@football.example.com header.s=brisbane "
+                                       "header.a=rsa-sha256 header.b=AuUoFEfD");
+    /* values from the message that are not safe are left out */
+    struct dkim_result odd = r[0];
+    odd.status = DKIM_NEUTRAL;
+    odd.reason = "signature syntax error";
+    str_copy(odd.algorithm, sizeof(odd.algorithm), "x\"(y");
+    odd.selector[0] = '\0';
+    buf_reset(&ar);
+    assert_int_equal(dkim_result_format(&odd, &ar), 0);
+    assert_string_equal(buf_cstr(&ar), "dkim=neutral (signature syntax error) header.d=example.com "
+                                       "header.i=joe@football.example.com header.b=AuUoFEfD");
+    struct buf small;
+    buf_init(&small, 10);
+    assert_int_equal(dkim_result_format(&r[0], &small), -1);
+    assert_int_equal(small.len, 0);
+    buf_free(&small);
+    buf_free(&ar);
     dkim_verify_free(&v);
 
     /* The key published where the RFC puts it (example.org) is not found. */
