@@ -82,6 +82,14 @@ struct dkim_sign *dkim_sign_new(const struct dkim_sign_params *p, const char **e
                 return NULL;
             }
         }
+        /* its domain must be d= or below it (RFC 6376 3.5, i=) */
+        const char *at = strrchr(p->identity, '@');
+        size_t il = at ? strlen(at + 1) : 0, dl = strlen(p->domain);
+        if (!at || il < dl || !str_eq_ci(at + 1 + il - dl, p->domain) ||
+            (il > dl && at[il - dl] != '.')) {
+            *error_r = "the signing identity is not within the domain";
+            return NULL;
+        }
     }
     struct dkim_sign *s = xcalloc(1, sizeof(*s));
     if (dkim_body_hash_init(&s->body, DKIM_CANON_RELAXED, DKIM_BODY_UNLIMITED) < 0) {

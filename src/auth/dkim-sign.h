@@ -31,7 +31,8 @@ struct dkim_sign_params {
     EVP_PKEY *key;        /* RSA (>= 1024 bits) or Ed25519; borrowed, not freed */
     time_t now;           /* t=; a negative value leaves t= out */
     uint64_t expire;      /* seconds after now for x=, 0 for no x= */
-    const char *identity; /* i=, or NULL for none (then it is "@" d=) */
+    const char *identity; /* i=, or NULL for none (then it is "@" d=); its
+                             domain must be domain or a subdomain of it */
 };
 
 struct dkim_sign;

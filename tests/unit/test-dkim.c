@@ -986,6 +986,22 @@ static void test_sign(void **state)
     bad = p;
     bad.identity = "a;b";
     assert_null(dkim_sign_new(&bad, &err));
+    static const char *const bad_ids[] = {"joe@example.com", "joe@xfootball.example.com", "joe",
+                                          "joe@", "@ball.example.com"};
+    for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
+        bad.identity = bad_ids[i];
+        if (dkim_sign_new(&bad, &err))
+            fail_msg("identity %s accepted", bad_ids[i]);
+        assert_string_equal(err, "the signing identity is not within the domain");
+    }
+    static const char *const good_ids[] = {"@football.example.com", "j@a.b.FOOTBALL.example.com"};
+    for (size_t i = 0; i < 2; i++) {
+        bad.identity = good_ids[i];
+        struct dkim_sign *ok = dkim_sign_new(&bad, &err);
+        assert_non_null(ok);
+        dkim_sign_free(&ok);
+    }
+    bad.identity = NULL;
     EVP_PKEY *small = EVP_RSA_gen(512);
     assert_non_null(small);
     bad.key = small;
@@ -1036,6 +1052,89 @@ static void test_limits(void **state)
     buf_free(&m);
 }
 
+/* The other limits, each crossed by one. */
+static void test_more_limits(void **state)
+{
+    (void)state;
+    struct keytab k = {0};
+    keytab_add(&k, "sel._domainkey.example.com",
+               "k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=");
+    const char *sig = "DKIM-Signature: v=1; a=ed25519-sha256; d=example.com; s=sel; h=from; "
+                      "bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=; b=QUJD\r\n";
+    /* DKIM_VERIFY_MAX_SIGS signatures are all looked at; one more is not */
+    for (size_t extra = 0; extra < 2; extra++) {
+        struct buf m;
+        buf_init(&m, BUF_UNLIMITED);
+        for (size_t i = 0; i < DKIM_VERIFY_MAX_SIGS + extra; i++)
+            buf_append_str(&m, sig);
+        buf_append_str(&m, "From: a@example.com\r\n\r\nbody\r\n");
+        struct dkim_verify *v = verify_msg(m.data, m.len, &k, 1700000000, false, 0);
+        const struct dkim_result *r;
+        assert_int_equal(dkim_verify_results(v, &r), DKIM_VERIFY_MAX_SIGS);
+        const char *const *names;
+        assert_int_equal(dkim_verify_key_names(v, &names), 1);
+        dkim_verify_free(&v);
+        buf_free(&m);
+    }
+    /* DKIM_FIELDS_MAX header fields are fine; one more is not */
+    for (size_t extra = 0; extra < 2; extra++) {
+        struct buf m;
+        buf_init(&m, BUF_UNLIMITED);
+        buf_append_str(&m, sig);
+        for (size_t i = 1; i < DKIM_FIELDS_MAX + extra; i++)
+            buf_append_str(&m, "X: y\r\n");
+        buf_append_str(&m, "\r\nbody\r\n");
+        struct dkim_verify_params p = {.now = 1700000000};
+        struct dkim_verify *v = dkim_verify_new(&p);
+        assert_int_equal(dkim_verify_feed(v, m.data, m.len), extra ? -1 : 0);
+        const struct dkim_result *r;
+        assert_int_equal(dkim_verify_results(v, &r), extra ? 0 : 1);
+        dkim_verify_free(&v);
+        buf_free(&m);
+    }
+    /* DKIM_SIG_NAMES_MAX names in h= */
+    for (size_t extra = 0; extra < 2; extra++) {
+        struct buf m;
+        buf_init(&m, BUF_UNLIMITED);
+        buf_append_str(&m, "v=1; a=ed25519-sha256; d=example.com; s=sel; "
+                           "bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=; b=QUJD; h=from");
+        for (size_t i = 1; i < DKIM_SIG_NAMES_MAX + extra; i++)
+            buf_append_str(&m, ":x");
+        struct dkim_signature *s = malloc(sizeof(*s));
+        const char *reason = NULL;
+        enum dkim_status st = dkim_signature_parse(m.data, m.len, 1700000000, false, s, &reason);
+        assert_int_equal(st, extra ? DKIM_NEUTRAL : DKIM_PASS);
+        if (extra)
+            assert_string_equal(reason, "bad h= list");
+        else
+            assert_int_equal(s->name_count, DKIM_SIG_NAMES_MAX);
+        free(s);
+        buf_free(&m);
+    }
+    /* DKIM_SIG_B_MAX bytes of b= */
+    for (size_t extra = 0; extra < 2; extra++) {
+        unsigned char raw[DKIM_SIG_B_MAX + 3];
+        memset(raw, 0x5a, sizeof(raw));
+        char b64[2 * sizeof(raw) + 8];
+        /* a length that is a multiple of 3 below or above the limit */
+        size_t n = extra ? DKIM_SIG_B_MAX + 2 : DKIM_SIG_B_MAX - 1;
+        EVP_EncodeBlock((unsigned char *)b64, raw, (int)n);
+        struct buf m;
+        buf_init(&m, BUF_UNLIMITED);
+        buf_printf(&m,
+                   "v=1; a=ed25519-sha256; d=example.com; s=sel; h=from; "
+                   "bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=; b=%s",
+                   b64);
+        struct dkim_signature *s = malloc(sizeof(*s));
+        const char *reason = NULL;
+        enum dkim_status st = dkim_signature_parse(m.data, m.len, 1700000000, false, s, &reason);
+        assert_int_equal(st, extra ? DKIM_NEUTRAL : DKIM_PASS);
+        free(s);
+        buf_free(&m);
+    }
+    keytab_free(&k, false);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1045,6 +1144,7 @@ int main(void)
         cmocka_unit_test(test_rfc8463),      cmocka_unit_test(test_dkimpy),
         cmocka_unit_test(test_stalwart),     cmocka_unit_test(test_signature_tags),
         cmocka_unit_test(test_sign),         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_more_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
