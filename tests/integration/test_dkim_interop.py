@@ -31,7 +31,7 @@ dkim = pytest.importorskip("dkim")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-TESTDATA = os.environ.get("TESTDATA") or os.path.join(REPO, "..", "shared", "testdata")
+TESTDATA = os.environ.get("TESTDATA") or os.path.join(REPO, "tests", "testdata")
 RFC = os.path.join(TESTDATA, "dkim", "rfc")
 
 RSA_KEY = os.path.join(RFC, "rfc8463-test-rsa.private.pem")

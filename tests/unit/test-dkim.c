@@ -25,11 +25,11 @@
 
 /* ---- helpers ---- */
 
-/* The directory of the shared test vectors. */
+/* The directory of the test vectors (tests/testdata, set by meson). */
 static const char *testdata(void)
 {
     const char *d = getenv("TESTDATA");
-    return d && *d ? d : "../shared/testdata";
+    return d && *d ? d : "tests/testdata";
 }
 
 /* Read a file under $TESTDATA/dkim into b; LF line ends become CRLF when
