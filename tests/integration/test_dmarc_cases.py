@@ -1,13 +1,13 @@
 """The transcribed DMARC cases, run through the DMARC library.
 
-dmarc-cases/dmarc-cases-transcribed.yml holds 71 cases copied from other
+tests/testdata/dmarc/dmarc-cases-transcribed.yml holds 71 cases copied from other
 implementations' unit tests (mox, OpenDMARC, Stalwart mail-auth; see
-dmarc-cases/README.md). Each case drives dmarc-tool (tests/unit/dmarc-tool.c,
+tests/testdata/dmarc/README.md). Each case drives dmarc-tool (tests/unit/dmarc-tool.c,
 built with the tests next to the unit tests: build-test/tests/unit/), which
 runs the library on it; nothing here reimplements DMARC.
 
 The public suffix list is the snapshot the cases were written against
-(dmarc-cases/public_suffix_list-opendmarc-snapshot.dat).
+(tests/testdata/dmarc/public_suffix_list-opendmarc-snapshot.dat).
 
 A case whose expectation is not RFC 7489's is a skip whose message says
 why. Before skipping, the case still checks what postino does instead, so
@@ -23,7 +23,7 @@ import yaml
 from postino_testlib import REPO
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CASES_DIR = os.path.join(HERE, "dmarc-cases")
+CASES_DIR = os.path.join(HERE, "..", "testdata", "dmarc")
 PSL = os.path.join(CASES_DIR, "public_suffix_list-opendmarc-snapshot.dat")
 
 with open(os.path.join(CASES_DIR, "dmarc-cases-transcribed.yml"), encoding="utf-8") as f:

@@ -1,4 +1,4 @@
-"""The RFC 7208 SPF test suite (spf-suite/rfc7208-tests.yml, from pyspf)
+"""The RFC 7208 SPF test suite (tests/testdata/spf/rfc7208-tests.yml, from pyspf)
 against postino's SPF evaluation.
 
 Each scenario's zone is handed to build-test/tests/unit/spf-tool, which
@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SUITE = os.path.join(HERE, "spf-suite", "rfc7208-tests.yml")
+SUITE = os.path.join(HERE, "..", "testdata", "spf", "rfc7208-tests.yml")
 
 # Cases not run, each with the reason.
 SKIPPED = {}
