@@ -1,4 +1,5 @@
 /* daemon-util: small pieces shared by the daemon processes. */
+#include <signal.h>
 #include <event2/buffer.h>
 #include <stdio.h>
 
@@ -37,4 +38,14 @@ const char *smtpd_service_name(enum smtpd_service s)
         return "submissions";
     }
     return "?";
+}
+
+void daemon_signals_ready(void)
+{
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_UNBLOCK, &mask, NULL);
 }

@@ -43,6 +43,10 @@ struct evbuffer;
  * -1 if the peer sent an impossible length. */
 int daemon_frame_next(struct evbuffer *in, unsigned char **frame, size_t *len);
 
+/* A service has set up its signal handlers: let SIGTERM, SIGINT and SIGHUP
+ * in (the supervisor starts services with them blocked). */
+void daemon_signals_ready(void);
+
 const char *smtpd_service_name(enum smtpd_service s);
 
 /* Path under the data directory, or fatal if too long. */

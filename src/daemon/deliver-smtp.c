@@ -1054,6 +1054,7 @@ int deliver_smtp_main(struct daemon_env *env)
     d.sigint_ev = evsignal_new(d.base, SIGINT, on_signal, &d);
     event_add(d.sigterm_ev, NULL);
     event_add(d.sigint_ev, NULL);
+    daemon_signals_ready();
     log_info("ready");
 
     event_base_dispatch(d.base);

@@ -1116,6 +1116,7 @@ int queue_main(struct daemon_env *env)
     int nfree = spool_free_count(&q.spool);
     q.free_estimate = nfree < 0 ? SPOOL_FREE_MAX : nfree;
     size_t n = spool_scan(&q.spool, load, &q);
+    daemon_signals_ready();
     log_info("ready, %zu message%s in the queue", n, n == 1 ? "" : "s");
 
     q.sigterm_ev = evsignal_new(q.base, SIGTERM, on_signal, &q);

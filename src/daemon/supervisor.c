@@ -66,7 +66,14 @@ static _Noreturn void run_child(struct supervisor *s, struct child *c)
     prctl(PR_SET_NAME, kind_names[c->kind]);
     close(s->sigfd);
     close(s->lock_fd);
-    sigprocmask(SIG_SETMASK, &s->oldmask, NULL);
+    /* The stop signals stay blocked until the service has its handlers
+     * (daemon_signals_ready): a stop that comes during start-up waits for
+     * them, rather than killing the process half set up. */
+    sigset_t mask = s->oldmask;
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_SETMASK, &mask, NULL);
     signal(SIGPIPE, SIG_IGN);
     log_open(kind_names[c->kind], (enum log_target)s->cfg->log_target);
     struct daemon_env *env = &s->env;
