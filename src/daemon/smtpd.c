@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/auth-results.h"
 #include "auth/authenticate.h"
 #include "auth/sasl.h"
 #include "auth/spf-header.h"
@@ -33,6 +34,7 @@
 #include "lib/tls.h"
 #include "lib/worker.h"
 #include "lib/xalloc.h"
+#include "mime/header-stream.h"
 #include "queue/envelope.h"
 #include "queue/events.h"
 #include "queue/spool.h"
@@ -119,6 +121,7 @@ struct smtpd_conn {
     char first_rcpt[SMTP_PATH_MAX + 1];
     char message_id[256];
     struct spool_file *file;
+    struct header_stream *hs; /* the message's header, on its way to the file */
     struct sync_op op;
     char qid[QUEUE_ID_LEN + 1];
     bool commit_pending;
@@ -225,6 +228,7 @@ static void reset_transaction(struct smtpd_conn *c)
     c->spf_wait_rcpt = c->spf_wait_data = false;
     envelope_free(&c->env);
     c->first_rcpt[0] = '\0';
+    header_stream_free(&c->hs);
     if (c->file)
         spool_file_abort(&c->file);
     c->qid[0] = '\0';
@@ -454,6 +458,26 @@ static void write_received(struct smtpd_conn *c, struct buf *out)
 
 static enum smtp_decision data_start_decide(struct smtpd_conn *c, struct smtp_reply *r);
 
+/* A header field of an arriving message: Authentication-Results fields
+ * that claim to be ours are forgeries (RFC 8601 5) and go. */
+static bool header_field(void *arg, const char *field, size_t len)
+{
+    struct smtpd_conn *c = arg;
+    if (auth_results_claims(field, len, c->d->cfg->hostname)) {
+        log_info("%s: removed an Authentication-Results field that claims to be ours, from [%s]",
+                 c->qid, c->ip);
+        return false;
+    }
+    return true;
+}
+
+static void header_out(void *arg, const char *data, size_t len)
+{
+    struct smtpd_conn *c = arg;
+    if (c->file)
+        spool_file_write(c->file, data, len);
+}
+
 /* The message waits for the SPF result that goes into its header. */
 static enum smtp_decision cb_data_start(void *ctx, struct smtp_reply *r)
 {
@@ -483,10 +507,14 @@ static enum smtp_decision data_start_decide(struct smtpd_conn *c, struct smtp_re
         struct spf_header_info info = {c->ip, c->env.sender, smtp_server_helo(c->session),
                                        c->d->cfg->hostname};
         spf_header_received(&hdr, spf, &info);
+        struct auth_results ar = {spf, c->env.sender, smtp_server_helo(c->session)};
+        auth_results_header(&hdr, c->d->cfg->hostname, &ar);
     }
     write_received(c, &hdr);
     spool_file_write(c->file, hdr.data, hdr.len);
     buf_free(&hdr);
+    header_stream_free(&c->hs);
+    c->hs = header_stream_new(header_field, header_out, c);
     smtp_reply_set(r, 354, "", "ok");
     return SMTP_DECIDED;
 }
@@ -494,13 +522,14 @@ static enum smtp_decision data_start_decide(struct smtpd_conn *c, struct smtp_re
 static void cb_data_write(void *ctx, const char *data, size_t len)
 {
     struct smtpd_conn *c = ctx;
-    if (c->file)
-        spool_file_write(c->file, data, len);
+    if (c->hs)
+        header_stream_feed(c->hs, data, len);
 }
 
 static void cb_data_abort(void *ctx)
 {
     struct smtpd_conn *c = ctx;
+    header_stream_free(&c->hs);
     if (c->file)
         spool_file_abort(&c->file);
     c->qid[0] = '\0';
@@ -578,6 +607,10 @@ static enum smtp_decision cb_data_end(void *ctx, const struct smtp_data_result *
     if (!c->file) {
         smtp_reply_set(r, 451, "4.3.0", "Temporary failure: cannot write to the queue");
         return SMTP_DECIDED;
+    }
+    if (c->hs) {
+        header_stream_finish(c->hs);
+        header_stream_free(&c->hs);
     }
     str_copy(c->message_id, sizeof(c->message_id), res->message_id);
     const struct smtp_mail_args *m = smtp_server_mail(c->session);
@@ -1251,6 +1284,7 @@ int smtpd_main(struct daemon_env *env)
     event_add(d.sigterm_ev, NULL);
     event_add(d.sigint_ev, NULL);
     event_add(d.sighup_ev, NULL);
+    daemon_signals_ready();
     log_info("ready");
 
     event_base_dispatch(d.base);

@@ -143,3 +143,30 @@ def test_relay_networks_not_checked(make_server, dns):
     d = domain(dns, "v=spf1 -all")
     srv = spf_server(make_server, relay_networks="127.0.0.0/8", spf_reject_fail="yes")
     assert deliver(srv, "alice@" + d) == []
+
+
+def test_authentication_results(make_server, dns):
+    """RFC 8601: our Authentication-Results field says what SPF found; one
+    that arrives claiming our name is a forgery and goes; others stay."""
+    d = domain(dns, "v=spf1 ip4:127.0.0.1 -all")
+    srv = spf_server(make_server)
+    tok = token()
+    msg = ("Authentication-Results: mx.example.test; spf=pass smtp.mailfrom=forged@x\r\n"
+           "Authentication-Results: other.example;\r\n dkim=pass header.d=x.example\r\n"
+           "authentication-results: (forged) MX.EXAMPLE.TEST; dmarc=pass\r\n"
+           "From: <alice@%s>\r\nTo: <bob@example.test>\r\nSubject: ar %s\r\n\r\n"
+           "Authentication-Results: mx.example.test; in the body, left alone\r\n" % (d, tok))
+    with smtplib.SMTP("127.0.0.1", srv.port, local_hostname=HELO, timeout=30) as s:
+        s.sendmail("alice@" + d, ["bob@example.test"], msg.encode())
+    deadline = time.monotonic() + 30
+    stored = None
+    while stored is None and time.monotonic() < deadline:
+        stored = next((m for m in srv.messages("bob") if tok.encode() in m), None)
+        time.sleep(0.05)
+    assert stored is not None
+    ars = header_values(stored, "Authentication-Results")
+    assert ars[0] == "mx.example.test; spf=pass smtp.mailfrom=alice@%s" % d, ars
+    assert ars[1:] == ["other.example; dkim=pass header.d=x.example"], ars
+    assert b"Authentication-Results: mx.example.test; in the body, left alone" in stored
+    srv.wait_log(r"removed an Authentication-Results field that claims to be ours, from "
+                 r"\[127\.0\.0\.1\]", count=2)
