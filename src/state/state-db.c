@@ -60,12 +60,22 @@ static const char *const state_schema_v4 = "CREATE TABLE transports (\n"
                                            "  nexthop TEXT NOT NULL\n"
                                            ");\n";
 
+/* Version 5: the DKIM keys of our domains (the private keys are files
+ * under dkim/, see dkim-keyfile.h). */
+static const char *const state_schema_v5 =
+    "CREATE TABLE dkim_keys (\n"
+    "  domain TEXT NOT NULL COLLATE NOCASE REFERENCES domains(name),\n"
+    "  selector TEXT NOT NULL COLLATE NOCASE,\n"
+    "  type TEXT NOT NULL CHECK (type IN ('rsa', 'ed25519')),\n"
+    "  bits INTEGER NOT NULL,\n"
+    "  created INTEGER NOT NULL,\n"
+    "  active INTEGER NOT NULL DEFAULT 1,\n"
+    "  PRIMARY KEY (domain, selector)\n"
+    ");\n";
+
 /* migrations[i] takes the schema from version i to i + 1. */
 static const char *const *const migrations[] = {
-    &state_schema_v1,
-    &state_schema_v2,
-    &state_schema_v3,
-    &state_schema_v4,
+    &state_schema_v1, &state_schema_v2, &state_schema_v3, &state_schema_v4, &state_schema_v5,
 };
 
 static char *errmsg(const char *what, sqlite3 *h)

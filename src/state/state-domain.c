@@ -39,15 +39,16 @@ int state_domain_del(struct state_db *db, const char *name, char **error_r)
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db->h,
                            "SELECT (SELECT count(*) FROM users WHERE domain = ?1) + "
-                           "(SELECT count(*) FROM aliases WHERE address LIKE '%@' || ?1)",
+                           "(SELECT count(*) FROM aliases WHERE address LIKE '%@' || ?1) + "
+                           "(SELECT count(*) FROM dkim_keys WHERE domain = ?1)",
                            -1, &st, NULL) != SQLITE_OK)
         return state_fail(error_r, "database: %s", sqlite3_errmsg(db->h));
     sqlite3_bind_text(st, 1, lower, -1, SQLITE_TRANSIENT);
     int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
     sqlite3_finalize(st);
     if (n != 0)
-        return state_fail(error_r, "domain %s still has users or aliases; delete them first",
-                          lower);
+        return state_fail(
+            error_r, "domain %s still has users, aliases or DKIM keys; delete them first", lower);
     return state_exec(db, error_r, "DELETE FROM domains WHERE name = ?", lower, (char *)NULL) < 0
                ? -1
                : 0;

@@ -7,7 +7,7 @@
 /* Add a domain (lowercased). 0, or -1 with a message in *error_r (caller
  * frees): already present, bad name, database error. */
 int state_domain_add(struct state_db *db, const char *name, char **error_r);
-/* Remove a domain that has no users and no aliases left. 0 or -1. */
+/* Remove a domain that has no users, aliases or DKIM keys left. 0 or -1. */
 int state_domain_del(struct state_db *db, const char *name, char **error_r);
 /* 1 if the domain is ours, 0 if not, -1 on a database error. */
 int state_domain_exists(struct state_db *db, const char *name);

@@ -1,5 +1,5 @@
 /* Unit tests: the state database (schema, migration), domains, users,
- * aliases and recipient resolution. */
+ * aliases, recipient resolution and DKIM keys. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +13,7 @@
 
 #include "state/state-alias.h"
 #include "state/state-db.h"
+#include "state/state-dkim.h"
 #include "state/state-domain.h"
 #include "state/state-resolve.h"
 #include "state/state-user.h"
@@ -129,6 +130,10 @@ static void test_migrate_from_v1(void **state)
     assert_int_equal(state_resolve(db, "a", "old.example", &r), RESOLVE_OK);
     assert_int_equal(r.n, 1);
     resolve_result_free(&r);
+    /* the DKIM table of version 5 is there */
+    struct state_dkim_key k = {
+        .domain = "old.example", .selector = "s1", .type = "rsa", .bits = 2048, .active = true};
+    OK(state_dkim_add(db, &k, &err));
     state_db_close(&db);
 
     /* Opening again changes nothing. */
@@ -261,6 +266,99 @@ static void test_resolve(void **state)
     state_db_close(&db);
 }
 
+static int n_listed;
+static char listed[8][400];
+
+static void collect_key(const struct state_dkim_key *k, void *arg)
+{
+    (void)arg;
+    if (n_listed < 8)
+        snprintf(listed[n_listed], sizeof(listed[0]), "%s/%s/%s/%u/%d", k->domain, k->selector,
+                 k->type, k->bits, k->active ? 1 : 0);
+    n_listed++;
+}
+
+static void list_keys(struct state_db *db, const char *domain, bool active_only)
+{
+    n_listed = 0;
+    int n = state_dkim_list(db, domain, active_only, collect_key, NULL);
+    assert_int_equal(n, n_listed);
+}
+
+static void test_dkim_keys(void **state)
+{
+    (void)state;
+    struct state_db *db = fresh_db();
+    char *err = NULL;
+    OK(state_domain_add(db, "ex.test", &err));
+    OK(state_domain_add(db, "other.test", &err));
+    struct state_dkim_key k = {.domain = "Ex.TEST",
+                               .selector = "S202611R",
+                               .type = "rsa",
+                               .bits = 2048,
+                               .created = 1700000000,
+                               .active = true};
+    OK(state_dkim_add(db, &k, &err));
+    /* the same selector (in any case) is refused; another domain may reuse it */
+    k.selector[0] = 's';
+    FAIL(state_dkim_add(db, &k, &err), "already has a DKIM key");
+    struct state_dkim_key o = {.domain = "other.test",
+                               .selector = "s202611r",
+                               .type = "ed25519",
+                               .bits = 256,
+                               .active = false};
+    OK(state_dkim_add(db, &o, &err));
+    struct state_dkim_key e = {.domain = "ex.test",
+                               .selector = "s202611e",
+                               .type = "ed25519",
+                               .bits = 256,
+                               .active = true};
+    OK(state_dkim_add(db, &e, &err));
+    struct state_dkim_key bad = {.domain = "notours.test", .selector = "s", .type = "rsa"};
+    FAIL(state_dkim_add(db, &bad, &err), "not one of our domains");
+    struct state_dkim_key badtype = {.domain = "ex.test", .selector = "d", .type = "dsa"};
+    FAIL(state_dkim_add(db, &badtype, &err), "unknown key type");
+
+    struct state_dkim_key got;
+    assert_int_equal(state_dkim_get(db, "EX.test", "s202611R", &got), 1);
+    assert_string_equal(got.domain, "ex.test");
+    assert_string_equal(got.selector, "s202611r");
+    assert_string_equal(got.type, "rsa");
+    assert_int_equal(got.bits, 2048);
+    assert_int_equal(got.created, 1700000000);
+    assert_true(got.active);
+    assert_int_equal(state_dkim_get(db, "ex.test", "nope", &got), 0);
+    assert_int_equal(state_dkim_get(db, "other.test", "s202611r", &got), 1);
+    assert_true(got.created > 1700000000); /* 0 means now */
+
+    list_keys(db, NULL, false);
+    assert_int_equal(n_listed, 3);
+    assert_string_equal(listed[0], "ex.test/s202611e/ed25519/256/1");
+    assert_string_equal(listed[1], "ex.test/s202611r/rsa/2048/1");
+    assert_string_equal(listed[2], "other.test/s202611r/ed25519/256/0");
+    list_keys(db, NULL, true);
+    assert_int_equal(n_listed, 2);
+    list_keys(db, "OTHER.test", true);
+    assert_int_equal(n_listed, 0);
+    OK(state_dkim_set_active(db, "other.test", "S202611R", true, &err));
+    list_keys(db, "other.test", true);
+    assert_int_equal(n_listed, 1);
+    OK(state_dkim_set_active(db, "ex.test", "s202611e", false, &err));
+    list_keys(db, "ex.test", true);
+    assert_int_equal(n_listed, 1);
+    assert_string_equal(listed[0], "ex.test/s202611r/rsa/2048/1");
+    FAIL(state_dkim_set_active(db, "ex.test", "nope", true, &err), "no DKIM key");
+
+    /* a domain with keys cannot go */
+    FAIL(state_domain_del(db, "other.test", &err), "DKIM");
+    OK(state_dkim_del(db, "Other.Test", "s202611r", &err));
+    FAIL(state_dkim_del(db, "other.test", "s202611r", &err), "no DKIM key");
+    OK(state_domain_del(db, "other.test", &err));
+    list_keys(db, NULL, false);
+    assert_int_equal(n_listed, 2);
+    state_db_close(&db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -269,6 +367,7 @@ int main(void)
         cmocka_unit_test(test_newer_schema_refused),
         cmocka_unit_test(test_domains_users_aliases),
         cmocka_unit_test(test_resolve),
+        cmocka_unit_test(test_dkim_keys),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
