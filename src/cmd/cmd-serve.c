@@ -11,6 +11,7 @@
 #include "lib/net.h"
 #include "lib/privs.h"
 #include "lib/tls.h"
+#include "state/state-dkim.h"
 #include "state/state-domain.h"
 #include "state/state-resolve.h"
 
@@ -56,17 +57,46 @@ static void warn_domain(const char *name, void *arg)
             name, name);
 }
 
-/* Warn about domains without a postmaster (not an error: mail flows).
- * Runs last: it gives up root for good. */
-static void check_postmaster(const struct config *cfg)
+struct dkim_check {
+    const struct config *cfg;
+    int problems;
+};
+
+/* A DKIM key whose file cannot be read cannot sign. */
+static void check_dkim_key(const struct state_dkim_key *k, void *arg)
+{
+    struct dkim_check *dc = arg;
+    struct buf value;
+    buf_init(&value, BUF_UNLIMITED);
+    char *err = NULL;
+    if (cmd_dkim_key_value(dc->cfg, k, &value, &err) < 0) {
+        cmd_error("DKIM key %s of %s: %s (postino dkim del %s %s, then keygen)", k->selector,
+                  k->domain, err, k->domain, k->selector);
+        free(err);
+        dc->problems++;
+    }
+    buf_free(&value);
+}
+
+/* Check what the state database points to: every DKIM key file must be
+ * readable (as the service user, who signs); domains without a postmaster
+ * get a warning (not an error: mail flows). Returns the number of
+ * problems. Runs last: it gives up root for good. */
+static int check_state(const struct config *cfg)
 {
     /* As the owner of the state (cmd_open_state), so that no file of the
      * database comes to belong to root. */
     struct state_db *db = cmd_open_state(cfg);
     if (!db)
-        return;
+        return 1;
+    struct dkim_check dc = {cfg, 0};
+    if (state_dkim_list(db, NULL, false, check_dkim_key, &dc) < 0) {
+        cmd_error("database: %s", state_db_error(db));
+        dc.problems++;
+    }
     state_domain_list(db, warn_domain, db);
     state_db_close(&db);
+    return dc.problems;
 }
 
 int cmd_check_config(int argc, char **argv)
@@ -118,7 +148,7 @@ int cmd_check_config(int argc, char **argv)
         tls_server_unref(&t);
     }
     if (problems == 0)
-        check_postmaster(cfg);
+        problems += check_state(cfg);
     if (problems == 0)
         printf("%s: ok\n", cfg->path);
     config_free(&cfg);

@@ -21,6 +21,7 @@ int cmd_sendmail(int argc, char **argv);
 int cmd_transport(int argc, char **argv);
 int cmd_queue(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
+int cmd_dkim(int argc, char **argv);
 
 /* Options every subcommand shares. */
 struct cmd_common {
@@ -65,5 +66,14 @@ void cmd_list_end(struct cmd_list *l);
 int cmd_read_password(const struct cmd_common *c, char *out, size_t outsize);
 /* Hash a password with the configured argon2id cost; -1 after printing. */
 int cmd_hash_password(const struct config *cfg, const char *pw, size_t len, char *out);
+
+struct state_dkim_key;
+/* Append the TXT record value ("v=DKIM1; k=...; p=...") of a stored DKIM
+ * key to out, read from its key file. 0, or -1 with a message in *error_r
+ * (caller frees): the file is missing or holds no usable key. */
+int cmd_dkim_key_value(const struct config *cfg, const struct state_dkim_key *k, struct buf *out,
+                       char **error_r);
+/* Print "NAME. IN TXT "..." "..."" (value split into 255-octet strings). */
+void cmd_zone_txt(FILE *f, const char *name, const char *value);
 
 #endif

@@ -24,6 +24,7 @@ static const struct {
     {"trace", cmd_trace, "what happened to a message, and where it is now"},
     {"queue", cmd_queue, "list, show, flush, retry, hold, release, delete, bounce"},
     {"transport", cmd_transport, "where mail for a domain goes (relay, LMTP, refuse...)"},
+    {"dkim", cmd_dkim, "DKIM signing keys: generate, list, show, delete"},
     {"sendmail", cmd_sendmail, "queue a message read on stdin (sendmail-compatible)"},
     {"config-reference", cmd_config_reference, "print the reference of every configuration key"},
 };
