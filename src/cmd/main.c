@@ -25,6 +25,7 @@ static const struct {
     {"queue", cmd_queue, "list, show, flush, retry, hold, release, delete, bounce"},
     {"transport", cmd_transport, "where mail for a domain goes (relay, LMTP, refuse...)"},
     {"dkim", cmd_dkim, "DKIM signing keys: generate, list, show, delete"},
+    {"dns-records", cmd_dns_records, "the DNS records to publish for a domain (MX, SPF, DKIM...)"},
     {"sendmail", cmd_sendmail, "queue a message read on stdin (sendmail-compatible)"},
     {"config-reference", cmd_config_reference, "print the reference of every configuration key"},
 };

@@ -1,7 +1,7 @@
-"""postino dkim (keygen, list, show, del), run as the real binary. The
-public keys printed are checked against the stored private keys with
-openssl and by signing with dkimpy (python3-dkim), the TXT value printed
-serving as the DNS answer."""
+"""postino dkim (keygen, list, show, del) and postino dns-records, run as
+the real binary. The public keys printed are checked against the stored
+private keys with openssl and by signing with dkimpy (python3-dkim), the
+TXT value printed serving as the DNS answer."""
 
 import base64
 import grp
@@ -270,9 +270,12 @@ def test_activate_deactivate(srv):
     [k] = json.loads(srv.cli("dkim", "list", "--json").out)
     assert k["active"] is False
     assert "inactive" in srv.cli("dkim", "list").out
+    # dns-records lists the active keys only
+    assert "a._domainkey" not in srv.cli("dns-records", DOMAIN).out
     srv.cli("dkim", "activate", DOMAIN, "a")
     [k] = json.loads(srv.cli("dkim", "list", "--json").out)
     assert k["active"] is True
+    assert "a._domainkey" in srv.cli("dns-records", DOMAIN).out
     r = srv.cli("dkim", "activate", DOMAIN, "nosuch", check=False)
     assert r.returncode == 1
 
@@ -308,8 +311,72 @@ def test_unreadable_key_reported(srv, damage):
     r = srv.cli("dkim", "show", DOMAIN, "bad", check=False)
     assert r.returncode == 1 and path in r.err
 
+    # dns-records leaves it out and says so
+    r = srv.cli("dns-records", DOMAIN)
+    assert "good._domainkey" in r.out and "bad._domainkey" not in r.out
+    assert "bad" in r.err
+
     srv.cli("dkim", "del", DOMAIN, "bad")
     assert srv.cli("check-config").returncode == 0
+
+
+def test_dns_records(srv):
+    r = srv.cli("dns-records", DOMAIN)
+    text = r.out
+    # without keys: a line saying how to make one
+    assert "postino dkim keygen %s" % DOMAIN in text
+    for line in text.splitlines():
+        assert line.startswith(";") or " IN " in line, line
+    srv.cli("dkim", "keygen", DOMAIN)
+    srv.cli("dkim", "keygen", DOMAIN, "--type", "ed25519")
+    text = srv.cli("dns-records", DOMAIN).out
+    assert "postino dkim keygen" not in text
+    # every record follows a comment line saying why
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if not line.startswith(";"):
+            assert lines[i - 1].startswith(";"), (line, lines[i - 1])
+
+    rrs = dnslib.RR.fromZone(text)  # valid zone-file syntax
+    mx = [rr for rr in rrs if rr.rtype == dnslib.QTYPE.MX]
+    assert len(mx) == 1 and str(mx[0].rname) == DOMAIN + "."
+    assert str(mx[0].rdata.label) == HOSTNAME + "." and mx[0].rdata.preference == 10
+    txt = txt_records(text)
+    assert txt[DOMAIN] == "v=spf1 mx -all"
+    assert txt["_dmarc." + DOMAIN] == "v=DMARC1; p=none; rua=mailto:postmaster@" + DOMAIN
+    assert re.fullmatch(r"v=STSv1; id=[A-Za-z0-9]{1,32}", txt["_mta-sts." + DOMAIN])
+    assert txt["_smtp._tls." + DOMAIN] == "v=TLSRPTv1; rua=mailto:postmaster@" + DOMAIN
+    shown = srv.cli("dkim", "show", DOMAIN).out
+    for kind in "re":
+        name = "%s._domainkey.%s" % (default_selector(kind), DOMAIN)
+        assert txt[name] == record_of(shown, default_selector(kind))
+    # notes: other senders in SPF, moving DMARC on, the MTA-STS policy file
+    assert "include:" in text
+    assert "quarantine" in text and "reject" in text
+    assert "https://mta-sts.%s/.well-known/mta-sts.txt" % DOMAIN in text
+    assert ";   mode: testing" in text and ";   mx: %s" % HOSTNAME in text
+    # the id is stable while the policy is
+    assert srv.cli("dns-records", DOMAIN).out == text
+
+    data = json.loads(srv.cli("dns-records", DOMAIN, "--json").out)
+    assert all(set(d) == {"name", "type", "value", "why"} for d in data), data
+    assert all(d["why"] for d in data)
+    got = {(d["name"], d["type"]): d["value"] for d in data}
+    assert got[(DOMAIN, "MX")] == "10 " + HOSTNAME
+    for name, value in txt.items():
+        assert got[(name, "TXT")] == value, name
+    policy = got[("https://mta-sts.%s/.well-known/mta-sts.txt" % DOMAIN, "file")]
+    assert policy.splitlines()[:3] == ["version: STSv1", "mode: testing", "mx: " + HOSTNAME]
+    assert re.search(r"^max_age: \d+$", policy, re.M)
+
+
+def test_dns_records_errors(srv):
+    r = srv.cli("dns-records", "unknown.example", check=False)
+    assert r.returncode == 1 and "unknown.example" in r.err
+    r = srv.cli("dns-records", check=False)
+    assert r.returncode == 2 and "usage: postino dns-records" in r.err
+    r = srv.cli("dns-records", DOMAIN, "--bogus", check=False)
+    assert r.returncode == 2
 
 
 @pytest.mark.parametrize("sub", ["keygen", "list", "show", "del", "activate"])
