@@ -23,6 +23,8 @@
 #include <unistd.h>
 
 #include "agent-link.h"
+#include "auth/dkim-keyfile.h"
+#include "auth/dkim-sign.h"
 #include "daemon.h"
 #include "deliver/deliver-ipc.h"
 #include "lib/buf.h"
@@ -31,11 +33,14 @@
 #include "lib/net.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
+#include "mime/mime-address.h"
 #include "queue/events.h"
 #include "queue/spool.h"
 #include "queue/transport.h"
 #include "smtp/smtp-client.h"
 #include "smtp/smtp-command.h"
+#include "state/state-db.h"
+#include "state/state-dkim.h"
 
 #define BODY_CHUNK          (64 * 1024)
 #define BODY_HIGH_WATER     (256 * 1024)
@@ -58,6 +63,7 @@ struct ds_job {
     struct ds *d;
     struct deliver_job job;  /* request in, results out */
     struct agent_conn *from; /* the queue manager's connection, for the result */
+    struct buf prefix;       /* DKIM-Signature fields, sent before the message */
     struct ds_site *site;
     struct transport t;
     /* the message as the SMTP client wants it */
@@ -135,6 +141,7 @@ struct ds {
     struct event *kick_ev; /* run the sites on the next turn of the loop */
     unsigned nconns;       /* slots in use: connections and jobs resolving */
     struct ds_conn *conns; /* all of them, busy, idle or closing */
+    struct state_db *db;   /* for the DKIM keys; NULL if it cannot be read */
     bool stopping;
     char relay_user[256];
     char relay_password[256];
@@ -178,6 +185,7 @@ static void job_finish(struct ds_job *j)
     if (j->msg_fd >= 0)
         close(j->msg_fd);
     deliver_job_free(&j->job);
+    buf_free(&j->prefix);
     free(j->rcpts);
     free(j->hosts);
     free(j);
@@ -242,10 +250,18 @@ static void feed_body(struct ds_conn *c)
         return;
     char chunk[BODY_CHUNK];
     struct evbuffer *out = bufferevent_get_output(c->bev);
-    while (j->body_off < j->msg_len && evbuffer_get_length(out) < BODY_HIGH_WATER) {
-        size_t want = j->msg_len - j->body_off < sizeof(chunk) ? (size_t)(j->msg_len - j->body_off)
-                                                               : sizeof(chunk);
-        ssize_t n = pread(j->msg_fd, chunk, want, (off_t)j->body_off);
+    /* body_off counts the signatures in front of the message too */
+    unsigned long long total = j->prefix.len + j->msg_len;
+    while (j->body_off < total && evbuffer_get_length(out) < BODY_HIGH_WATER) {
+        if (j->body_off < j->prefix.len) {
+            size_t n = j->prefix.len - (size_t)j->body_off;
+            smtp_client_body(c->sc, j->prefix.data + j->body_off, n);
+            j->body_off += n;
+            continue;
+        }
+        unsigned long long off = j->body_off - j->prefix.len;
+        size_t want = j->msg_len - off < sizeof(chunk) ? (size_t)(j->msg_len - off) : sizeof(chunk);
+        ssize_t n = pread(j->msg_fd, chunk, want, (off_t)off);
         if (n <= 0) {
             smtp_client_abort(c->sc, SMTP_OUTCOME_TEMP, "cannot read the queued message");
             return;
@@ -253,7 +269,7 @@ static void feed_body(struct ds_conn *c)
         smtp_client_body(c->sc, chunk, (size_t)n);
         j->body_off += (unsigned long long)n;
     }
-    if (j->body_off >= j->msg_len)
+    if (j->body_off >= total)
         smtp_client_body_end(c->sc);
 }
 
@@ -900,11 +916,142 @@ static unsigned count_received(int fd, unsigned long long len)
     return count;
 }
 
+/* --- DKIM signing --- */
+
+#define DKIM_KEYS_MAX 8
+
+static void first_address(const char *addr, size_t len, void *arg)
+{
+    struct buf *b = arg;
+    if (b->len == 0)
+        buf_append(b, addr, len);
+}
+
+/* The domain of the (first) address of the message's From: field,
+ * lowercased, in out; "" if there is none. */
+static void from_domain(int fd, unsigned long long msg_len, char *out, size_t size)
+{
+    out[0] = '\0';
+    char head[65536];
+    size_t want = msg_len < sizeof(head) - 1 ? (size_t)msg_len : sizeof(head) - 1;
+    ssize_t n = pread(fd, head, want, 0);
+    if (n <= 0)
+        return;
+    head[n] = '\0';
+    for (char *line = head; line && *line && !(line[0] == '\r' && line[1] == '\n');) {
+        char *next = strstr(line, "\r\n");
+        if (str_eqn_ci(line, "From:", 5)) {
+            /* the value, unfolded */
+            struct buf value, addr;
+            buf_init(&value, BUF_UNLIMITED);
+            buf_init(&addr, BUF_UNLIMITED);
+            const char *v = line + 5;
+            while (next && (next[2] == ' ' || next[2] == '\t')) {
+                buf_append(&value, v, (size_t)(next - v));
+                v = next + 2;
+                next = strstr(v, "\r\n");
+            }
+            buf_append(&value, v, next ? (size_t)(next - v) : strlen(v));
+            if (mime_address_list(value.data, value.len, first_address, &addr) > 0) {
+                const char *at = strrchr(buf_cstr(&addr), '@');
+                if (at && at[1]) {
+                    str_copy(out, size, at + 1);
+                    str_lower(out);
+                }
+            }
+            buf_free(&value);
+            buf_free(&addr);
+            return;
+        }
+        line = next ? next + 2 : NULL;
+    }
+}
+
+struct key_list {
+    struct state_dkim_key k[DKIM_KEYS_MAX];
+    size_t n;
+};
+
+static void collect_key(const struct state_dkim_key *k, void *arg)
+{
+    struct key_list *l = arg;
+    if (l->n < DKIM_KEYS_MAX)
+        l->k[l->n++] = *k;
+}
+
+/* Sign mail that starts here with every active key of its From: domain
+ * (RSA and Ed25519 side by side, RFC 8463); the signatures go in front of
+ * the message as it is sent. A key that cannot be used is logged and the
+ * mail goes with the others, or unsigned. */
+static void dkim_sign_job(struct ds *d, struct ds_job *j)
+{
+    char domain[256];
+    from_domain(j->msg_fd, j->msg_len, domain, sizeof(domain));
+    struct key_list keys = {.n = 0};
+    if (!domain[0] || !d->db || state_dkim_list(d->db, domain, true, collect_key, &keys) <= 0)
+        return;
+    struct dkim_sign *signers[DKIM_KEYS_MAX];
+    EVP_PKEY *pkeys[DKIM_KEYS_MAX];
+    const char *selectors[DKIM_KEYS_MAX];
+    size_t ns = 0;
+    for (size_t i = 0; i < keys.n; i++) {
+        char path[4096];
+        char *err = NULL;
+        const char *why = NULL;
+        EVP_PKEY *key = NULL;
+        if (dkim_keyfile_path(d->cfg->data_dir, keys.k[i].domain, keys.k[i].selector, path,
+                              sizeof(path)) == 0)
+            key = dkim_keyfile_load(path, &err);
+        struct dkim_sign_params params = {
+            .domain = domain, .selector = keys.k[i].selector, .key = key, .now = time(NULL)};
+        struct dkim_sign *s = key ? dkim_sign_new(&params, &why) : NULL;
+        if (!s) {
+            log_warn("%s: no DKIM signature with d=%s s=%s: %s", j->job.qid, domain,
+                     keys.k[i].selector,
+                     err   ? err
+                     : why ? why
+                           : "cannot read the key");
+            free(err);
+            EVP_PKEY_free(key);
+            continue;
+        }
+        signers[ns] = s;
+        selectors[ns] = keys.k[i].selector;
+        pkeys[ns++] = key;
+    }
+    char chunk[65536];
+    bool ok = true;
+    for (unsigned long long off = 0; off < j->msg_len && ok;) {
+        size_t want = j->msg_len - off < sizeof(chunk) ? (size_t)(j->msg_len - off) : sizeof(chunk);
+        ssize_t n = pread(j->msg_fd, chunk, want, (off_t)off);
+        if (n <= 0) {
+            ok = false;
+            break;
+        }
+        for (size_t i = 0; i < ns; i++)
+            dkim_sign_feed(signers[i], chunk, (size_t)n);
+        off += (unsigned long long)n;
+    }
+    if (!ok && ns)
+        log_warn("%s: no DKIM signature: cannot read the queued message", j->job.qid);
+    for (size_t i = 0; i < ns; i++) {
+        const char *why = NULL;
+        if (ok && dkim_sign_finish(signers[i], &j->prefix, &why) < 0)
+            log_warn("%s: no DKIM signature with d=%s s=%s: %s", j->job.qid, domain, selectors[i],
+                     why ? why : "?");
+        else if (ok)
+            log_info("%s: DKIM-signed d=%s s=%s", j->job.qid, domain, selectors[i]);
+        dkim_sign_free(&signers[i]);
+        EVP_PKEY_free(pkeys[i]);
+    }
+}
+
 static void handle_job(void *ctx, struct agent_conn *from, struct deliver_job *job)
 {
     struct ds *d = ctx;
     struct ds_job *j = xcalloc(1, sizeof(*j));
     j->job = *job;
+    buf_init(&j->prefix, 64 * 1024);
     j->d = d;
     j->from = from;
     j->msg_fd = -1;
@@ -943,8 +1090,10 @@ static void handle_job(void *ctx, struct agent_conn *from, struct deliver_job *j
         j->rcpts[i].orcpt = j->job.rcpts[i].orcpt;
         j->rcpts[i].notify = j->job.rcpts[i].notify;
     }
+    if ((j->job.flags & DELIVER_DKIM_SIGN) && j->t.kind == TRANSPORT_SMTP)
+        dkim_sign_job(d, j);
     j->m.sender = j->job.sender;
-    j->m.size = j->msg_len;
+    j->m.size = j->msg_len + j->prefix.len;
     j->m.body_8bit = j->job.flags & DELIVER_BODY_8BIT;
     j->m.has_8bit = j->job.flags & DELIVER_HAS_8BIT;
     j->m.smtputf8 = j->job.flags & DELIVER_SMTPUTF8;
@@ -1038,6 +1187,13 @@ int deliver_smtp_main(struct daemon_env *env)
     SSL_CTX_set_min_proto_version(d.tls, TLS1_2_VERSION);
     SSL_CTX_set_verify(d.tls, SSL_VERIFY_NONE, NULL); /* opportunistic (no DANE yet) */
     read_relay_auth(&d);
+    char dbpath[4096], *dberr = NULL;
+    daemon_path(d.cfg, "state/postino.db", dbpath, sizeof(dbpath));
+    d.db = state_db_open(dbpath, false, &dberr);
+    if (!d.db) {
+        log_warn("no DKIM signing: %s", dberr);
+        free(dberr);
+    }
     char *everr = NULL;
     d.events = events_open(d.cfg->data_dir, &everr);
     if (!d.events) {
@@ -1071,6 +1227,7 @@ int deliver_smtp_main(struct daemon_env *env)
     event_free(d.sigterm_ev);
     event_free(d.sigint_ev);
     dns_free(&d.dns);
+    state_db_close(&d.db);
     event_free(d.events_ev);
     event_free(d.kick_ev);
     events_close(&d.events);

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include "deliver/deliver-ipc.h"
 #include "lib/buf.h"
 #include "lib/log.h"
+#include "lib/net.h"
 #include "lib/str.h"
 #include "lib/syncer.h"
 #include "lib/xalloc.h"
@@ -535,6 +537,36 @@ struct group {
     struct deliver_job job;
 };
 
+/* Mail that starts here is DKIM-signed on its way out: from a logged-in
+ * user (the protocol name ends in "A", RFC 3848), from sendmail, our own
+ * reports, or a client in relay_networks. */
+static bool originates_here(const struct queue *q, const struct envelope *env)
+{
+    const char *p = env->proto ? env->proto : "";
+    size_t n = strlen(p);
+    if (strcmp(p, "local") == 0 || strcmp(p, "dsn") == 0 || (n > 1 && p[n - 1] == 'A'))
+        return true;
+    if (!env->client)
+        return false;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, env->client, &s4->sin_addr) == 1)
+        s4->sin_family = AF_INET;
+    else if (inet_pton(AF_INET6, env->client, &s6->sin6_addr) == 1)
+        s6->sin6_family = AF_INET6;
+    else
+        return false;
+    for (size_t i = 0; i < q->cfg->relay_networks.n; i++) {
+        struct net_cidr cidr;
+        if (net_parse_cidr(q->cfg->relay_networks.items[i], &cidr) == 0 &&
+            net_cidr_match(&cidr, (struct sockaddr *)&ss))
+            return true;
+    }
+    return false;
+}
+
 static void send_job(struct queue *q, struct qmsg *m, struct group *g)
 {
     if (++q->next_job == 0)
@@ -544,7 +576,8 @@ static void send_job(struct queue *q, struct qmsg *m, struct group *g)
     g->job.sender = xstrdup(m->env.sender);
     g->job.flags = (m->env.body_8bit ? DELIVER_BODY_8BIT : 0) |
                    (m->env.has_8bit ? DELIVER_HAS_8BIT : 0) |
-                   (m->env.smtputf8 ? DELIVER_SMTPUTF8 : 0);
+                   (m->env.smtputf8 ? DELIVER_SMTPUTF8 : 0) |
+                   (originates_here(q, &m->env) ? DELIVER_DKIM_SIGN : 0);
     g->job.ret = (uint32_t)m->env.ret;
     g->job.envid = m->env.envid ? xstrdup(m->env.envid) : NULL;
     g->job.size = m->env.size;
