@@ -21,6 +21,7 @@
 
 #include "auth/auth-results.h"
 #include "auth/authenticate.h"
+#include "auth/msgauth.h"
 #include "auth/sasl.h"
 #include "auth/spf-header.h"
 #include "auth/spf-resolve.h"
@@ -85,7 +86,8 @@ struct smtpd {
     struct ip_count *ips[IP_BUCKETS];
     unsigned nconns;
     struct smtpd_conn *conns;
-    struct dns *dns; /* NULL if no resolver could be set up: no SPF */
+    struct dns *dns;            /* NULL if no resolver could be set up: no SPF */
+    struct dmarc_orgdomain *od; /* public suffixes; NULL: no DKIM/DMARC checks */
     bool stopping;
 };
 
@@ -121,7 +123,10 @@ struct smtpd_conn {
     char first_rcpt[SMTP_PATH_MAX + 1];
     char message_id[256];
     struct spool_file *file;
-    struct header_stream *hs; /* the message's header, on its way to the file */
+    struct header_stream *hs;       /* the message's header, on its way to the file */
+    struct msgauth *ma;             /* its DKIM and DMARC checks, or NULL */
+    struct smtp_data_result ma_res; /* the end of DATA, waiting for them */
+    char auth_summary[512];         /* "dkim=pass d=... dmarc=pass", for the trace */
     struct sync_op op;
     char qid[QUEUE_ID_LEN + 1];
     bool commit_pending;
@@ -229,6 +234,8 @@ static void reset_transaction(struct smtpd_conn *c)
     envelope_free(&c->env);
     c->first_rcpt[0] = '\0';
     header_stream_free(&c->hs);
+    msgauth_free(&c->ma);
+    c->auth_summary[0] = '\0';
     if (c->file)
         spool_file_abort(&c->file);
     c->qid[0] = '\0';
@@ -463,6 +470,8 @@ static enum smtp_decision data_start_decide(struct smtpd_conn *c, struct smtp_re
 static bool header_field(void *arg, const char *field, size_t len)
 {
     struct smtpd_conn *c = arg;
+    if (c->ma && header_field_is(field, len, "From"))
+        msgauth_from_field(c->ma, field, len);
     if (auth_results_claims(field, len, c->d->cfg->hostname)) {
         log_info("%s: removed an Authentication-Results field that claims to be ours, from [%s]",
                  c->qid, c->ip);
@@ -515,6 +524,14 @@ static enum smtp_decision data_start_decide(struct smtpd_conn *c, struct smtp_re
     buf_free(&hdr);
     header_stream_free(&c->hs);
     c->hs = header_stream_new(header_field, header_out, c);
+    msgauth_free(&c->ma);
+    c->auth_summary[0] = '\0';
+    struct smtpd *d = c->d;
+    if (d->cfg->dkim_verify && d->dns && d->od && c->service == SERVICE_SMTP && !c->auth_user &&
+        !c->relay_ok) {
+        struct msgauth_params mp = {d->base, d->dns, d->od, (unsigned)d->cfg->spf_timeout, c->ip};
+        c->ma = msgauth_new(&mp);
+    }
     smtp_reply_set(r, 354, "", "ok");
     return SMTP_DECIDED;
 }
@@ -524,6 +541,8 @@ static void cb_data_write(void *ctx, const char *data, size_t len)
     struct smtpd_conn *c = ctx;
     if (c->hs)
         header_stream_feed(c->hs, data, len);
+    if (c->ma)
+        msgauth_feed(c->ma, data, len);
 }
 
 static void cb_data_abort(void *ctx)
@@ -547,12 +566,13 @@ static void record_received(struct smtpd_conn *c)
     const struct spf_outcome *spf = spf_resolve_outcome(c->spf);
     events_add(
         c->d->events, c->qid, "received", NULL,
-        "from <%s> by %s from [%s] (helo %s), %s%s%s%s%s, %llu octets, %zu recipient%s%s%s%s%s",
+        "from <%s> by %s from [%s] (helo %s), %s%s%s%s%s, %llu octets, %zu recipient%s%s%s%s%s%s%s",
         env->sender, smtpd_service_name(c->service), c->ip, env->helo ? env->helo : "",
         env->proto ? env->proto : "", c->tls_info[0] ? ", " : "", c->tls_info,
         c->auth_user ? ", user " : "", c->auth_user ? c->auth_user : "", env->size, env->nrcpts,
         env->nrcpts == 1 ? "" : "s", spf ? ", SPF " : "", spf ? spf_result_name(spf->result) : "",
-        c->message_id[0] ? ", message-id " : "", c->message_id);
+        c->auth_summary[0] ? ", " : "", c->auth_summary, c->message_id[0] ? ", message-id " : "",
+        c->message_id);
     const char *addrs[64];
     size_t n = 0;
     addrs[n++] = env->sender;
@@ -600,6 +620,11 @@ static void commit_done(struct sync_op *op)
     conn_process(c);
 }
 
+static enum smtp_decision data_end_decide(struct smtpd_conn *c, const struct smtp_data_result *res,
+                                          struct smtp_reply *r);
+static void msgauth_done(void *arg);
+
+/* The end of DATA waits for the DKIM and DMARC lookups, if any. */
 static enum smtp_decision cb_data_end(void *ctx, const struct smtp_data_result *res,
                                       struct smtp_reply *r)
 {
@@ -613,6 +638,90 @@ static enum smtp_decision cb_data_end(void *ctx, const struct smtp_data_result *
         header_stream_free(&c->hs);
     }
     str_copy(c->message_id, sizeof(c->message_id), res->message_id);
+    if (c->ma) {
+        c->ma_res = *res;
+        c->ma_res.message_id = c->message_id;
+        msgauth_end(c->ma, msgauth_done, c);
+        return SMTP_PENDING;
+    }
+    return data_end_decide(c, res, r);
+}
+
+/* Refuse the message in progress at the end of DATA. */
+static void refuse_message(struct smtpd_conn *c, struct smtp_reply *r, const char *enh,
+                           const char *why)
+{
+    char from[SMTP_PATH_MAX * 4 + 1], text[600];
+    str_printable(from, sizeof(from), c->env.sender, strlen(c->env.sender));
+    str_printable(text, sizeof(text), why, strlen(why));
+    smtp_reply_set(r, 550, enh, "%s", text);
+    log_info("NOQUEUE: reject: DATA from [%s]: 550 %s %s; from=<%s>%s%s", c->ip, enh, text, from,
+             c->message_id[0] ? " message-id=" : "", c->message_id);
+    if (c->file)
+        spool_file_abort(&c->file);
+    c->qid[0] = '\0';
+}
+
+/* DKIM and DMARC are decided: log them, refuse what DMARC says to refuse,
+ * or store the message. */
+static void msgauth_done(void *arg)
+{
+    struct smtpd_conn *c = arg;
+    struct smtpd *d = c->d;
+    struct smtp_reply r;
+    const struct dkim_result *dk;
+    size_t n = msgauth_dkim(c->ma, &dk);
+    struct buf sum;
+    buf_init(&sum, sizeof(c->auth_summary) - 1);
+    if (n == 0)
+        buf_append_str(&sum, "dkim=none");
+    for (size_t i = 0; i < n; i++)
+        buf_printf(&sum, "%sdkim=%s d=%s s=%s", i ? " " : "", dkim_status_name(dk[i].status),
+                   dk[i].domain[0] ? dk[i].domain : "-", dk[i].selector[0] ? dk[i].selector : "-");
+    const char *reason;
+    enum dmarc_from_status fs = msgauth_from(c->ma, &reason);
+    bool refuse_from = fs != DMARC_FROM_OK && fs != DMARC_FROM_IDN;
+    struct dmarc_verdict v;
+    memset(&v, 0, sizeof(v));
+    if (!refuse_from) {
+        msgauth_dmarc(c->ma, spf_resolve_outcome(c->spf), c->env.sender,
+                      smtp_server_helo(c->session), &v);
+        buf_printf(&sum, " dmarc=%s", dmarc_result_name(v.result));
+        if (v.record_found)
+            buf_printf(&sum, " (p=%s) header.from=%s", dmarc_policy_name(v.policy), v.from_domain);
+    }
+    str_copy(c->auth_summary, sizeof(c->auth_summary), buf_cstr(&sum));
+    buf_free(&sum);
+    log_info("%s: %s client=[%s]", c->qid, c->auth_summary, c->ip);
+    enum smtp_decision dec;
+    if (refuse_from) {
+        struct buf why;
+        buf_init(&why, BUF_UNLIMITED);
+        buf_printf(&why, "Message refused: %s (RFC 5322 3.6.2, RFC 7489 6.6.1)", reason);
+        refuse_message(c, &r, "5.7.1", buf_cstr(&why));
+        buf_free(&why);
+        dec = SMTP_DECIDED;
+    } else if (v.result == DMARC_RESULT_FAIL && v.disposition == DMARC_POLICY_REJECT &&
+               d->cfg->dmarc_reject) {
+        struct buf why;
+        buf_init(&why, BUF_UNLIMITED);
+        buf_printf(&why, "Message refused: %s does not accept this message (DMARC: %s)",
+                   v.from_domain, v.reason);
+        refuse_message(c, &r, "5.7.1", buf_cstr(&why));
+        buf_free(&why);
+        dec = SMTP_DECIDED;
+    } else {
+        dec = data_end_decide(c, &c->ma_res, &r);
+    }
+    if (dec == SMTP_DECIDED) {
+        smtp_server_resume(c->session, &r);
+        conn_process(c);
+    }
+}
+
+static enum smtp_decision data_end_decide(struct smtpd_conn *c, const struct smtp_data_result *res,
+                                          struct smtp_reply *r)
+{
     const struct smtp_mail_args *m = smtp_server_mail(c->session);
     struct envelope *env = &c->env;
     memcpy(env->id, c->qid, sizeof(env->id));
@@ -1243,11 +1352,17 @@ int smtpd_main(struct daemon_env *env)
         }
     }
     make_settings(&d);
-    if (d.cfg->spf_check) {
+    if (d.cfg->dkim_verify) {
+        const char *pslerr = NULL;
+        d.od = dmarc_orgdomain_new(NULL, &pslerr);
+        if (!d.od)
+            log_error("no DKIM or DMARC checks: public suffix list: %s", pslerr ? pslerr : "?");
+    }
+    if (d.cfg->spf_check || d.cfg->dkim_verify) {
         char *dnserr = NULL;
         d.dns = dns_new(d.base, d.cfg->dns_resolver, &dnserr);
         if (!d.dns) {
-            log_error("no SPF checks: %s", dnserr);
+            log_error("no SPF, DKIM or DMARC checks: %s", dnserr);
             free(dnserr);
         }
     }
@@ -1302,6 +1417,7 @@ int smtpd_main(struct daemon_env *env)
         conn_free(d.conns);
     }
     dns_free(&d.dns);
+    dmarc_orgdomain_free(&d.od);
     tls_server_unref(&d.tls);
     event_free(d.events_ev);
     events_close(&d.events);

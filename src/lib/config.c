@@ -152,7 +152,15 @@ static const struct config_key_def config_keys[] = {
      "Refuse the recipients of mail whose SPF result is fail (the sender's domain says the "
      "client may not send its mail) with `550 5.7.23`."},
     {"spf_timeout", CT_DURATION, "20s", 1, 300, OFF(spf_timeout), NULL,
-     "Longest time an SPF check may take with its DNS lookups; a slower one is a temperror."},
+     "Longest time an SPF check may take with its DNS lookups; a slower one is a temperror. "
+     "DKIM and DMARC lookups have the same limit."},
+    {"dkim_verify", CT_BOOL, "yes", 0, 0, OFF(dkim_verify), NULL,
+     "Verify the DKIM signatures (RFC 6376) of mail from the outside and evaluate the "
+     "sender domain's DMARC policy (RFC 7489); a message with no From: field, or with several, "
+     "is refused with `550 5.7.1`."},
+    {"dmarc_reject", CT_BOOL, "yes", 0, 0, OFF(dmarc_reject), NULL,
+     "Refuse at the end of DATA, with `550 5.7.1`, mail that fails DMARC where the domain "
+     "asks for p=reject (never a bounce: the sending server tells its user)."},
 
     {"dns_resolver", CT_STRING, "", 0, 64, OFF(dns_resolver), NULL,
      "Send every DNS query (outbound delivery, SPF, and later DKIM, DNSBL) to this server, "

@@ -50,6 +50,8 @@ struct config {
     bool spf_check;
     bool spf_reject_fail;
     long long spf_timeout;
+    bool dkim_verify;
+    bool dmarc_reject;
 
     char *dns_resolver;
     char *relayhost;

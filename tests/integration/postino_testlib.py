@@ -30,8 +30,10 @@ FAST_SETTINGS = {
     "password_argon2_memory": "64K",
     "password_argon2_time": "1",
     # There is no DNS here but the tests' own server: without it, every
-    # message would wait for the SPF time limit. test_spf turns it on.
+    # message would wait for the lookups' time limit. test_spf and
+    # test_dmarc turn them on.
     "spf_check": "no",
+    "dkim_verify": "no",
 }
 
 # Offsets of the services from the port base (see DESIGN.md, Contracts).
