@@ -378,6 +378,116 @@ static void test_canon_body(void **state)
     check_body(DKIM_CANON_SIMPLE, "", "\r\n", 0);
 }
 
+/* The canonical body the plain way (RFC 6376 3.4.3, 3.4.4), line by
+ * line, for comparison with the streaming code on random input. out has
+ * room for 2 * n + 2 bytes. */
+static size_t ref_canon_body(enum dkim_canon c, const char *in, size_t n, char *out)
+{
+    size_t o = 0, keep = 0, i = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && !(in[j] == '\r' && j + 1 < n && in[j + 1] == '\n'))
+            j++;
+        size_t start = o;
+        if (c == DKIM_CANON_RELAXED) {
+            bool wsp = false;
+            for (size_t k = i; k < j; k++) {
+                if (in[k] == ' ' || in[k] == '\t') {
+                    wsp = true;
+                    continue;
+                }
+                if (wsp)
+                    out[o++] = ' ';
+                wsp = false;
+                out[o++] = in[k];
+            }
+        } else {
+            memcpy(out + o, in + i, j - i);
+            o += j - i;
+        }
+        out[o++] = '\r';
+        out[o++] = '\n';
+        if (o - start > 2)
+            keep = o; /* trailing empty lines go */
+        i = j < n ? j + 2 : n;
+    }
+    o = keep;
+    if (c == DKIM_CANON_SIMPLE && o == 0) {
+        out[o++] = '\r';
+        out[o++] = '\n';
+    }
+    return o;
+}
+
+static unsigned long long rand_state = 88172645463325252ULL;
+
+static size_t rand_below(size_t n)
+{
+    rand_state ^= rand_state << 13;
+    rand_state ^= rand_state >> 7;
+    rand_state ^= rand_state << 17;
+    return (size_t)(rand_state % n);
+}
+
+/* Random bodies (long plain lines, runs of spaces and tabs, bare CR and
+ * LF, empty lines at the end), limits and chunk sizes: the streaming hash
+ * equals the hash of the plain canonicalization, and the total its length. */
+static void test_canon_body_random(void **state)
+{
+    (void)state;
+    enum { MAX_BODY = 12000 };
+    char *in = xmalloc(MAX_BODY + 1);
+    char *canon = xmalloc(2 * MAX_BODY + 2);
+    for (int round = 0; round < 400; round++) {
+        size_t n = rand_below(round % 4 == 0 ? 300 : MAX_BODY);
+        /* how often lines end and whitespace comes: from rare to frequent */
+        size_t crlf_rate = 2 + rand_below(round % 3 == 0 ? 8000 : 80);
+        size_t wsp_rate = 2 + rand_below(20);
+        /* some bodies only of words and single spaces: long plain runs */
+        bool words = round % 5 == 1;
+        for (size_t i = 0; i < n; i++) {
+            size_t r = rand_below(1000);
+            if (r < 1000 / crlf_rate && i + 1 < n) {
+                in[i++] = '\r';
+                in[i] = '\n';
+            } else if (words) {
+                in[i] = r % 6 == 0 && i > 0 && in[i - 1] != ' ' ? ' ' : (char)('a' + r % 26);
+            } else if (r < 1000 / crlf_rate + 1000 / wsp_rate) {
+                in[i] = rand_below(4) ? ' ' : '\t';
+            } else if (r >= 995) {
+                in[i] = r >= 998 ? '\r' : '\n';
+            } else {
+                in[i] = (char)('a' + rand_below(26));
+            }
+        }
+        in[n] = '\0';
+        for (int c = 0; c < 2; c++) {
+            enum dkim_canon canon_type = c ? DKIM_CANON_RELAXED : DKIM_CANON_SIMPLE;
+            size_t clen = ref_canon_body(canon_type, in, n, canon);
+            uint64_t limit = rand_below(2) ? DKIM_BODY_UNLIMITED : rand_below(clen + 10);
+            unsigned char want[32], got[32];
+            sha256(canon, limit < clen ? (size_t)limit : clen, want);
+            struct dkim_body_hash h;
+            assert_int_equal(dkim_body_hash_init(&h, canon_type, limit), 0);
+            size_t chunk_max = 1 + rand_below(rand_below(2) ? 16 : 6000);
+            for (size_t i = 0; i < n;) {
+                size_t k = 1 + rand_below(chunk_max);
+                if (k > n - i)
+                    k = n - i;
+                dkim_body_hash_update(&h, in + i, k);
+                i += k;
+            }
+            uint64_t total;
+            assert_int_equal(dkim_body_hash_final(&h, got, &total), 0);
+            if (memcmp(got, want, 32) != 0 || total != clen)
+                fail_msg("round %d canon %d length %zu limit %llu: wrong hash or total", round, c,
+                         n, (unsigned long long)limit);
+        }
+    }
+    free(in);
+    free(canon);
+}
+
 /* ---- key records ---- */
 
 static void test_key(void **state)
@@ -1138,12 +1248,19 @@ static void test_more_limits(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tags),         cmocka_unit_test(test_base64),
-        cmocka_unit_test(test_canon_header), cmocka_unit_test(test_canon_body),
-        cmocka_unit_test(test_key),          cmocka_unit_test(test_rfc6376),
-        cmocka_unit_test(test_rfc8463),      cmocka_unit_test(test_dkimpy),
-        cmocka_unit_test(test_stalwart),     cmocka_unit_test(test_signature_tags),
-        cmocka_unit_test(test_sign),         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_tags),
+        cmocka_unit_test(test_base64),
+        cmocka_unit_test(test_canon_header),
+        cmocka_unit_test(test_canon_body),
+        cmocka_unit_test(test_canon_body_random),
+        cmocka_unit_test(test_key),
+        cmocka_unit_test(test_rfc6376),
+        cmocka_unit_test(test_rfc8463),
+        cmocka_unit_test(test_dkimpy),
+        cmocka_unit_test(test_stalwart),
+        cmocka_unit_test(test_signature_tags),
+        cmocka_unit_test(test_sign),
+        cmocka_unit_test(test_limits),
         cmocka_unit_test(test_more_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
