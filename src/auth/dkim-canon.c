@@ -1,8 +1,10 @@
 #include "dkim-canon.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/str.h"
+#include "lib/xalloc.h"
 
 int dkim_canon_parse(const char *s, size_t n, enum dkim_canon *header, enum dkim_canon *body)
 {
@@ -25,24 +27,22 @@ int dkim_canon_parse(const char *s, size_t n, enum dkim_canon *header, enum dkim
     return 0;
 }
 
-int dkim_canon_header(enum dkim_canon c, const char *field, size_t n, struct buf *out)
+/* The relaxed form of a header field (see dkim_canon_header) written to w,
+ * which has room for n bytes: it is never longer than the field. Returns
+ * its length. */
+static size_t relaxed_header(const char *field, size_t n, char *w)
 {
-    if (c == DKIM_CANON_SIMPLE)
-        return buf_append(out, field, n);
-    size_t start = out->len;
     const char *colon = memchr(field, ':', n);
     size_t name_len = colon ? (size_t)(colon - field) : n;
     /* name: lowercase, without the whitespace before the colon */
     while (name_len > 0 && (field[name_len - 1] == ' ' || field[name_len - 1] == '\t'))
         name_len--;
-    for (size_t i = 0; i < name_len; i++) {
-        if (buf_append_char(out, str_lower_char(field[i])) < 0)
-            goto full;
-    }
+    size_t o = 0;
+    for (size_t i = 0; i < name_len; i++)
+        w[o++] = str_lower_char(field[i]);
     if (!colon)
-        return 0;
-    if (buf_append_char(out, ':') < 0)
-        goto full;
+        return o;
+    w[o++] = ':';
     /* value: unfolded, whitespace runs as one space, none at either end */
     bool wsp = false, any = false;
     for (size_t i = (size_t)(colon - field) + 1; i < n; i++) {
@@ -55,17 +55,29 @@ int dkim_canon_header(enum dkim_canon c, const char *field, size_t n, struct buf
             wsp = true;
             continue;
         }
-        if (wsp && any && buf_append_char(out, ' ') < 0)
-            goto full;
+        if (wsp && any)
+            w[o++] = ' ';
         wsp = false;
         any = true;
-        if (buf_append_char(out, ch) < 0)
-            goto full;
+        w[o++] = ch;
     }
-    return 0;
-full:
-    buf_truncate(out, start);
-    return -1;
+    return o;
+}
+
+int dkim_canon_header(enum dkim_canon c, const char *field, size_t n, struct buf *out)
+{
+    if (c == DKIM_CANON_SIMPLE)
+        return buf_append(out, field, n);
+    char *w = buf_reserve(out, n);
+    if (w) {
+        buf_commit(out, relaxed_header(field, n, w));
+        return 0;
+    }
+    /* No room for a form as long as the field: it may still fit. */
+    char *tmp = xmalloc(n ? n : 1);
+    int r = buf_append(out, tmp, relaxed_header(field, n, tmp));
+    free(tmp);
+    return r;
 }
 
 int dkim_body_hash_init(struct dkim_body_hash *h, enum dkim_canon c, uint64_t limit)

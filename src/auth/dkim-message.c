@@ -32,9 +32,32 @@ int dkim_message_feed(struct dkim_message *m, const char *data, size_t n, const 
         return 0;
     }
     /* Look for the end of the header section: CRLF CRLF, or a CRLF at
-     * the very start (no header fields). Go byte by byte so that the
-     * search can start over a chunk boundary. */
-    for (size_t i = 0; i < n; i++) {
+     * the very start (no header fields). A line at a time (the search
+     * looks at what is kept, so it goes over chunk boundaries) while the
+     * header section stays under its maximum, then byte by byte. */
+    size_t i = 0;
+    while (i < n) {
+        const char *lf = memchr(data + i, '\n', n - i);
+        size_t end = lf ? (size_t)(lf - data) + 1 : n;
+        if (m->header.len + (end - i) > DKIM_HEADER_MAX)
+            break;
+        if (buf_append(&m->header, data + i, end - i) < 0) {
+            m->too_big = true;
+            return -1;
+        }
+        i = end;
+        size_t len = m->header.len;
+        const char *h = m->header.data;
+        if (lf && len >= 2 && h[len - 2] == '\r' &&
+            (len == 2 || (len >= 4 && h[len - 3] == '\n' && h[len - 4] == '\r'))) {
+            buf_truncate(&m->header, len - 2); /* the empty line is not header */
+            m->header_done = true;
+            *body = data + i;
+            *body_len = n - i;
+            return 0;
+        }
+    }
+    for (; i < n; i++) {
         if (buf_append_char(&m->header, data[i]) < 0) {
             m->too_big = true;
             return -1;
