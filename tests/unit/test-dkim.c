@@ -12,6 +12,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "auth/dkim-canon.h"
 #include "auth/dkim-key.h"
@@ -545,6 +546,70 @@ static void test_key(void **state)
     assert_int_equal(dkim_key_parse(flags, strlen(flags), &key, &err), 0);
     assert_true(key.testing && key.strict && !key.sha256 && !key.email);
     dkim_key_free(&key);
+}
+
+/* "k=rsa; p=" and the base64 of der (n bytes), as a string to free. */
+static char *rsa_record(const unsigned char *der, size_t n)
+{
+    unsigned char b64[2048];
+    assert_true(n <= 1500);
+    EVP_EncodeBlock(b64, der, (int)n);
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    buf_printf(&b, "v=DKIM1; k=rsa; p=%s", (const char *)b64);
+    return buf_steal(&b);
+}
+
+/* RSA keys as SubjectPublicKeyInfo (decoded without OpenSSL's decoders)
+ * or bare RSAPublicKey give the key itself; damaged or other keys are
+ * refused. */
+static void test_key_rsa_der(void **state)
+{
+    (void)state;
+    EVP_PKEY *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+    EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    assert_non_null(rsa);
+    assert_non_null(ed);
+    unsigned char spki[1024], bare[1024], edspki[128], *p;
+    int spki_len = i2d_PUBKEY(rsa, NULL), bare_len = i2d_PublicKey(rsa, NULL),
+        ed_len = i2d_PUBKEY(ed, NULL);
+    assert_true(spki_len > 0 && spki_len < 1000 && bare_len > 0 && bare_len < 1000 && ed_len > 0 &&
+                ed_len < 128);
+    p = spki;
+    i2d_PUBKEY(rsa, &p);
+    spki[spki_len] = 0; /* one byte too many, for the case that has it */
+    p = bare;
+    i2d_PublicKey(rsa, &p);
+    p = edspki;
+    i2d_PUBKEY(ed, &p);
+    const struct {
+        const unsigned char *der;
+        size_t len;
+        bool ok;
+    } cases[] = {
+        {spki, (size_t)spki_len, true},          {bare, (size_t)bare_len, true},
+        {spki, (size_t)spki_len - 1, false},     {spki, (size_t)spki_len + 1, false},
+        {spki + 1, (size_t)spki_len - 1, false}, {edspki, (size_t)ed_len, false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *txt = rsa_record(cases[i].der, cases[i].len);
+        struct dkim_key key;
+        const char *err = NULL;
+        int r = dkim_key_parse(txt, strlen(txt), &key, &err);
+        if ((r == 0) != cases[i].ok)
+            fail_msg("RSA key case %zu: %s", i, r == 0 ? "accepted" : err);
+        if (r == 0) {
+            assert_int_equal(key.type, DKIM_KEY_RSA);
+            assert_int_equal(key.bits, 1024);
+            assert_int_equal(EVP_PKEY_eq(key.pkey, rsa), 1);
+            dkim_key_free(&key);
+        } else {
+            assert_string_equal(err, "bad key data");
+        }
+        free(txt);
+    }
+    EVP_PKEY_free(rsa);
+    EVP_PKEY_free(ed);
 }
 
 /* ---- the RFC examples ---- */
@@ -1254,6 +1319,7 @@ int main(void)
         cmocka_unit_test(test_canon_body),
         cmocka_unit_test(test_canon_body_random),
         cmocka_unit_test(test_key),
+        cmocka_unit_test(test_key_rsa_der),
         cmocka_unit_test(test_rfc6376),
         cmocka_unit_test(test_rfc8463),
         cmocka_unit_test(test_dkimpy),
