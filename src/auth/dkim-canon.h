@@ -45,7 +45,7 @@ struct dkim_body_hash {
     bool wsp;        /* relaxed: whitespace held back in this line */
     bool line;       /* the current line has content */
     bool failed;     /* a digest call failed */
-    unsigned char out[4096]; /* canonical bytes not hashed yet */
+    unsigned char out[4096];
     size_t out_len;
 };
 
