@@ -574,10 +574,10 @@ static void send_job(struct queue *q, struct qmsg *m, struct group *g)
     g->job.job = q->next_job;
     g->job.qid = xstrdup(m->env.id);
     g->job.sender = xstrdup(m->env.sender);
-    g->job.flags = (m->env.body_8bit ? DELIVER_BODY_8BIT : 0) |
-                   (m->env.has_8bit ? DELIVER_HAS_8BIT : 0) |
-                   (m->env.smtputf8 ? DELIVER_SMTPUTF8 : 0) |
-                   (originates_here(q, &m->env) ? DELIVER_DKIM_SIGN : 0);
+    g->job.flags =
+        (m->env.body_8bit ? DELIVER_BODY_8BIT : 0) | (m->env.has_8bit ? DELIVER_HAS_8BIT : 0) |
+        (m->env.smtputf8 ? DELIVER_SMTPUTF8 : 0) |
+        (originates_here(q, &m->env) ? DELIVER_DKIM_SIGN : 0) | (m->env.junk ? DELIVER_JUNK : 0);
     g->job.ret = (uint32_t)m->env.ret;
     g->job.envid = m->env.envid ? xstrdup(m->env.envid) : NULL;
     g->job.size = m->env.size;

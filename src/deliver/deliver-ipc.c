@@ -90,7 +90,8 @@ int deliver_decode_request(const void *frame, size_t len, struct deliver_job *j)
     j->size = ipc_get_u64(&r);
     uint32_t n = ipc_get_u32(&r);
     if (r.error || n == 0 || n > DELIVER_MAX_RCPTS || j->ret > 2 ||
-        (j->flags & ~(DELIVER_BODY_8BIT | DELIVER_HAS_8BIT | DELIVER_SMTPUTF8 | DELIVER_DKIM_SIGN)))
+        (j->flags & ~(DELIVER_BODY_8BIT | DELIVER_HAS_8BIT | DELIVER_SMTPUTF8 | DELIVER_DKIM_SIGN |
+                      DELIVER_JUNK)))
         goto fail;
     if (j->envid && !j->envid[0])
         x_free(&j->envid);

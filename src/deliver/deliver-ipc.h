@@ -35,7 +35,8 @@ struct deliver_rcpt {
 #define DELIVER_BODY_8BIT 1u /* declared BODY=8BITMIME */
 #define DELIVER_HAS_8BIT  2u /* octets >= 0x80 really occur */
 #define DELIVER_SMTPUTF8  4u
-#define DELIVER_DKIM_SIGN 8u /* it starts here: DKIM-sign it on the way out */
+#define DELIVER_DKIM_SIGN 8u  /* it starts here: DKIM-sign it on the way out */
+#define DELIVER_JUNK      16u /* DMARC quarantine: into the Junk folder */
 
 struct deliver_job {
     uint32_t job;

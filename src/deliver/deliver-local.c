@@ -102,6 +102,16 @@ void deliver_local_prepare(struct local_delivery *ld, const char *mail_dir, stru
         str_copy(lower_local, sizeof(lower_local), p.local);
         str_lower(lower_local);
         snprintf(root, sizeof(root), "%s/%s/%s", mail_dir, p.domain, lower_local);
+        if (ld->job.flags & DELIVER_JUNK) {
+            /* DMARC quarantine: the Junk folder (Maildir++), in a
+             * mailbox that exists */
+            if (maildir_create(root, 0700) < 0) {
+                fail_errno(r, "cannot create the mailbox", errno);
+                continue;
+            }
+            size_t rl = strlen(root);
+            snprintf(root + rl, sizeof(root) - rl, "/.Junk");
+        }
         struct maildir_delivery *md = &ld->md[i];
         if (maildir_delivery_begin(md, root) < 0) {
             fail_errno(r, "cannot create a file in the mailbox", errno);
@@ -137,8 +147,9 @@ void deliver_local_complete(struct local_delivery *ld, size_t i)
         fail_errno(r, what, op->error);
         maildir_delivery_close(&ld->md[i], false);
     } else {
-        char text[300];
-        snprintf(text, sizeof(text), "2.0.0 delivered to maildir as %s", op->renames[0].to);
+        char text[400];
+        snprintf(text, sizeof(text), "2.0.0 delivered to maildir as %s%s", op->renames[0].to,
+                 ld->job.flags & DELIVER_JUNK ? " in Junk (DMARC quarantine)" : "");
         deliver_rcpt_set(r, DELIVER_OK, text);
         maildir_delivery_close(&ld->md[i], true);
     }

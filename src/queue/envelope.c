@@ -110,6 +110,8 @@ int envelope_encode(const struct envelope *env, struct buf *out)
         buf_append_str(out, "8bit 1\n");
     if (env->smtputf8)
         buf_append_str(out, "smtputf8 1\n");
+    if (env->junk)
+        buf_append_str(out, "junk 1\n");
     if (env->ret)
         buf_printf(out, "ret %s\n", env->ret == 1 ? "FULL" : "HDRS");
     if (env->envid)
@@ -393,6 +395,8 @@ int envelope_decode(const char *data, size_t len, struct envelope *env, const ch
             env->has_8bit = vlen == 1 && val[0] == '1';
         } else if (IS("smtputf8")) {
             env->smtputf8 = vlen == 1 && val[0] == '1';
+        } else if (IS("junk")) {
+            env->junk = vlen == 1 && val[0] == '1';
         } else if (IS("ret")) {
             if (vlen == 4 && memcmp(val, "FULL", 4) == 0)
                 env->ret = 1;

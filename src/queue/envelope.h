@@ -67,6 +67,7 @@ struct envelope {
     bool body_8bit;          /* declared BODY=8BITMIME */
     bool has_8bit;           /* octets >= 0x80 occur in the message */
     bool smtputf8;
+    bool junk;    /* DMARC quarantine: local copies go to the Junk folder */
     int ret;      /* enum smtp_ret */
     char *envid;  /* or NULL */
     char *client; /* client address, or NULL */

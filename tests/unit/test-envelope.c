@@ -20,6 +20,7 @@ static void fill(struct envelope *env)
     env->sender = strdup("alice with space%=@example.org");
     env->body_8bit = true;
     env->smtputf8 = true;
+    env->junk = true;
     env->ret = 2;
     env->envid = strdup("QQ+2B314159");
     env->client = strdup("192.0.2.7");
@@ -50,6 +51,7 @@ static void test_roundtrip(void **state)
     assert_string_equal(back.sender, env.sender);
     assert_true(back.body_8bit);
     assert_true(back.smtputf8);
+    assert_true(back.junk);
     assert_int_equal(back.ret, 2);
     assert_string_equal(back.envid, env.envid);
     assert_string_equal(back.client, "192.0.2.7");
