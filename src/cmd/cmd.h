@@ -22,6 +22,7 @@ int cmd_transport(int argc, char **argv);
 int cmd_queue(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_dkim(int argc, char **argv);
+int cmd_dmarc(int argc, char **argv);
 int cmd_dns_records(int argc, char **argv);
 
 /* Options every subcommand shares. */

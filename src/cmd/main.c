@@ -26,6 +26,7 @@ static const struct {
     {"transport", cmd_transport, "where mail for a domain goes (relay, LMTP, refuse...)"},
     {"dkim", cmd_dkim, "DKIM signing keys: generate, list, show, delete"},
     {"dns-records", cmd_dns_records, "the DNS records to publish for a domain (MX, SPF, DKIM...)"},
+    {"dmarc", cmd_dmarc, "DMARC aggregate data of the mail received"},
     {"sendmail", cmd_sendmail, "queue a message read on stdin (sendmail-compatible)"},
     {"config-reference", cmd_config_reference, "print the reference of every configuration key"},
 };

@@ -42,6 +42,7 @@
 #include "smtp/smtp-server.h"
 #include "state/state-db.h"
 #include "state/state-auth.h"
+#include "state/state-dmarc.h"
 #include "state/state-domain.h"
 #include "state/state-resolve.h"
 
@@ -662,6 +663,35 @@ static void refuse_message(struct smtpd_conn *c, struct smtp_reply *r, const cha
     c->qid[0] = '\0';
 }
 
+/* Count the message in the DMARC aggregate data of its policy domain. */
+static void record_dmarc(struct smtpd_conn *c, const struct dmarc_verdict *v)
+{
+    if (!v->record_found)
+        return;
+    struct state_dmarc_row row;
+    memset(&row, 0, sizeof(row));
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(row.day, sizeof(row.day), "%Y-%m-%d", &tm);
+    str_copy(row.policy_domain, sizeof(row.policy_domain), v->policy_domain);
+    str_copy(row.from_domain, sizeof(row.from_domain), v->from_domain);
+    str_copy(row.source_ip, sizeof(row.source_ip), c->ip);
+    str_copy(row.disposition, sizeof(row.disposition), dmarc_policy_name(v->disposition));
+    str_copy(row.dkim, sizeof(row.dkim), v->dkim_aligned ? "pass" : "fail");
+    str_copy(row.spf, sizeof(row.spf), v->spf_aligned ? "pass" : "fail");
+    str_copy(row.result, sizeof(row.result), dmarc_result_name(v->result));
+    snprintf(row.published, sizeof(row.published), "p=%s sp=%s pct=%u adkim=%s aspf=%s",
+             dmarc_policy_name(v->published.p), dmarc_policy_name(v->published.sp),
+             v->published.pct, dmarc_align_name(v->published.adkim),
+             dmarc_align_name(v->published.aspf));
+    char *err = NULL;
+    if (state_dmarc_add(c->d->db, &row, &err) < 0) {
+        log_warn("%s: DMARC aggregate data not recorded: %s", c->qid, err ? err : "?");
+        free(err);
+    }
+}
+
 /* DKIM and DMARC are decided: log them, refuse what DMARC says to refuse,
  * or store the message. */
 static void msgauth_done(void *arg)
@@ -692,6 +722,8 @@ static void msgauth_done(void *arg)
     }
     str_copy(c->auth_summary, sizeof(c->auth_summary), buf_cstr(&sum));
     buf_free(&sum);
+    if (!refuse_from)
+        record_dmarc(c, &v);
     log_info("%s: %s client=[%s]", c->qid, c->auth_summary, c->ip);
     enum smtp_decision dec;
     if (refuse_from) {
@@ -711,6 +743,11 @@ static void msgauth_done(void *arg)
         buf_free(&why);
         dec = SMTP_DECIDED;
     } else {
+        if (v.result == DMARC_RESULT_FAIL && v.disposition == DMARC_POLICY_QUARANTINE) {
+            c->env.junk = true;
+            log_info("%s: quarantined: %s asks for it (DMARC: %s); local copies go to Junk", c->qid,
+                     v.from_domain, v.reason);
+        }
         dec = data_end_decide(c, &c->ma_res, &r);
     }
     if (dec == SMTP_DECIDED) {

@@ -73,9 +73,27 @@ static const char *const state_schema_v5 =
     "  PRIMARY KEY (domain, selector)\n"
     ");\n";
 
+/* Version 6: DMARC aggregate data (RFC 7489 7.2), one row per day and
+ * kind of message from a source, counted. */
+static const char *const state_schema_v6 =
+    "CREATE TABLE dmarc_aggregate (\n"
+    "  day TEXT NOT NULL,\n"
+    "  policy_domain TEXT NOT NULL,\n"
+    "  from_domain TEXT NOT NULL,\n"
+    "  source_ip TEXT NOT NULL,\n"
+    "  disposition TEXT NOT NULL,\n"
+    "  dkim TEXT NOT NULL,\n"
+    "  spf TEXT NOT NULL,\n"
+    "  result TEXT NOT NULL,\n"
+    "  published TEXT NOT NULL,\n"
+    "  count INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (day, policy_domain, from_domain, source_ip, disposition, dkim, spf, result)\n"
+    ");\n";
+
 /* migrations[i] takes the schema from version i to i + 1. */
 static const char *const *const migrations[] = {
-    &state_schema_v1, &state_schema_v2, &state_schema_v3, &state_schema_v4, &state_schema_v5,
+    &state_schema_v1, &state_schema_v2, &state_schema_v3,
+    &state_schema_v4, &state_schema_v5, &state_schema_v6,
 };
 
 static char *errmsg(const char *what, sqlite3 *h)

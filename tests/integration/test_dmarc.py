@@ -1,10 +1,12 @@
 """DKIM verification and DMARC in the SMTP service, against records served
 by the tests' DNS server and messages signed by dkimpy (with the RFC 8463
 Ed25519 key): an aligned signature passes; p=reject without an aligned
-pass refuses the message at the end of DATA with 550 5.7.1; pct=0 and a
-subdomain policy let it through; the Organizational Domain is found under
-a multi-label public suffix; a message with two From: fields is refused."""
+pass refuses the message at the end of DATA with 550 5.7.1; p=quarantine,
+and p=reject with pct=0, deliver to the Junk folder; a subdomain policy
+applies to subdomains; the Organizational Domain is found under a
+multi-label public suffix; a message with two From: fields is refused."""
 
+import json
 import os
 import smtplib
 import time
@@ -70,6 +72,18 @@ def delivered(srv, tok, timeout=15):
     return False
 
 
+def in_junk(srv, tok, timeout=15):
+    junk = os.path.join(srv.maildir("bob"), ".Junk", "new")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for n in os.listdir(junk) if os.path.isdir(junk) else []:
+            with open(os.path.join(junk, n), "rb") as f:
+                if tok.encode() in f.read():
+                    return True
+        time.sleep(0.05)
+    return False
+
+
 def test_aligned_dkim_passes_dmarc(make_server, dns):
     d = "d%s.example" % token()
     publish(dns, d, dmarc="v=DMARC1; p=reject")
@@ -95,6 +109,18 @@ def test_reject_without_aligned_pass(make_server, dns):
             (code, text)
         assert not delivered(srv, tok, timeout=1)
     srv.wait_log(r"NOQUEUE: reject: DATA from \[127\.0\.0\.1\]: 550 5\.7\.1 ", count=2)
+    # both count in the aggregate data of d, as one row: reject, nothing aligned
+    rows = [r for r in json.loads(srv.cli("dmarc", "stats", "--json").out)
+            if r["policy_domain"] == d]
+    assert len(rows) == 1, rows
+    r = rows[0]
+    assert (r["count"], r["disposition"], r["result"], r["dkim"], r["spf"]) == \
+        (2, "reject", "fail", "fail", "fail"), r
+    assert r["source_ip"] == "127.0.0.1" and r["from_domain"] == d, r
+    assert r["published"].startswith("p=reject "), r
+    assert r["day"] == time.strftime("%Y-%m-%d", time.gmtime()), r
+    text = srv.cli("dmarc", "stats", r["day"]).out
+    assert "%s %s from=%s ip=127.0.0.1 count=2 disposition=reject" % (r["day"], d, d) in text, text
 
 
 def test_pct_zero_and_subdomain_policy_let_through(make_server, dns):
@@ -111,7 +137,9 @@ def test_pct_zero_and_subdomain_policy_let_through(make_server, dns):
     tok2 = token()
     code, text = send(srv, "alice@mail." + e, message("mail." + e, tok2))
     assert code == 250, text
-    assert delivered(srv, tok) and delivered(srv, tok2)
+    # pct=0 lowers reject to quarantine (RFC 7489 6.6.4): the Junk folder
+    assert in_junk(srv, tok)
+    assert delivered(srv, tok2)
     srv.wait_log(r"dkim=none dmarc=fail \(p=none\) header\.from=mail\.%s" % e.replace(".", r"\."))
 
 
@@ -145,3 +173,16 @@ def test_dmarc_reject_off_accepts(make_server, dns):
     code, text = send(srv, "alice@" + d, message(d, tok))
     assert code == 250, text
     assert delivered(srv, tok)
+
+
+def test_quarantine_goes_to_junk(make_server, dns):
+    d = "d%s.example" % token()
+    publish(dns, d, dmarc="v=DMARC1; p=quarantine")
+    srv = server(make_server)
+    tok = token()
+    code, text = send(srv, "alice@" + d, message(d, tok))
+    assert code == 250, text
+    assert in_junk(srv, tok), "not in Junk"
+    assert not any(tok.encode() in m for m in srv.messages("bob"))  # not in the inbox
+    srv.wait_log(r"quarantined: %s asks for it" % d.replace(".", r"\."))
+    srv.wait_log(r"delivered to maildir as \S+ in Junk \(DMARC quarantine\)")

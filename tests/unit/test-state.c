@@ -13,7 +13,9 @@
 
 #include "state/state-alias.h"
 #include "state/state-db.h"
+#include "lib/str.h"
 #include "state/state-dkim.h"
+#include "state/state-dmarc.h"
 #include "state/state-domain.h"
 #include "state/state-resolve.h"
 #include "state/state-user.h"
@@ -359,6 +361,47 @@ static void test_dkim_keys(void **state)
     state_db_close(&db);
 }
 
+static long long dmarc_total;
+static size_t dmarc_rows;
+
+static void count_row(const struct state_dmarc_row *r, void *arg)
+{
+    (void)arg;
+    dmarc_total += r->count;
+    dmarc_rows++;
+}
+
+static void test_dmarc_aggregate(void **state)
+{
+    (void)state;
+    struct state_db *db = fresh_db();
+    char *err = NULL;
+    struct state_dmarc_row r = {.day = "2026-11-28",
+                                .policy_domain = "b.example",
+                                .from_domain = "mail.b.example",
+                                .source_ip = "192.0.2.7",
+                                .disposition = "reject",
+                                .dkim = "fail",
+                                .spf = "fail",
+                                .result = "fail",
+                                .published = "p=reject sp=reject pct=100 adkim=r aspf=r"};
+    OK(state_dmarc_add(db, &r, &err));
+    OK(state_dmarc_add(db, &r, &err)); /* the same kind again: counted */
+    str_copy(r.disposition, sizeof(r.disposition), "none");
+    str_copy(r.result, sizeof(r.result), "pass");
+    OK(state_dmarc_add(db, &r, &err));
+    str_copy(r.day, sizeof(r.day), "2026-11-29");
+    OK(state_dmarc_add(db, &r, &err));
+    dmarc_total = 0;
+    dmarc_rows = 0;
+    assert_int_equal(state_dmarc_list(db, "2026-11-28", count_row, NULL), 2);
+    assert_int_equal(dmarc_rows, 2);
+    assert_int_equal(dmarc_total, 3);
+    assert_int_equal(state_dmarc_list(db, NULL, count_row, NULL), 3);
+    assert_int_equal(state_dmarc_list(db, "2026-01-01", count_row, NULL), 0);
+    state_db_close(&db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +411,7 @@ int main(void)
         cmocka_unit_test(test_domains_users_aliases),
         cmocka_unit_test(test_resolve),
         cmocka_unit_test(test_dkim_keys),
+        cmocka_unit_test(test_dmarc_aggregate),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
