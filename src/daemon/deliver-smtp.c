@@ -70,7 +70,8 @@ struct ds_job {
     struct smtp_client_message m;
     struct smtp_client_rcpt *rcpts;
     int msg_fd;
-    unsigned long long msg_len, body_off;
+    unsigned long long msg_start, msg_len; /* the message in its queue file */
+    unsigned long long body_off;
     /* where to try: hosts resolved one after the other */
     struct dns_mx *hosts;
     size_t nhosts, host_i;
@@ -261,7 +262,7 @@ static void feed_body(struct ds_conn *c)
         }
         unsigned long long off = j->body_off - j->prefix.len;
         size_t want = j->msg_len - off < sizeof(chunk) ? (size_t)(j->msg_len - off) : sizeof(chunk);
-        ssize_t n = pread(j->msg_fd, chunk, want, (off_t)off);
+        ssize_t n = pread(j->msg_fd, chunk, want, (off_t)(j->msg_start + off));
         if (n <= 0) {
             smtp_client_abort(c->sc, SMTP_OUTCOME_TEMP, "cannot read the queued message");
             return;
@@ -895,11 +896,11 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Count Received: fields of the header (a mail loop shows as many). */
-static unsigned count_received(int fd, unsigned long long len)
+static unsigned count_received(int fd, unsigned long long start, unsigned long long len)
 {
     char buf[65536];
     size_t want = len < sizeof(buf) - 1 ? (size_t)len : sizeof(buf) - 1;
-    ssize_t n = pread(fd, buf, want, 0);
+    ssize_t n = pread(fd, buf, want, (off_t)start);
     if (n <= 0)
         return 0;
     buf[n] = '\0';
@@ -929,12 +930,13 @@ static void first_address(const char *addr, size_t len, void *arg)
 
 /* The domain of the (first) address of the message's From: field,
  * lowercased, in out; "" if there is none. */
-static void from_domain(int fd, unsigned long long msg_len, char *out, size_t size)
+static void from_domain(int fd, unsigned long long msg_start, unsigned long long msg_len, char *out,
+                        size_t size)
 {
     out[0] = '\0';
     char head[65536];
     size_t want = msg_len < sizeof(head) - 1 ? (size_t)msg_len : sizeof(head) - 1;
-    ssize_t n = pread(fd, head, want, 0);
+    ssize_t n = pread(fd, head, want, (off_t)msg_start);
     if (n <= 0)
         return;
     head[n] = '\0';
@@ -986,7 +988,7 @@ static void collect_key(const struct state_dkim_key *k, void *arg)
 static void dkim_sign_job(struct ds *d, struct ds_job *j)
 {
     char domain[256];
-    from_domain(j->msg_fd, j->msg_len, domain, sizeof(domain));
+    from_domain(j->msg_fd, j->msg_start, j->msg_len, domain, sizeof(domain));
     struct key_list keys = {.n = 0};
     if (!domain[0] || !d->db || state_dkim_list(d->db, domain, true, collect_key, &keys) <= 0)
         return;
@@ -1023,7 +1025,7 @@ static void dkim_sign_job(struct ds *d, struct ds_job *j)
     bool ok = true;
     for (unsigned long long off = 0; off < j->msg_len && ok;) {
         size_t want = j->msg_len - off < sizeof(chunk) ? (size_t)(j->msg_len - off) : sizeof(chunk);
-        ssize_t n = pread(j->msg_fd, chunk, want, (off_t)off);
+        ssize_t n = pread(j->msg_fd, chunk, want, (off_t)(j->msg_start + off));
         if (n <= 0) {
             ok = false;
             break;
@@ -1072,14 +1074,14 @@ static void handle_job(void *ctx, struct agent_conn *from, struct deliver_job *j
         job_fail(j, DELIVER_TEMPFAIL, text);
         return;
     }
-    j->msg_fd = spool_open_message(&d->spool, j->job.qid, &j->msg_len);
+    j->msg_fd = spool_open_message(&d->spool, j->job.qid, &j->msg_start, &j->msg_len);
     if (j->msg_fd < 0) {
         char text[300];
         snprintf(text, sizeof(text), "4.3.0 cannot open the queued message: %s", strerror(errno));
         job_fail(j, DELIVER_TEMPFAIL, text);
         return;
     }
-    if (count_received(j->msg_fd, j->msg_len) > RECEIVED_LOOP_LIMIT) {
+    if (count_received(j->msg_fd, j->msg_start, j->msg_len) > RECEIVED_LOOP_LIMIT) {
         job_fail(j, DELIVER_PERMFAIL,
                  "554 5.4.6 mail loop: the message has more than 50 Received: headers");
         return;

@@ -364,14 +364,14 @@ static void dsn_committed(struct sync_op *op)
 /* Read the original: its header section, or (full) all of it. */
 static void read_original(struct queue *q, const char *id, bool full, struct buf *out)
 {
-    unsigned long long len;
-    int fd = spool_open_message(&q->spool, id, &len);
+    unsigned long long start, len;
+    int fd = spool_open_message(&q->spool, id, &start, &len);
     if (fd < 0)
         return;
     size_t want = full ? (len < DSN_FULL_MAX ? (size_t)len : DSN_FULL_MAX)
                        : (len < 256 * 1024 ? (size_t)len : 256 * 1024);
     char *p = buf_reserve(out, want);
-    ssize_t n = p ? pread(fd, p, want, 0) : -1;
+    ssize_t n = p ? pread(fd, p, want, (off_t)start) : -1;
     close(fd);
     if (n <= 0)
         return;

@@ -23,9 +23,10 @@ static void fail_errno(struct deliver_rcpt *r, const char *what, int err)
     deliver_rcpt_set(r, DELIVER_TEMPFAIL, text);
 }
 
-/* Copy the spool message (CRLF, len octets) into the Maildir file (LF). */
-static int copy_message(int msg_fd, unsigned long long len, struct maildir_delivery *md, char *in,
-                        char *out)
+/* Copy the spool message (CRLF, len octets from start) into the Maildir
+ * file (LF). */
+static int copy_message(int msg_fd, unsigned long long start, unsigned long long len,
+                        struct maildir_delivery *md, char *in, char *out)
 {
     off_t off = 0;
     bool pending_cr = false;
@@ -33,7 +34,7 @@ static int copy_message(int msg_fd, unsigned long long len, struct maildir_deliv
         size_t want = len - (unsigned long long)off < COPY_CHUNK
                           ? (size_t)(len - (unsigned long long)off)
                           : COPY_CHUNK;
-        ssize_t n = pread(msg_fd, in, want, off);
+        ssize_t n = pread(msg_fd, in, want, (off_t)start + off);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -80,8 +81,8 @@ void deliver_local_prepare(struct local_delivery *ld, const char *mail_dir, stru
         ld->md[i].fd = ld->md[i].root_fd = ld->md[i].tmp_fd = ld->md[i].new_fd = -1;
     ld->ops_left = 0;
 
-    unsigned long long msg_len;
-    int msg_fd = spool_open_message(sp, ld->job.qid, &msg_len);
+    unsigned long long msg_start, msg_len;
+    int msg_fd = spool_open_message(sp, ld->job.qid, &msg_start, &msg_len);
     if (msg_fd < 0) {
         int e = errno;
         for (size_t i = 0; i < n; i++)
@@ -122,7 +123,7 @@ void deliver_local_prepare(struct local_delivery *ld, const char *mail_dir, stru
         buf_printf(&hdr, "Return-Path: <%s>\nDelivered-To: %s\n", ld->job.sender, r->addr);
         int rc = maildir_delivery_write(md, hdr.data, hdr.len);
         buf_free(&hdr);
-        if (rc < 0 || copy_message(msg_fd, msg_len, md, in, out) < 0 ||
+        if (rc < 0 || copy_message(msg_fd, msg_start, msg_len, md, in, out) < 0 ||
             maildir_delivery_finish(md, &ld->ops[i]) < 0) {
             fail_errno(r, "cannot write to the mailbox", errno ? errno : EIO);
             maildir_delivery_close(md, false);

@@ -16,7 +16,8 @@
 #define WRITE_BUF_SIZE    (32 * 1024)
 #define ENVELOPE_FILE_MAX (16 * 1024 * 1024)
 /* "\npostino-env " 16 hex digits "\n" */
-#define TRAILER_LEN 30
+#define TRAILER_LEN    30 /* "\npostino-env " 16 hex "\n": the message starts at 0 */
+#define TRAILER_V2_LEN 39 /* "\npostino-env " 16 hex " " 8 hex "\n": and where it starts */
 
 struct spool_file {
     struct spool *sp;
@@ -25,6 +26,8 @@ struct spool_file {
     char *wbuf;
     size_t wlen;
     unsigned long long size;
+    unsigned long long start; /* the message begins here (room for spool_file_prepend) */
+    bool reserved;
     int error; /* errno of the first write failure */
 };
 
@@ -296,6 +299,43 @@ unsigned long long spool_file_size(const struct spool_file *f)
     return f->size;
 }
 
+int spool_file_reserve(struct spool_file *f, size_t room)
+{
+    if (f->size || f->reserved || room > SPOOL_RESERVE_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (lseek(f->msg_fd, (off_t)room, SEEK_SET) < 0)
+        return -1;
+    f->start = room;
+    f->reserved = true;
+    return 0;
+}
+
+int spool_file_prepend(struct spool_file *f, const void *data, size_t len)
+{
+    if (f->error)
+        return -1;
+    if (!f->reserved || len > f->start) {
+        errno = EFBIG;
+        return -1;
+    }
+    off_t at = (off_t)(f->start - len);
+    for (size_t done = 0; done < len;) {
+        ssize_t w = pwrite(f->msg_fd, (const char *)data + done, len - done, at + (off_t)done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            f->error = errno ? errno : EIO;
+            return -1;
+        }
+        done += (size_t)w;
+    }
+    f->start -= len;
+    f->size += len;
+    return 0;
+}
+
 int spool_file_finish(struct spool_file *f, const struct envelope *env, struct sync_op *op)
 {
     if (flush_wbuf(f) < 0) {
@@ -309,8 +349,14 @@ int spool_file_finish(struct spool_file *f, const struct envelope *env, struct s
     }
     struct buf text;
     buf_init(&text, ENVELOPE_FILE_MAX);
-    if (envelope_encode(env, &text) < 0 ||
-        buf_printf(&text, "\npostino-env %016llx\n", f->size) < 0) {
+    /* the envelope, then the trailer that says where it (and the message)
+     * start: the old form when the message starts at 0 */
+    int enc = envelope_encode(env, &text);
+    int tr = enc < 0 ? -1
+             : f->reserved
+                 ? buf_printf(&text, "\npostino-env %016llx %08llx\n", f->start + f->size, f->start)
+                 : buf_printf(&text, "\npostino-env %016llx\n", f->size);
+    if (tr < 0) {
         buf_free(&text);
         errno = EFBIG;
         return -1;
@@ -391,43 +437,67 @@ static int read_range(int fd, off_t off, size_t len, struct buf *b, const char *
     return 0;
 }
 
-/* Find the trailer of an open ID.msg: the message length and the file
- * size. 0, or -1 with *error_r. */
-static int read_trailer(int fd, unsigned long long *msg_len, unsigned long long *file_size,
-                        const char **error_r)
+/* A run of n hex digits at p, into *v. 0 or -1. */
+static int parse_hex(const char *p, int n, unsigned long long *v)
+{
+    *v = 0;
+    for (int i = 0; i < n; i++) {
+        char c = p[i];
+        int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+        if (d < 0)
+            return -1;
+        *v = *v * 16 + (unsigned)d;
+    }
+    return 0;
+}
+
+/* Where things are in an open ID.msg, from its trailer. */
+struct msg_layout {
+    unsigned long long start;   /* the message begins here */
+    unsigned long long env_off; /* and ends here, where the envelope begins */
+    unsigned long long env_end; /* the envelope ends here, where the trailer begins */
+};
+
+/* Find the trailer of an open ID.msg: the old form ("postino-env" and the
+ * envelope's offset; the message starts at 0) or the new one (also where
+ * the message starts, after room left for fields added at its end). 0, or
+ * -1 with *error_r. */
+static int read_trailer(int fd, struct msg_layout *lo, const char **error_r)
 {
     struct stat st;
     if (fstat(fd, &st) < 0) {
         *error_r = strerror(errno);
         return -1;
     }
-    char t[TRAILER_LEN + 1];
-    if (st.st_size < TRAILER_LEN ||
-        pread(fd, t, TRAILER_LEN, st.st_size - TRAILER_LEN) != TRAILER_LEN) {
-        *error_r = "no trailer: not a complete queue file";
-        return -1;
-    }
-    t[TRAILER_LEN] = '\0';
-    unsigned long long off = 0;
-    if (memcmp(t, "\npostino-env ", 13) != 0 || t[TRAILER_LEN - 1] != '\n') {
-        *error_r = "bad trailer: not a complete queue file";
-        return -1;
-    }
-    for (int i = 13; i < TRAILER_LEN - 1; i++) {
-        char c = t[i];
-        int v = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-        if (v < 0) {
-            *error_r = "bad trailer: not a complete queue file";
+    unsigned long long size = (unsigned long long)st.st_size;
+    char t[TRAILER_V2_LEN + 1];
+    const char *bad = "bad trailer: not a complete queue file";
+    unsigned long long off, start = 0, tlen;
+    if (size >= TRAILER_V2_LEN &&
+        pread(fd, t, TRAILER_V2_LEN, st.st_size - TRAILER_V2_LEN) == TRAILER_V2_LEN &&
+        memcmp(t, "\npostino-env ", 13) == 0 && t[29] == ' ' && t[TRAILER_V2_LEN - 1] == '\n' &&
+        parse_hex(t + 13, 16, &off) == 0 && parse_hex(t + 30, 8, &start) == 0) {
+        tlen = TRAILER_V2_LEN;
+    } else {
+        if (size < TRAILER_LEN ||
+            pread(fd, t, TRAILER_LEN, st.st_size - TRAILER_LEN) != TRAILER_LEN) {
+            *error_r = "no trailer: not a complete queue file";
             return -1;
         }
-        off = off * 16 + (unsigned)v;
+        if (memcmp(t, "\npostino-env ", 13) != 0 || t[TRAILER_LEN - 1] != '\n' ||
+            parse_hex(t + 13, 16, &off) < 0) {
+            *error_r = bad;
+            return -1;
+        }
+        tlen = TRAILER_LEN;
     }
-    if (off > (unsigned long long)st.st_size - TRAILER_LEN) {
+    if (off > size - tlen || start > off) {
         *error_r = "trailer points outside the file";
         return -1;
     }
-    *msg_len = off;
-    *file_size = (unsigned long long)st.st_size;
+    lo->start = start;
+    lo->env_off = off;
+    lo->env_end = size - tlen;
     return 0;
 }
 
@@ -443,10 +513,10 @@ static int read_envelope_in(int dirfd, const char *id, struct envelope *env, con
         *error_r = strerror(errno);
         return -1;
     }
-    unsigned long long msg_len, file_size;
+    struct msg_layout lo;
     struct buf b;
     buf_init(&b, ENVELOPE_FILE_MAX);
-    if (read_trailer(fd, &msg_len, &file_size, error_r) < 0)
+    if (read_trailer(fd, &lo, error_r) < 0)
         goto fail;
     name_of(name, sizeof(name), id, "env");
     int efd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
@@ -458,8 +528,7 @@ static int read_envelope_in(int dirfd, const char *id, struct envelope *env, con
         if (r < 0)
             goto fail;
     } else if (errno == ENOENT) {
-        if (read_range(fd, (off_t)msg_len, (size_t)(file_size - TRAILER_LEN - msg_len), &b,
-                       error_r) < 0)
+        if (read_range(fd, (off_t)lo.env_off, (size_t)(lo.env_end - lo.env_off), &b, error_r) < 0)
             goto fail;
     } else {
         *error_r = strerror(errno);
@@ -470,7 +539,7 @@ static int read_envelope_in(int dirfd, const char *id, struct envelope *env, con
     buf_free(&b);
     if (r < 0)
         return -1;
-    if (strcmp(env->id, id) != 0 || env->size != msg_len) {
+    if (strcmp(env->id, id) != 0 || env->size != lo.env_off - lo.start) {
         envelope_free(env);
         *error_r = "envelope does not match its message file";
         return -1;
@@ -593,20 +662,23 @@ void spool_remove(struct spool *sp, const char *id, bool recycle, struct sync_op
      * message is delivered again (the allowed duplicate), never lost. */
 }
 
-int spool_open_message(struct spool *sp, const char *id, unsigned long long *len_r)
+int spool_open_message(struct spool *sp, const char *id, unsigned long long *start_r,
+                       unsigned long long *len_r)
 {
     char name[64];
     name_of(name, sizeof(name), id, "msg");
     int fd = openat(sp->queue_fd, name, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
-    unsigned long long size;
+    struct msg_layout lo;
     const char *err;
-    if (read_trailer(fd, len_r, &size, &err) < 0) {
+    if (read_trailer(fd, &lo, &err) < 0) {
         close(fd);
         errno = EINVAL;
         return -1;
     }
+    *start_r = lo.start;
+    *len_r = lo.env_off - lo.start;
     return fd;
 }
 

@@ -4,7 +4,10 @@
  *   spool/queue/ID.msg      the message as received (CRLF), followed by its
  *                           envelope as it was at arrival and a trailer
  *                           line "postino-env OFFSET" (16 hex digits) that
- *                           says where the envelope starts; immutable
+ *                           says where the envelope starts; or "postino-env
+ *                           OFFSET START" (and 8 hex digits) when the
+ *                           message starts at START, after room left for
+ *                           header fields added at its end; immutable
  *   spool/queue/ID.env      the envelope once it has changed (a deferral,
  *                           a partial delivery): it overrides the copy in
  *                           ID.msg
@@ -77,6 +80,17 @@ struct spool_file *spool_file_create(struct spool *sp, char id[QUEUE_ID_LEN + 1]
 int spool_file_write(struct spool_file *f, const void *data, size_t len);
 /* Octets written so far. */
 unsigned long long spool_file_size(const struct spool_file *f);
+
+/* Most room spool_file_reserve may leave. */
+#define SPOOL_RESERVE_MAX (1024 * 1024)
+/* Before the first write: leave room for up to `room` octets of header
+ * fields that are only known once the message is in (the results of
+ * checks made as it arrived), added with spool_file_prepend. The room
+ * left unused is a hole in the file. 0, or -1 with errno. */
+int spool_file_reserve(struct spool_file *f, size_t room);
+/* Put data in front of what was written (into the reserved room, which
+ * shrinks). 0, or -1 with errno (EFBIG: not enough room left). */
+int spool_file_prepend(struct spool_file *f, const void *data, size_t len);
 /* Write out the buffered octets, the envelope and the trailer, and
  * describe the commit (flush, rename into queue/, flush of queue/) in op.
  * env->size must be the octets written. Returns 0, or -1 with errno set. */
@@ -104,10 +118,11 @@ int spool_write_envelope(struct spool *sp, const struct envelope *env, struct sy
 void spool_remove(struct spool *sp, const char *id, bool recycle, struct sync_op *op);
 /* Number of files in free/ now (-1 if it cannot be read). */
 int spool_free_count(struct spool *sp);
-/* Open queue/ID.msg read-only; *len_r is the length of the message in it
- * (the envelope after it excluded). -1 with errno (EINVAL: no valid
- * trailer). */
-int spool_open_message(struct spool *sp, const char *id, unsigned long long *len_r);
+/* Open queue/ID.msg read-only; the message is the *len_r octets from
+ * offset *start_r (what comes before is room spool_file_reserve left, what
+ * comes after the envelope). -1 with errno (EINVAL: no valid trailer). */
+int spool_open_message(struct spool *sp, const char *id, unsigned long long *start_r,
+                       unsigned long long *len_r);
 
 /* Move a message (both files) from queue/ to hold/, or back (release).
  * 0, or -1 with errno (ENOENT: no such message there). */

@@ -383,7 +383,7 @@ class Server:
     def read_envelope(self, qid):
         """The current envelope of a queued message: ID.env once it has
         changed, else the copy after the message in ID.msg (located by the
-        trailer line "postino-env OFFSET")."""
+        trailer line "postino-env OFFSET [START]")."""
         q = os.path.join(self.dir, "spool", "queue")
         try:
             with open(os.path.join(q, qid + ".env"), "rb") as f:
@@ -392,10 +392,11 @@ class Server:
             pass
         with open(os.path.join(q, qid + ".msg"), "rb") as f:
             data = f.read()
-        trailer = data[-30:]
-        assert trailer.startswith(b"\npostino-env ") and trailer.endswith(b"\n"), trailer
-        offset = int(trailer[13:29], 16)
-        return parse_envelope(data[offset:-30].decode("utf-8"))
+        # "\npostino-env OFFSET\n", or with the message's START after it
+        m = re.search(rb"\npostino-env ([0-9a-f]{16})(?: [0-9a-f]{8})?\n\Z", data)
+        assert m, data[-40:]
+        offset = int(m.group(1), 16)
+        return parse_envelope(data[offset:m.start()].decode("utf-8"))
 
     def wait_queue_empty(self, timeout=30):
         deadline = time.monotonic() + timeout

@@ -86,6 +86,61 @@ static void spool_one(struct spool *sp, char id[QUEUE_ID_LEN + 1], const char *r
     envelope_free(&env);
 }
 
+/* Room reserved in front of the message, partly filled at the end: the
+ * new trailer says where the message starts, readers find exactly it. */
+static void test_spool_reserve_prepend(void **state)
+{
+    (void)state;
+    struct spool sp;
+    const char *err;
+    assert_int_equal(spool_open(&sp, base, &err), 0);
+    char id[QUEUE_ID_LEN + 1];
+    struct spool_file *f = spool_file_create(&sp, id);
+    assert_non_null(f);
+    assert_int_equal(spool_file_prepend(f, "X", 1), -1); /* nothing reserved */
+    assert_int_equal(spool_file_reserve(f, 100), 0);
+    assert_int_equal(spool_file_reserve(f, 100), -1); /* once */
+    assert_int_equal(spool_file_write(f, message, strlen(message)), 0);
+    const char *added = "Authentication-Results: mx.example.test; none\r\n";
+    assert_int_equal(spool_file_prepend(f, added, strlen(added)), 0);
+    char big[80];
+    memset(big, 'x', sizeof(big));
+    assert_int_equal(spool_file_prepend(f, big, sizeof(big)), -1); /* no room left */
+    assert_int_equal(errno, EFBIG);
+    unsigned long long size = strlen(added) + strlen(message);
+    assert_int_equal(spool_file_size(f), size);
+    struct envelope env;
+    envelope_init(&env);
+    memcpy(env.id, id, QUEUE_ID_LEN + 1);
+    env.size = size;
+    env.sender = strdup("alice@example.org");
+    envelope_add_rcpt(&env, "bob@example.test", NULL, NULL, 0, ROUTE_LOCAL);
+    struct sync_op op;
+    assert_int_equal(spool_file_finish(f, &env, &op), 0);
+    sync_op_run_now(&op, SYNCER_FSYNC);
+    assert_int_equal(op.error, 0);
+    spool_file_done(&f, true);
+    envelope_free(&env);
+
+    unsigned long long start, len;
+    int fd = spool_open_message(&sp, id, &start, &len);
+    assert_true(fd >= 0);
+    assert_int_equal(start, 100 - strlen(added));
+    assert_int_equal(len, size);
+    char *got = malloc(len);
+    assert_int_equal(pread(fd, got, len, (off_t)start), (ssize_t)len);
+    assert_memory_equal(got, added, strlen(added));
+    assert_memory_equal(got + strlen(added), message, strlen(message));
+    free(got);
+    close(fd);
+    bool missing;
+    assert_int_equal(spool_read_envelope(&sp, id, &env, &err, &missing), 0);
+    assert_int_equal(env.size, size);
+    envelope_free(&env);
+    assert_int_equal(spool_delete(&sp, id), 0); /* leave the spool as it was */
+    spool_close(&sp);
+}
+
 static void count_id(const char *id, void *arg)
 {
     (void)id;
@@ -117,9 +172,10 @@ static void test_spool_commit_read_remove(void **state)
     snprintf(trailer, sizeof(trailer), "\npostino-env %016zx\n", strlen(message));
     assert_memory_equal(data + len - 30, trailer, 30);
     free(data);
-    unsigned long long mlen = 0;
-    int mfd = spool_open_message(&sp, id, &mlen);
+    unsigned long long mlen = 0, mstart = 99;
+    int mfd = spool_open_message(&sp, id, &mstart, &mlen);
     assert_true(mfd >= 0);
+    assert_int_equal(mstart, 0);
     assert_int_equal(mlen, strlen(message));
     close(mfd);
 
@@ -174,9 +230,9 @@ static void test_spool_torn_file(void **state)
         bool missing = true;
         assert_int_equal(spool_read_envelope(&sp, id, &env, &err, &missing), -1);
         assert_false(missing);
-        unsigned long long len;
+        unsigned long long start, len;
         if (i < 3)
-            assert_int_equal(spool_open_message(&sp, id, &len), -1);
+            assert_int_equal(spool_open_message(&sp, id, &start, &len), -1);
     }
     unlink(path);
     struct envelope env;
@@ -445,6 +501,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spool_commit_read_remove),
+        cmocka_unit_test(test_spool_reserve_prepend),
         cmocka_unit_test(test_spool_abort_and_clean),
         cmocka_unit_test(test_spool_torn_file),
         cmocka_unit_test(test_spool_recycle),
