@@ -29,12 +29,19 @@ static void put_address(struct buf *out, const char *addr)
             buf_append_char(out, *v);
 }
 
+/* Start the next method result: ";" and a folded line. */
+static void next_method(struct buf *out)
+{
+    buf_append_str(out, ";\r\n\t");
+}
+
 void auth_results_header(struct buf *out, const char *authserv_id, const struct auth_results *r)
 {
-    buf_printf(out, "Authentication-Results: %s;", authserv_id);
+    buf_printf(out, "Authentication-Results: %s", authserv_id);
     bool any = false;
     if (r->spf) {
-        buf_printf(out, "\r\n\tspf=%s", spf_result_name(r->spf->result));
+        next_method(out);
+        buf_printf(out, "spf=%s", spf_result_name(r->spf->result));
         if (r->mailfrom && r->mailfrom[0]) {
             buf_append_str(out, " smtp.mailfrom=");
             put_address(out, r->mailfrom);
@@ -44,9 +51,30 @@ void auth_results_header(struct buf *out, const char *authserv_id, const struct 
         }
         any = true;
     }
-    if (!any)
-        buf_append_str(out, " none");
-    buf_append_str(out, "\r\n");
+    if (r->dkim_checked) {
+        if (r->ndkim == 0) {
+            next_method(out);
+            buf_append_str(out, "dkim=none");
+        }
+        for (size_t i = 0; i < r->ndkim; i++) {
+            next_method(out);
+            dkim_result_format(&r->dkim[i], out);
+        }
+        any = true;
+    }
+    if (r->dmarc) {
+        next_method(out);
+        buf_printf(out, "dmarc=%s", dmarc_result_name(r->dmarc->result));
+        if (r->dmarc->record_found)
+            buf_printf(out, " (p=%s dis=%s)", dmarc_policy_name(r->dmarc->policy),
+                       dmarc_policy_name(r->dmarc->disposition));
+        if (r->dmarc->from_domain[0]) {
+            buf_append_str(out, " header.from=");
+            put_address(out, r->dmarc->from_domain);
+        }
+        any = true;
+    }
+    buf_append_str(out, any ? "\r\n" : "; none\r\n");
 }
 
 bool auth_results_claims(const char *field, size_t len, const char *authserv_id)

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "dkim-verify.h"
+#include "dmarc.h"
 #include "spf.h"
 
 struct buf;
@@ -17,6 +19,10 @@ struct auth_results {
     const struct spf_outcome *spf;
     const char *mailfrom; /* the MAIL FROM address ("" for <>) */
     const char *helo;
+    bool dkim_checked; /* then ndkim results (0: dkim=none) */
+    const struct dkim_result *dkim;
+    size_t ndkim;
+    const struct dmarc_verdict *dmarc;
 };
 
 /* Append "Authentication-Results: AUTHSERV-ID; ..." with CRLF; "none" when

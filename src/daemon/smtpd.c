@@ -46,10 +46,11 @@
 #include "state/state-domain.h"
 #include "state/state-resolve.h"
 
-#define IP_BUCKETS      509
-#define PULL_MAX        (SMTP_ANY_LINE_MAX + 2)
-#define READ_HIGH_WATER (256 * 1024) /* input buffered before reading pauses */
-#define FLUSH_POLLS_MAX 1000         /* 10 s for the last replies to leave */
+#define IP_BUCKETS        509
+#define PULL_MAX          (SMTP_ANY_LINE_MAX + 2)
+#define READ_HIGH_WATER   (256 * 1024) /* input buffered before reading pauses */
+#define FLUSH_POLLS_MAX   1000         /* 10 s for the last replies to leave */
+#define AUTH_RESULTS_ROOM 8192         /* reserved in front of a message */
 
 struct ip_count {
     char ip[64];
@@ -128,6 +129,8 @@ struct smtpd_conn {
     struct msgauth *ma;             /* its DKIM and DMARC checks, or NULL */
     struct smtp_data_result ma_res; /* the end of DATA, waiting for them */
     char auth_summary[512];         /* "dkim=pass d=... dmarc=pass", for the trace */
+    struct dmarc_verdict dmarc;     /* valid with have_dmarc */
+    bool have_dmarc;
     struct sync_op op;
     char qid[QUEUE_ID_LEN + 1];
     bool commit_pending;
@@ -237,6 +240,7 @@ static void reset_transaction(struct smtpd_conn *c)
     header_stream_free(&c->hs);
     msgauth_free(&c->ma);
     c->auth_summary[0] = '\0';
+    c->have_dmarc = false;
     if (c->file)
         spool_file_abort(&c->file);
     c->qid[0] = '\0';
@@ -504,6 +508,11 @@ static enum smtp_decision data_start_decide(struct smtpd_conn *c, struct smtp_re
     if (c->file)
         spool_file_abort(&c->file);
     c->file = spool_file_create(&c->d->spool, c->qid);
+    /* room for Authentication-Results, known at the end of the message */
+    if (c->file && spool_file_reserve(c->file, AUTH_RESULTS_ROOM) < 0) {
+        spool_file_abort(&c->file);
+        errno = EIO;
+    }
     if (!c->file) {
         log_error("NOQUEUE: cannot create a queue file: %s", strerror(errno));
         c->qid[0] = '\0';
@@ -517,8 +526,6 @@ static enum smtp_decision data_start_decide(struct smtpd_conn *c, struct smtp_re
         struct spf_header_info info = {c->ip, c->env.sender, smtp_server_helo(c->session),
                                        c->d->cfg->hostname};
         spf_header_received(&hdr, spf, &info);
-        struct auth_results ar = {spf, c->env.sender, smtp_server_helo(c->session)};
-        auth_results_header(&hdr, c->d->cfg->hostname, &ar);
     }
     write_received(c, &hdr);
     spool_file_write(c->file, hdr.data, hdr.len);
@@ -527,6 +534,7 @@ static enum smtp_decision data_start_decide(struct smtpd_conn *c, struct smtp_re
     c->hs = header_stream_new(header_field, header_out, c);
     msgauth_free(&c->ma);
     c->auth_summary[0] = '\0';
+    c->have_dmarc = false;
     struct smtpd *d = c->d;
     if (d->cfg->dkim_verify && d->dns && d->od && c->service == SERVICE_SMTP && !c->auth_user &&
         !c->relay_ok) {
@@ -722,8 +730,11 @@ static void msgauth_done(void *arg)
     }
     str_copy(c->auth_summary, sizeof(c->auth_summary), buf_cstr(&sum));
     buf_free(&sum);
-    if (!refuse_from)
+    if (!refuse_from) {
         record_dmarc(c, &v);
+        c->dmarc = v;
+        c->have_dmarc = true;
+    }
     log_info("%s: %s client=[%s]", c->qid, c->auth_summary, c->ip);
     enum smtp_decision dec;
     if (refuse_from) {
@@ -756,11 +767,33 @@ static void msgauth_done(void *arg)
     }
 }
 
+/* What SPF, DKIM and DMARC found, in front of the message (RFC 8601). */
+static void add_auth_results(struct smtpd_conn *c)
+{
+    const struct spf_outcome *spf = spf_resolve_outcome(c->spf);
+    if (!spf && !c->ma)
+        return;
+    struct auth_results ar = {.spf = spf,
+                              .mailfrom = c->env.sender,
+                              .helo = smtp_server_helo(c->session),
+                              .dkim_checked = c->ma != NULL,
+                              .dmarc = c->have_dmarc ? &c->dmarc : NULL};
+    if (c->ma)
+        ar.ndkim = msgauth_dkim(c->ma, &ar.dkim);
+    struct buf h;
+    buf_init(&h, BUF_UNLIMITED); /* too long for the room: prepend refuses it */
+    auth_results_header(&h, c->d->cfg->hostname, &ar);
+    if (h.len == 0 || spool_file_prepend(c->file, h.data, h.len) < 0)
+        log_warn("%s: no room for the Authentication-Results field", c->qid);
+    buf_free(&h);
+}
+
 static enum smtp_decision data_end_decide(struct smtpd_conn *c, const struct smtp_data_result *res,
                                           struct smtp_reply *r)
 {
     const struct smtp_mail_args *m = smtp_server_mail(c->session);
     struct envelope *env = &c->env;
+    add_auth_results(c);
     memcpy(env->id, c->qid, sizeof(env->id));
     env->arrival = (long long)time(NULL);
     env->size = spool_file_size(c->file);

@@ -14,6 +14,8 @@ import uuid
 
 import dkim
 
+from postino_testlib import header_values
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 RFC = os.path.join(HERE, "..", "testdata", "dkim", "rfc")
 ED_PUBLIC = "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
@@ -92,6 +94,14 @@ def test_aligned_dkim_passes_dmarc(make_server, dns):
     code, text = send(srv, "alice@" + d, message(d, tok, sign_domain=d))
     assert code == 250, text
     assert delivered(srv, tok)
+    [stored] = [m for m in srv.messages("bob") if tok.encode() in m]
+    # RFC 8601: what was found, on top of the message
+    assert b"\nDelivered-To: bob@example.test\nAuthentication-Results: mx.example.test;\n" in \
+        stored, stored[:300]
+    [ar] = header_values(stored, "Authentication-Results")
+    assert ar.startswith("mx.example.test; spf=fail smtp.mailfrom=alice@%s; dkim=pass" % d), ar
+    assert "header.d=%s header.i=@%s header.s=ed header.a=ed25519-sha256" % (d, d) in ar, ar
+    assert ar.endswith("; dmarc=pass (p=reject dis=none) header.from=%s" % d), ar
     srv.wait_log(r"dkim=pass d=%s s=ed dmarc=pass \(p=reject\) header\.from=%s client=\[127\.0\.0\.1\]"
                  % (d.replace(".", r"\."), d.replace(".", r"\.")))
 

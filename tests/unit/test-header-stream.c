@@ -152,6 +152,11 @@ static void test_auth_results_claims(void **state)
             fail_msg("wrong for: %s", cases[i].field);
 }
 
+static void copy_text(char *dst, size_t size, const char *src)
+{
+    snprintf(dst, size, "%s", src);
+}
+
 static void test_auth_results_header(void **state)
 {
     (void)state;
@@ -159,7 +164,7 @@ static void test_auth_results_header(void **state)
     buf_init(&out, BUF_UNLIMITED);
     struct spf_outcome spf = {
         .result = SPF_SOFTFAIL, .domain = "", .mechanism = "", .reason = "", .explanation = ""};
-    struct auth_results r = {&spf, "alice@b.example", "h.b.example"};
+    struct auth_results r = {.spf = &spf, .mailfrom = "alice@b.example", .helo = "h.b.example"};
     auth_results_header(&out, "mx.example.test", &r);
     assert_string_equal(buf_cstr(&out), "Authentication-Results: mx.example.test;\r\n"
                                         "\tspf=softfail smtp.mailfrom=alice@b.example\r\n");
@@ -174,7 +179,42 @@ static void test_auth_results_header(void **state)
     assert_string_equal(buf_cstr(&out), "Authentication-Results: mx.example.test;\r\n"
                                         "\tspf=softfail smtp.mailfrom=b.example\r\n");
     buf_reset(&out);
+    /* DKIM and DMARC results follow, one method per line */
+    struct dkim_result dk = {.status = DKIM_PASS,
+                             .reason = "verified",
+                             .domain = "b.example",
+                             .selector = "sel",
+                             .algorithm = "ed25519-sha256",
+                             .header_b = "abcdEFGH",
+                             .identity = "@b.example"};
+    struct dmarc_verdict dm;
+    memset(&dm, 0, sizeof(dm));
+    dm.result = DMARC_RESULT_PASS;
+    dm.record_found = true;
+    dm.policy = DMARC_POLICY_REJECT;
+    dm.disposition = DMARC_POLICY_NONE;
+    copy_text(dm.from_domain, sizeof(dm.from_domain), "b.example");
+    r.mailfrom = "alice@b.example";
+    r.dkim_checked = true;
+    r.dkim = &dk;
+    r.ndkim = 1;
+    r.dmarc = &dm;
+    auth_results_header(&out, "mx.example.test", &r);
+    assert_non_null(strstr(buf_cstr(&out), "Authentication-Results: mx.example.test;\r\n"
+                                           "\tspf=softfail smtp.mailfrom=alice@b.example;\r\n"
+                                           "\tdkim=pass"));
+    assert_non_null(strstr(buf_cstr(&out), " header.d=b.example "));
+    assert_non_null(
+        strstr(buf_cstr(&out), ";\r\n\tdmarc=pass (p=reject dis=none) header.from=b.example\r\n"));
+    buf_reset(&out);
+    r.ndkim = 0; /* checked, no signature */
+    r.dmarc = NULL;
     r.spf = NULL;
+    auth_results_header(&out, "mx.example.test", &r);
+    assert_string_equal(buf_cstr(&out), "Authentication-Results: mx.example.test;\r\n"
+                                        "\tdkim=none\r\n");
+    buf_reset(&out);
+    r.dkim_checked = false;
     auth_results_header(&out, "mx.example.test", &r);
     assert_string_equal(buf_cstr(&out), "Authentication-Results: mx.example.test; none\r\n");
     buf_free(&out);
