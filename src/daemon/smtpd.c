@@ -508,8 +508,12 @@ static enum smtp_decision data_start_decide(struct smtpd_conn *c, struct smtp_re
     if (c->file)
         spool_file_abort(&c->file);
     c->file = spool_file_create(&c->d->spool, c->qid);
-    /* room for Authentication-Results, known at the end of the message */
-    if (c->file && spool_file_reserve(c->file, AUTH_RESULTS_ROOM) < 0) {
+    struct smtpd *d = c->d;
+    bool check_dkim = d->cfg->dkim_verify && d->dns && d->od && c->service == SERVICE_SMTP &&
+                      !c->auth_user && !c->relay_ok;
+    /* room for Authentication-Results, known at the end of the message
+     * (only when there will be one: the room is a hole in the file) */
+    if (c->file && (c->spf || check_dkim) && spool_file_reserve(c->file, AUTH_RESULTS_ROOM) < 0) {
         spool_file_abort(&c->file);
         errno = EIO;
     }
@@ -535,9 +539,7 @@ static enum smtp_decision data_start_decide(struct smtpd_conn *c, struct smtp_re
     msgauth_free(&c->ma);
     c->auth_summary[0] = '\0';
     c->have_dmarc = false;
-    struct smtpd *d = c->d;
-    if (d->cfg->dkim_verify && d->dns && d->od && c->service == SERVICE_SMTP && !c->auth_user &&
-        !c->relay_ok) {
+    if (check_dkim) {
         struct msgauth_params mp = {d->base, d->dns, d->od, (unsigned)d->cfg->spf_timeout, c->ip};
         c->ma = msgauth_new(&mp);
     }
