@@ -149,7 +149,7 @@ int cmd_init(int argc, char **argv)
     }
 
     struct config *cfg = config_new_default();
-    const char *set_keys[MAX_SET + 8];
+    const char *set_keys[MAX_SET + 16];
     size_t n_keys = 0;
     char *err = NULL;
     char keybuf[MAX_SET][128];
@@ -163,7 +163,9 @@ int cmd_init(int argc, char **argv)
         const struct {
             const char *key;
             long port;
-        } ports[] = {{"smtp_listen", 25}, {"submission_listen", 587}, {"submissions_listen", 465}};
+        } ports[] = {{"smtp_listen", 25},  {"submission_listen", 587}, {"submissions_listen", 465},
+                     {"imap_listen", 143}, {"imaps_listen", 993},      {"pop3_listen", 110},
+                     {"pop3s_listen", 995}};
         for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
             char listen[64];
             snprintf(listen, sizeof(listen), "127.0.0.1:%ld", port_base + ports[i].port);
@@ -312,6 +314,16 @@ int cmd_init(int argc, char **argv)
     printf("  submission:    %s (STARTTLS), %s (TLS)\n", sub, subs);
     free(sub);
     free(subs);
+    char *imap = config_value_text(cfg, "imap_listen");
+    char *imaps = config_value_text(cfg, "imaps_listen");
+    char *pop3 = config_value_text(cfg, "pop3_listen");
+    char *pop3s = config_value_text(cfg, "pop3s_listen");
+    printf("  IMAP:          %s (STARTTLS), %s (TLS)\n", imap, imaps);
+    printf("  POP3:          %s (STLS), %s (TLS)\n", pop3, pop3s);
+    free(imap);
+    free(imaps);
+    free(pop3);
+    free(pop3s);
     printf("next: postino user add USER@%s --config %s\n"
            "      postino serve --config %s\n",
            domain, path, path);

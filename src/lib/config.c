@@ -188,16 +188,15 @@ static const struct config_key_def config_keys[] = {
      "Wait for the reply to RCPT (RFC 5321: 5 min)."},
     {"smtp_data_init_timeout", CT_DURATION, "2m", 1, 1 * HOUR, OFF(smtp_data_init_timeout), NULL,
      "Wait for the reply to DATA (RFC 5321: 2 min)."},
-    {"smtp_data_block_timeout", CT_DURATION, "3m", 1, 1 * HOUR, OFF(smtp_data_block_timeout),
-     NULL, "Longest wait while sending the message (RFC 5321: 3 min per block)."},
-    {"smtp_data_done_timeout", CT_DURATION, "10m", 1, 1 * HOUR, OFF(smtp_data_done_timeout),
-     NULL, "Wait for the reply to the final dot (RFC 5321: 10 min)."},
+    {"smtp_data_block_timeout", CT_DURATION, "3m", 1, 1 * HOUR, OFF(smtp_data_block_timeout), NULL,
+     "Longest wait while sending the message (RFC 5321: 3 min per block)."},
+    {"smtp_data_done_timeout", CT_DURATION, "10m", 1, 1 * HOUR, OFF(smtp_data_done_timeout), NULL,
+     "Wait for the reply to the final dot (RFC 5321: 10 min)."},
     {"smtp_max_connections", CT_INT, "100", 1, 10000, OFF(smtp_max_connections), NULL,
      "Most outbound connections at once."},
-    {"smtp_destination_concurrency", CT_INT, "10", 1, 1000, OFF(smtp_destination_concurrency),
-     NULL, "Most outbound connections at once to one destination (domain or next hop)."},
-    {"smtp_connection_reuse_time", CT_DURATION, "5s", 0, 300, OFF(smtp_connection_reuse_time),
-     NULL,
+    {"smtp_destination_concurrency", CT_INT, "10", 1, 1000, OFF(smtp_destination_concurrency), NULL,
+     "Most outbound connections at once to one destination (domain or next hop)."},
+    {"smtp_connection_reuse_time", CT_DURATION, "5s", 0, 300, OFF(smtp_connection_reuse_time), NULL,
      "How long an outbound connection waits for more mail to the same destination before "
      "QUIT (0: one message per connection)."},
     {"soft_bounce", CT_BOOL, "no", 0, 0, OFF(soft_bounce), NULL,
@@ -220,6 +219,32 @@ static const struct config_key_def config_keys[] = {
      "How a batch of spool and mailbox files is made durable before it is "
      "acknowledged: `fsync` (each file and directory) or `syncfs` (one flush of the "
      "whole file system per batch)."},
+
+    {"imap_listen", CT_LISTEN_LIST, "*:143", 0, 0, OFF(imap_listen), NULL,
+     "Addresses of the IMAP service (port 143): STARTTLS, and no login before it "
+     "(LOGINDISABLED). Empty disables it."},
+    {"imaps_listen", CT_LISTEN_LIST, "*:993", 0, 0, OFF(imaps_listen), NULL,
+     "Addresses of the IMAP service with implicit TLS (port 993). Empty disables it."},
+    {"pop3_listen", CT_LISTEN_LIST, "*:110", 0, 0, OFF(pop3_listen), NULL,
+     "Addresses of the POP3 service (port 110): STLS, and no login before it. Empty "
+     "disables it."},
+    {"pop3s_listen", CT_LISTEN_LIST, "*:995", 0, 0, OFF(pop3s_listen), NULL,
+     "Addresses of the POP3 service with implicit TLS (port 995). Empty disables it."},
+    {"mail_max_connections", CT_INT, "10000", 1, 1000000, OFF(mail_max_connections), NULL,
+     "Most IMAP connections at once in the imapd process, and most POP3 connections in the "
+     "pop3d process; more are told so (`* BYE`, `-ERR [SYS/TEMP]`) and closed."},
+    {"mail_max_connections_per_ip", CT_INT, "100", 1, 1000000, OFF(mail_max_connections_per_ip),
+     NULL, "Most IMAP (and, apart, POP3) connections at once from one client IP address."},
+    {"imap_timeout", CT_DURATION, "30m", 60, 1 * DAY, OFF(imap_timeout), NULL,
+     "How long an IMAP client may stay silent (also in IDLE) before it is logged out; RFC "
+     "3501 5.4 asks for at least 30 minutes once logged in. Before login the limit is 1 "
+     "minute."},
+    {"pop3_timeout", CT_DURATION, "10m", 60, 1 * DAY, OFF(pop3_timeout), NULL,
+     "How long a POP3 client may stay silent before it is disconnected (RFC 1939: at "
+     "least 10 minutes)."},
+    {"trash_retention_days", CT_INT, "30", 0, 100000, OFF(trash_retention_days), NULL,
+     "Messages older than this many days are expunged from Trash and Junk once a day; 0 "
+     "keeps them forever."},
 
     {"password_argon2_memory", CT_SIZE, "64M", 8 * KIB, 4 * GIB, OFF(password_argon2_memory), NULL,
      "Memory cost of each argon2id password hash, in bytes (suffixes K, M, G)."},

@@ -85,6 +85,16 @@ struct config {
     long long auth_max_failures_per_connection;
     long long auth_ip_max_failures;
 
+    struct config_list imap_listen;
+    struct config_list imaps_listen;
+    struct config_list pop3_listen;
+    struct config_list pop3s_listen;
+    long long mail_max_connections;
+    long long mail_max_connections_per_ip;
+    long long imap_timeout;
+    long long pop3_timeout;
+    long long trash_retention_days;
+
     long long password_argon2_memory;
     long long password_argon2_time;
     long long password_argon2_parallelism;

@@ -1,0 +1,792 @@
+/* access-server: connections, TLS, limits and login checks of imapd and
+ * pop3d (see access-server.h). */
+#include "access-server.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth/sasl.h"
+#include "lib/buf.h"
+#include "lib/log.h"
+#include "lib/net.h"
+#include "lib/str.h"
+#include "lib/tls.h"
+#include "lib/worker.h"
+#include "lib/xalloc.h"
+
+#define IP_BUCKETS      1021
+#define READ_HIGH_WATER (256 * 1024) /* input buffered before reading pauses */
+#define WRITE_LOW_WATER (64 * 1024)  /* output_drained() below this */
+#define FLUSH_POLLS_MAX 1000         /* 10 s for the last replies to leave */
+#define AUTH_THREADS    2
+#define PRINT_LINE_MAX  8192
+
+struct ip_count {
+    char ip[64];
+    unsigned n;
+    struct ip_count *next;
+};
+
+struct access_server;
+
+struct listener {
+    struct access_server *s;
+    struct evconnlistener *l;
+    bool tls;
+};
+
+struct access_server {
+    struct daemon_env *env;
+    struct config *cfg;
+    const struct access_protocol *proto;
+    struct access_settings set;
+    struct event_base *base;
+    struct listener *listeners;
+    size_t n_listeners;
+    struct tls_server *tls; /* NULL without certificates: no TLS at all */
+    struct worker_pool *auth_pool;
+    struct auth_settings auth;
+    char db_path[4096];
+    struct event *sigterm_ev, *sigint_ev, *sighup_ev;
+    struct ip_count *ips[IP_BUCKETS];
+    unsigned nconns;
+    struct access_conn *conns;
+    bool stopping;
+};
+
+struct auth_job {
+    struct worker_job job; /* first: the pool hands this back */
+    struct access_conn *c; /* NULL once the connection is gone */
+    char user[SASL_USER_MAX + 1];
+    char password[PASSWORD_MAX + 1];
+    size_t password_len;
+    char ip[64];
+    struct auth_outcome out;
+};
+
+struct access_conn {
+    struct access_server *s;
+    void *session;
+    struct bufferevent *bev;
+    char ip[64];
+    struct tls_server *tls;
+    SSL *ssl;
+    char tls_info[160];
+    bool starttls_requested;
+    bool busy;
+    bool closing;
+    bool dead;       /* gone while a login check runs */
+    bool in_process; /* conn_process() is on the stack */
+    bool want_output;
+    long long timeout;
+    struct auth_job *auth;
+    struct auth_outcome auth_out; /* delivered when auth_delay fires */
+    struct event *auth_delay;
+    struct event *resume_ev;
+    struct event *flush_ev;
+    unsigned flush_polls;
+    struct access_conn *prev, *next;
+};
+
+static void conn_process(struct access_conn *c);
+static void conn_setup_bev(struct access_conn *c);
+static void conn_free(struct access_conn *c);
+
+/* --- per-address counts --- */
+
+static unsigned ip_hash(const char *ip)
+{
+    unsigned h = 5381;
+    for (; *ip; ip++)
+        h = h * 33 + (unsigned char)*ip;
+    return h % IP_BUCKETS;
+}
+
+/* Change the count of connections from ip by delta; returns the new count. */
+static unsigned ip_adjust(struct access_server *s, const char *ip, int delta)
+{
+    struct ip_count **pp = &s->ips[ip_hash(ip)];
+    for (; *pp; pp = &(*pp)->next) {
+        if (strcmp((*pp)->ip, ip) != 0)
+            continue;
+        struct ip_count *e = *pp;
+        e->n = (unsigned)((int)e->n + delta);
+        unsigned n = e->n;
+        if (n == 0) {
+            *pp = e->next;
+            free(e);
+        }
+        return n;
+    }
+    if (delta <= 0)
+        return 0;
+    struct ip_count *e = xcalloc(1, sizeof(*e));
+    str_copy(e->ip, sizeof(e->ip), ip);
+    e->n = (unsigned)delta;
+    e->next = s->ips[ip_hash(ip)];
+    s->ips[ip_hash(ip)] = e;
+    return e->n;
+}
+
+/* --- accessors --- */
+
+struct event_base *access_server_base(struct access_server *s)
+{
+    return s->base;
+}
+
+struct config *access_server_config(struct access_server *s)
+{
+    return s->cfg;
+}
+
+bool access_server_has_tls(struct access_server *s)
+{
+    return s->tls != NULL;
+}
+
+struct access_server *access_conn_server(struct access_conn *c)
+{
+    return c->s;
+}
+
+const char *access_conn_ip(const struct access_conn *c)
+{
+    return c->ip;
+}
+
+bool access_conn_tls(const struct access_conn *c)
+{
+    return c->ssl != NULL && c->tls_info[0] != '\0';
+}
+
+const char *access_conn_tls_info(const struct access_conn *c)
+{
+    return c->tls_info;
+}
+
+void access_conn_set_timeout(struct access_conn *c, long long seconds)
+{
+    c->timeout = seconds;
+    struct timeval tv = {(time_t)seconds, 0};
+    bufferevent_set_timeouts(c->bev, &tv, &tv);
+}
+
+/* --- output --- */
+
+void access_conn_write(struct access_conn *c, const void *data, size_t len)
+{
+    if (!c->dead && len)
+        bufferevent_write(c->bev, data, len);
+}
+
+void access_conn_print(struct access_conn *c, const char *fmt, ...)
+{
+    char line[PRINT_LINE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof(line)) {
+        /* Longer than any line we print; go through a buffer. */
+        struct buf b;
+        buf_init(&b, BUF_UNLIMITED);
+        va_start(ap, fmt);
+        buf_vprintf(&b, fmt, ap);
+        va_end(ap);
+        access_conn_write(c, b.data, b.len);
+        buf_free(&b);
+        return;
+    }
+    access_conn_write(c, line, (size_t)n);
+}
+
+size_t access_conn_output_len(struct access_conn *c)
+{
+    size_t n = evbuffer_get_length(bufferevent_get_output(c->bev));
+    struct bufferevent *under = bufferevent_get_underlying(c->bev);
+    if (under)
+        n += evbuffer_get_length(bufferevent_get_output(under));
+    return n;
+}
+
+void access_conn_want_output(struct access_conn *c, bool want)
+{
+    c->want_output = want;
+}
+
+/* --- flow --- */
+
+void access_conn_busy(struct access_conn *c)
+{
+    c->busy = true;
+}
+
+/* Resumed from an event of its own, so that a session may call
+ * access_conn_resume() from inside its own input handler. */
+static void resume_now(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    conn_process(arg);
+}
+
+void access_conn_resume(struct access_conn *c)
+{
+    c->busy = false;
+    if (c->dead)
+        return;
+    if (!c->resume_ev)
+        c->resume_ev = evtimer_new(c->s->base, resume_now, c);
+    struct timeval now = {0, 0};
+    evtimer_add(c->resume_ev, &now);
+}
+
+/* Free once the output is out, polling while it sits under the TLS layer. */
+static void conn_close_soon(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct access_conn *c = arg;
+    if (access_conn_output_len(c) == 0 || ++c->flush_polls > FLUSH_POLLS_MAX) {
+        conn_free(c);
+        return;
+    }
+    if (!c->flush_ev)
+        c->flush_ev = evtimer_new(c->s->base, conn_close_soon, c);
+    struct timeval tv = {0, 10000};
+    evtimer_add(c->flush_ev, &tv);
+}
+
+void access_conn_close(struct access_conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    bufferevent_disable(c->bev, EV_READ);
+    if (!c->in_process && !c->auth)
+        conn_close_soon(-1, 0, c);
+}
+
+/* --- TLS --- */
+
+void access_conn_starttls(struct access_conn *c)
+{
+    c->starttls_requested = true;
+}
+
+static bool conn_start_tls(struct access_conn *c, evutil_socket_t fd)
+{
+    if (!c->s->tls)
+        return false;
+    c->tls = tls_server_ref(c->s->tls);
+    c->ssl = tls_server_session(c->tls);
+    if (!c->ssl)
+        return false;
+    struct bufferevent *bev;
+    if (fd >= 0)
+        bev = bufferevent_openssl_socket_new(c->s->base, fd, c->ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                             BEV_OPT_CLOSE_ON_FREE);
+    else
+        bev = bufferevent_openssl_filter_new(c->s->base, c->bev, c->ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                             BEV_OPT_CLOSE_ON_FREE);
+    if (!bev) {
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+        return false;
+    }
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    c->bev = bev;
+    conn_setup_bev(c);
+    return true;
+}
+
+static void conn_switch_to_tls(struct access_conn *c)
+{
+    c->starttls_requested = false;
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    size_t junk = evbuffer_get_length(in);
+    if (junk) {
+        log_warn("%s: discarded %zu octets sent after STARTTLS in plaintext by [%s] "
+                 "(command injection?)",
+                 c->s->proto->name, junk, c->ip);
+        evbuffer_drain(in, junk);
+    }
+    if (!conn_start_tls(c, -1)) {
+        log_warn("%s: TLS setup failed for [%s]", c->s->proto->name, c->ip);
+        access_conn_close(c);
+    }
+}
+
+/* --- logins --- */
+
+static void auth_run(struct worker_job *job, void *state)
+{
+    struct auth_job *a = (struct auth_job *)job;
+    if (state)
+        authenticate(state, a->user, a->password, a->password_len, a->ip, &a->out);
+    else
+        a->out.result = AUTH_TEMPFAIL; /* no database: logged at start */
+    memset(a->password, 0, sizeof(a->password));
+}
+
+static void auth_job_free(struct auth_job *a)
+{
+    memset(a, 0, sizeof(*a));
+    free(a);
+}
+
+static void auth_delay_done(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct access_conn *c = arg;
+    c->busy = false;
+    if (c->closing) {
+        conn_close_soon(-1, 0, c);
+        return;
+    }
+    c->s->proto->auth_done(c->session, &c->auth_out);
+    conn_process(c);
+}
+
+static void auth_done(struct worker_job *job)
+{
+    struct auth_job *a = (struct auth_job *)job;
+    struct access_conn *c = a->c;
+    const struct auth_outcome *o = &a->out;
+    char user[SASL_USER_MAX * 4 + 1];
+    str_printable(user, sizeof(user), o->user, strlen(o->user));
+    const char *service = c ? c->s->proto->name : "mail";
+    if (o->result == AUTH_OK) {
+        log_info("authenticated: service=%s client=%s user=<%s>%s", service, a->ip, user,
+                 o->upgraded ? " (password hash upgraded to argon2id)" : "");
+    } else if (o->result == AUTH_TEMPFAIL) {
+        log_error("authentication error: service=%s client=%s user=<%s> (database)", service, a->ip,
+                  user);
+    } else {
+        /* The one line per failure that fail2ban reads (contrib/fail2ban). */
+        log_warn("authentication failed: service=%s client=%s user=<%s> reason=%s%s "
+                 "account_failures=%lld client_failures=%lld delay=%lldms",
+                 service, a->ip, user, auth_result_name(o->result),
+                 o->repeated ? " (same password again)" : "", o->account_failures,
+                 o->client_failures, o->delay_ms);
+        if (o->locked_now)
+            log_warn("account locked: user=<%s> after %lld failures (last from %s)", user,
+                     o->account_failures, a->ip);
+    }
+    if (!c) {
+        auth_job_free(a);
+        return;
+    }
+    c->auth = NULL;
+    if (c->dead) {
+        auth_job_free(a);
+        conn_free(c);
+        return;
+    }
+    c->auth_out = *o;
+    long long delay = o->result == AUTH_OK ? 0 : o->delay_ms;
+    auth_job_free(a);
+    if (delay > 0) {
+        if (!c->auth_delay)
+            c->auth_delay = evtimer_new(c->s->base, auth_delay_done, c);
+        struct timeval tv = {(time_t)(delay / 1000), (suseconds_t)(delay % 1000) * 1000};
+        evtimer_add(c->auth_delay, &tv);
+        return;
+    }
+    auth_delay_done(-1, 0, c);
+}
+
+void access_conn_authenticate(struct access_conn *c, const char *user, const char *password,
+                              size_t password_len)
+{
+    struct auth_job *a = xcalloc(1, sizeof(*a));
+    str_copy(a->user, sizeof(a->user), user);
+    if (password_len > PASSWORD_MAX)
+        password_len = PASSWORD_MAX; /* checked against nothing: fails */
+    memcpy(a->password, password, password_len);
+    a->password_len = password_len;
+    str_copy(a->ip, sizeof(a->ip), c->ip);
+    a->c = c;
+    a->job.run = auth_run;
+    a->job.done = auth_done;
+    c->auth = a;
+    c->busy = true;
+    worker_submit(c->s->auth_pool, &a->job);
+}
+
+static void *auth_thread_init(void *arg)
+{
+    struct access_server *s = arg;
+    char *err = NULL;
+    struct auth_context *ac = auth_context_new(s->db_path, &s->auth, &err);
+    if (!ac) {
+        log_error("authentication unavailable: %s", err);
+        free(err);
+    }
+    return ac;
+}
+
+static void auth_thread_fini(void *state)
+{
+    struct auth_context *ac = state;
+    auth_context_free(&ac);
+}
+
+/* --- connections --- */
+
+static void conn_free(struct access_conn *c)
+{
+    struct access_server *s = c->s;
+    if (c->auth) {
+        /* The login check's callback frees it when it is done. */
+        c->dead = true;
+        bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+        return;
+    }
+    if (c->session)
+        s->proto->session_free(c->session);
+    c->session = NULL;
+    if (c->auth_delay)
+        event_free(c->auth_delay);
+    if (c->resume_ev)
+        event_free(c->resume_ev);
+    if (c->flush_ev)
+        event_free(c->flush_ev);
+    bufferevent_free(c->bev); /* the TLS layer frees the SSL and what is under it */
+    tls_server_unref(&c->tls);
+    ip_adjust(s, c->ip, -1);
+    s->nconns--;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    free(c);
+    if (s->stopping && s->nconns == 0)
+        event_base_loopexit(s->base, NULL);
+}
+
+/* Feed the session what has arrived, chunk by chunk, while it takes it. */
+static void conn_process(struct access_conn *c)
+{
+    if (c->in_process || c->dead)
+        return;
+    c->in_process = true;
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    while (!c->closing && !c->busy && !c->starttls_requested) {
+        struct evbuffer_iovec v;
+        if (evbuffer_get_length(in) == 0 || evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+            break;
+        size_t used = c->s->proto->input(c->session, v.iov_base, v.iov_len);
+        if (used > v.iov_len)
+            used = v.iov_len;
+        evbuffer_drain(in, used);
+        if (used < v.iov_len && !c->busy && !c->closing && !c->starttls_requested) {
+            log_error("%s: session for [%s] left input unused while not busy", c->s->proto->name,
+                      c->ip);
+            access_conn_close(c);
+        }
+    }
+    c->in_process = false;
+    if (c->starttls_requested && !c->closing)
+        conn_switch_to_tls(c);
+    if (c->closing && !c->auth && !c->flush_ev)
+        conn_close_soon(-1, 0, c);
+}
+
+static void conn_read(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    conn_process(arg);
+}
+
+static void conn_write(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    struct access_conn *c = arg;
+    if (c->closing) {
+        if (!c->flush_ev && !c->auth)
+            conn_close_soon(-1, 0, c);
+        return;
+    }
+    if (c->want_output && c->s->proto->output_drained) {
+        c->want_output = false;
+        c->s->proto->output_drained(c->session);
+        conn_process(c);
+    }
+}
+
+static void log_tls_error(struct access_conn *c)
+{
+    unsigned long e;
+    char text[256] = "connection closed";
+    bool first = true;
+    while ((e = bufferevent_get_openssl_error(c->bev)) != 0) {
+        if (first)
+            ERR_error_string_n(e, text, sizeof(text));
+        first = false;
+    }
+    log_info("%s: TLS handshake failed with [%s]: %s", c->s->proto->name, c->ip, text);
+}
+
+static void conn_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    struct access_conn *c = arg;
+    if (what & BEV_EVENT_CONNECTED) {
+        tls_describe(c->ssl, c->tls_info, sizeof(c->tls_info));
+        log_info("%s: TLS established with [%s]: %s%s", c->s->proto->name, c->ip, c->tls_info,
+                 SSL_session_reused(c->ssl) ? " (resumed)" : "");
+        c->s->proto->tls_started(c->session);
+        conn_process(c);
+        return;
+    }
+    if (what & BEV_EVENT_TIMEOUT) {
+        if (c->closing) {
+            conn_free(c);
+            return;
+        }
+        if (what & BEV_EVENT_WRITING) {
+            /* The client has not read its output for that long. */
+            log_info("%s: [%s] stopped reading; disconnected", c->s->proto->name, c->ip);
+            conn_free(c);
+            return;
+        }
+        if (c->busy) {
+            /* We are the slow one (a login check, a long output): wait. */
+            bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+            return;
+        }
+        log_info("%s: timeout of [%s]", c->s->proto->name, c->ip);
+        c->s->proto->timeout(c->session);
+        if (!c->closing)
+            access_conn_close(c);
+        conn_process(c);
+        return;
+    }
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+        if (c->ssl && !c->tls_info[0])
+            log_tls_error(c);
+        conn_free(c);
+    }
+}
+
+static void conn_setup_bev(struct access_conn *c)
+{
+    struct timeval tv = {(time_t)c->timeout, 0};
+    bufferevent_set_timeouts(c->bev, &tv, &tv);
+    bufferevent_setcb(c->bev, conn_read, conn_write, conn_event, c);
+    bufferevent_setwatermark(c->bev, EV_READ, 0, READ_HIGH_WATER);
+    bufferevent_setwatermark(c->bev, EV_WRITE, WRITE_LOW_WATER, 0);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+/* Refuse a connection over a limit with the protocol's one line. */
+static void refuse(struct access_server *s, int fd, const char *ip, const char *why)
+{
+    char line[256];
+    s->proto->refusal(why, line, sizeof(line));
+    ssize_t w = send(fd, line, strlen(line), MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)w;
+    close(fd);
+    log_warn("%s: refused connection from [%s]: %s", s->proto->name, ip, why);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                      void *arg)
+{
+    (void)l;
+    (void)salen;
+    struct listener *li = arg;
+    struct access_server *s = li->s;
+    char ip[64];
+    net_addr_text(sa, ip, sizeof(ip));
+    if (s->stopping) {
+        refuse(s, fd, ip, "Service shutting down");
+        return;
+    }
+    if (s->nconns >= (unsigned long long)s->set.max_connections) {
+        refuse(s, fd, ip, "Too many connections, try again later");
+        return;
+    }
+    if (ip_adjust(s, ip, 1) > (unsigned long long)s->set.max_connections_per_ip) {
+        ip_adjust(s, ip, -1);
+        refuse(s, fd, ip, "Too many connections from your address, try again later");
+        return;
+    }
+    if (li->tls && !s->tls) {
+        ip_adjust(s, ip, -1);
+        refuse(s, fd, ip, "TLS is not available");
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    struct access_conn *c = xcalloc(1, sizeof(*c));
+    c->s = s;
+    c->timeout = s->set.timeout;
+    str_copy(c->ip, sizeof(c->ip), ip);
+    if (li->tls) {
+        if (!conn_start_tls(c, fd)) {
+            tls_server_unref(&c->tls);
+            free(c);
+            ip_adjust(s, ip, -1);
+            close(fd);
+            log_error("%s: TLS setup failed for [%s]", s->proto->name, ip);
+            return;
+        }
+    } else {
+        c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+        conn_setup_bev(c);
+    }
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    log_info("%s: connect from [%s]:%d%s", s->proto->name, ip, net_addr_port(sa),
+             li->tls ? " (TLS)" : "");
+    c->session = s->proto->session_new(c, li->tls);
+}
+
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+    (void)l;
+    (void)arg;
+    log_warn("accept: %s", strerror(errno));
+}
+
+static void server_stop(struct access_server *s)
+{
+    if (s->stopping)
+        return;
+    s->stopping = true;
+    log_info("stopping");
+    for (size_t i = 0; i < s->n_listeners; i++)
+        evconnlistener_disable(s->listeners[i].l);
+    for (struct access_conn *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        if (!c->closing && !c->dead && !c->auth) {
+            s->proto->shutdown(c->session);
+            if (!c->closing)
+                access_conn_close(c);
+        }
+    }
+    if (s->nconns == 0)
+        event_base_loopexit(s->base, NULL);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    struct access_server *s = arg;
+    if (sig == SIGHUP) {
+        /* Certificates are reloaded; connections keep theirs. */
+        if (!s->tls)
+            return;
+        char *err = NULL;
+        struct tls_server *t = tls_server_new(s->cfg, &err);
+        if (!t) {
+            log_error("TLS certificates not reloaded, keeping the old ones: %s", err);
+            free(err);
+            return;
+        }
+        tls_server_unref(&s->tls);
+        s->tls = t;
+        log_info("TLS certificates reloaded");
+        return;
+    }
+    server_stop(s);
+}
+
+int access_server_run(struct daemon_env *env, const struct access_protocol *proto,
+                      const struct access_listener *listeners, size_t n_listeners,
+                      const struct access_settings *set,
+                      void (*setup)(struct access_server *s, void *arg), void *arg)
+{
+    struct access_server *s = xcalloc(1, sizeof(*s));
+    s->env = env;
+    s->cfg = env->cfg;
+    s->proto = proto;
+    s->set = *set;
+    s->base = event_base_new();
+    if (!s->base)
+        log_fatal("cannot create an event loop");
+    daemon_path(s->cfg, "state/postino.db", s->db_path, sizeof(s->db_path));
+    char *tlserr = NULL;
+    s->tls = tls_server_new(s->cfg, &tlserr);
+    if (!s->tls) {
+        log_error("no TLS (no STARTTLS, no implicit TLS, no logins): %s", tlserr);
+        free(tlserr);
+    }
+    auth_settings_from_config(&s->auth, s->cfg);
+    s->auth_pool = worker_pool_new(s->base, AUTH_THREADS, auth_thread_init, auth_thread_fini, s);
+    s->listeners = xcalloc(n_listeners + 1, sizeof(*s->listeners));
+    for (size_t i = 0; i < n_listeners; i++) {
+        struct listener *li = &s->listeners[s->n_listeners];
+        li->s = s;
+        li->tls = listeners[i].tls;
+        li->l =
+            evconnlistener_new(s->base, on_accept, li, LEV_OPT_CLOSE_ON_FREE, -1, listeners[i].fd);
+        if (!li->l)
+            log_fatal("cannot listen on a %s socket", proto->name);
+        evconnlistener_set_error_cb(li->l, on_accept_error);
+        s->n_listeners++;
+    }
+    s->sigterm_ev = evsignal_new(s->base, SIGTERM, on_signal, s);
+    s->sigint_ev = evsignal_new(s->base, SIGINT, on_signal, s);
+    s->sighup_ev = evsignal_new(s->base, SIGHUP, on_signal, s);
+    event_add(s->sigterm_ev, NULL);
+    event_add(s->sigint_ev, NULL);
+    event_add(s->sighup_ev, NULL);
+    if (setup)
+        setup(s, arg);
+    daemon_signals_ready();
+    log_info("ready");
+
+    event_base_dispatch(s->base);
+
+    for (size_t i = 0; i < s->n_listeners; i++)
+        evconnlistener_free(s->listeners[i].l);
+    /* Finish the login checks in flight, then drop what is left. */
+    worker_pool_free(&s->auth_pool);
+    while (s->conns) {
+        s->conns->auth = NULL;
+        s->conns->closing = true;
+        conn_free(s->conns);
+    }
+    tls_server_unref(&s->tls);
+    event_free(s->sigterm_ev);
+    event_free(s->sigint_ev);
+    event_free(s->sighup_ev);
+    for (size_t i = 0; i < IP_BUCKETS; i++)
+        while (s->ips[i]) {
+            struct ip_count *e = s->ips[i];
+            s->ips[i] = e->next;
+            free(e);
+        }
+    free(s->listeners);
+    event_base_free(s->base);
+    free(s);
+    return 0;
+}
