@@ -1,0 +1,178 @@
+/* store-private: internals shared by the store-*.c files. */
+#ifndef POSTINO_STORE_PRIVATE_H
+#define POSTINO_STORE_PRIVATE_H
+
+#include <sqlite3.h>
+#include <stdarg.h>
+
+#include "store-quota.h"
+#include "store.h"
+
+#define STORE_PATH_MAX     4096
+#define STORE_FILENAME_MAX 255
+
+enum store_stmt_id {
+    SQ_FOLDER_BY_NAME,
+    SQ_FOLDER_BY_ID,
+    SQ_FOLDER_INSERT,
+    SQ_FOLDER_SAVE,
+    SQ_MSG_INSERT,
+    SQ_MSG_BY_UID,
+    SQ_MSG_ALL,
+    SQ_MSG_FROM_UID,
+    SQ_MSG_CHANGED,
+    SQ_MSG_UPDATE_FLAGS,
+    SQ_MSG_DELETE,
+    SQ_EXPUNGE_INSERT,
+    SQ_EXPUNGES_SINCE,
+    SQ_CACHE_DELETE_MSG,
+    SQ_CACHE_GET,
+    SQ_CACHE_PUT,
+    SQ_META_GET,
+    SQ_META_PUT,
+    SQ_COUNT_PLACEHOLDER,
+};
+#define STORE_STMT_COUNT ((size_t)SQ_COUNT_PLACEHOLDER)
+
+struct store_account {
+    int refs;
+    char *root;
+    sqlite3 *db;
+    sqlite3_stmt *stmts[STORE_STMT_COUNT];
+    int tx_depth;           /* 1 inside a transaction (no nesting) */
+    uint64_t local_changes; /* bumped by every commit that changed something */
+    bool tx_changed;        /* the current transaction changed something */
+    struct store_quota quota;
+    enum store_err err;
+    char errtext[512];
+};
+
+/* One row of the folders table. mtimes are in nanoseconds, -1 when the
+ * directory must be scanned at the next sync. */
+struct store_folder_row {
+    int64_t id;
+    char name[STORE_FOLDER_NAME_MAX + 1];
+    uint32_t uidvalidity;
+    uint32_t uidnext;
+    uint32_t recent_uid; /* the first UID not claimed as \Recent */
+    uint64_t modseq;     /* the highest modseq */
+    int64_t new_mtime;
+    int64_t cur_mtime;
+};
+
+/* A folder's keywords as in its dovecot-keywords file. */
+struct store_keywords {
+    char *names[STORE_KEYWORDS_MAX];
+    size_t count;
+    int64_t mtime; /* of the file, -1 if none */
+};
+
+struct store_view {
+    struct store_account *acc;
+    int64_t folder_id;
+    char name[STORE_FOLDER_NAME_MAX + 1];
+    bool readonly;
+    uint32_t uidvalidity;
+    uint32_t uidnext;
+    uint64_t modseq;
+    struct store_msg *msgs;
+    size_t count, cap;
+    struct store_keywords kw;
+    /* what the cheap check of store_view_sync() compares */
+    int64_t seen_new_mtime, seen_cur_mtime;
+    int seen_data_version;
+    uint64_t seen_local_changes;
+    bool dirty;
+    bool gone;
+    /* results, kept until the next call */
+    uint32_t *res_seqs, *res_uids, *res_flags;
+    size_t res_seqs_cap, res_flags_cap;
+    struct store_sync_result res;
+    uint32_t *st_changed, *st_modified;
+    struct store_store_result st;
+};
+
+/* A parsed message file name. */
+struct store_name {
+    size_t base_len;   /* octets before ":2," (or the whole name) */
+    bool has_info;     /* ":2," present */
+    uint32_t flags;    /* STORE_FLAG_* from the info */
+    uint32_t keywords; /* 'a'.. 'z' from the info */
+    int64_t psize;     /* S=, -1 if absent */
+    int64_t vsize;     /* W=, -1 if absent */
+    int64_t time;      /* leading seconds, -1 if not a number */
+    int64_t usec;      /* M part, 0 if absent */
+};
+
+/* store-account.c */
+int store_fail(struct store_account *acc, enum store_err e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int store_fail_db(struct store_account *acc, const char *what);
+/* dir of folder name ("INBOX" = root). 0, or -1 (too long). */
+int store_folder_path(const struct store_account *acc, const char *name, char *out, size_t size);
+bool store_is_inbox(const char *name);
+/* STORE_ATTR_SENT... for the special-use folder names, else 0. */
+unsigned store_special_use(const char *name);
+
+/* store-index.c */
+int store_index_open(struct store_account *acc, char **error_r);
+void store_index_close(struct store_account *acc);
+sqlite3_stmt *store_stmt(struct store_account *acc, enum store_stmt_id id, const char *sql);
+int store_tx_begin(struct store_account *acc, bool write);
+int store_tx_commit(struct store_account *acc);
+void store_tx_rollback(struct store_account *acc);
+int store_data_version(struct store_account *acc);
+/* 1 found, 0 not, -1 error. */
+int store_folder_row_get(struct store_account *acc, const char *name, struct store_folder_row *f);
+int store_folder_row_get_id(struct store_account *acc, int64_t id, struct store_folder_row *f);
+/* In a write transaction: a new row with a new UIDVALIDITY. 0 or -1. */
+int store_folder_row_create(struct store_account *acc, const char *name,
+                            struct store_folder_row *f);
+int store_folder_row_save(struct store_account *acc, const struct store_folder_row *f);
+/* Delete the folder's row and everything of its messages. */
+int store_folder_row_delete(struct store_account *acc, int64_t id);
+/* Remove message uid of folder: its row, its cache; log the expunge. */
+int store_index_expunge(struct store_account *acc, int64_t folder, uint32_t uid, uint64_t modseq);
+int store_index_insert(struct store_account *acc, int64_t folder, uint32_t uid, const char *name,
+                       uint32_t flags, uint32_t keywords, uint64_t size, int64_t idate,
+                       int64_t saved, uint64_t modseq);
+
+/* store-filename.c */
+void store_name_parse(const char *name, struct store_name *p);
+/* name's base with the info made of flags and keywords (other letters of
+ * the old info kept). 0, or -1 (too long). */
+int store_name_with_flags(const char *name, uint32_t flags, uint32_t keywords, char *out,
+                          size_t size);
+/* A fresh unique base "secs.MusecsPpidQn.host,S=psize,W=vsize". */
+int store_name_new(char *out, size_t size, time_t t, uint64_t psize, uint64_t vsize);
+
+/* store-sync.c */
+/* Bring folder f's index rows up to date with its files (scanning what
+ * changed). Outside a transaction. 0, -1 (STORE_ERR_NOTFOUND if the
+ * folder's directory is gone). */
+int store_folder_sync(struct store_account *acc, struct store_folder_row *f);
+/* Look up a folder by name, creating its row (new UIDVALIDITY) if the
+ * directory exists without one, and sync it. 0 or -1. */
+int store_folder_open_row(struct store_account *acc, const char *name, struct store_folder_row *f);
+/* stat the mtimes (ns) of dir/new and dir/cur. 0 or -1. */
+int store_dir_mtimes(const char *dir, int64_t *new_m, int64_t *cur_m);
+/* After our own change to cur/ under the write lock: keep the stored
+ * mtime of cur/ in step if it was (before = its mtime before the change). */
+void store_folder_touched(struct store_account *acc, struct store_folder_row *f, int64_t before);
+
+/* store-keywords.c */
+int store_keywords_load(const char *dir, struct store_keywords *kw);
+void store_keywords_free(struct store_keywords *kw);
+/* The index of name, defining it (under the write lock) if create. -1 if
+ * absent / full / invalid (with the error set on acc). */
+int store_keywords_lookup(struct store_account *acc, const char *dir, struct store_keywords *kw,
+                          const char *name, bool create);
+bool store_keyword_valid(const char *name);
+
+/* store-message.c */
+/* Expunge the given rows of folder f in the current write transaction:
+ * unlink the files, log the expunges, record quota. */
+int store_expunge_rows(struct store_account *acc, struct store_folder_row *f, const uint32_t *uids,
+                       size_t n, size_t *count_r);
+
+#endif
