@@ -323,6 +323,26 @@ static int fail_line(struct imap_parser *p, const char *msg, const char *s, size
     return IMAP_PARSE_ERROR;
 }
 
+/* For a first line too bad to parse: take its tag if it has a valid one,
+ * so that the BAD reply can carry it. */
+static void grab_tag(struct imap_parser *p, const char *s, size_t n)
+{
+    if (!p->first_line)
+        return;
+    p->first_line = false;
+    size_t i = 0;
+    while (i < n && i <= IMAP_TAG_MAX && s[i] != ' ') {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 0x20 || c >= 0x7f || strchr("(){%*\"\\+", c) != NULL)
+            return;
+        i++;
+    }
+    if (i == 0 || i > IMAP_TAG_MAX || i == n)
+        return;
+    memcpy(p->tag, s, i);
+    p->tag[i] = '\0';
+}
+
 /* Parse "tag SP name" at the start of the first line; sets *pos past them
  * (and past the space that follows, if any). Returns NULL or an error. */
 static const char *parse_tag_name(struct imap_parser *p, const char *s, size_t n, size_t *pos)
@@ -609,11 +629,12 @@ static int line_done(struct imap_parser *p)
     p->cmd_bytes += p->line.len;
     const char *err = NULL;
     size_t pos = 0;
-    if (p->cmd_bytes > IMAP_COMMAND_MAX)
+    if (p->cmd_bytes > IMAP_COMMAND_MAX) {
         err = "Command too long";
-    else if (memchr(s, '\r', n) || memchr(s, '\n', n) || memchr(s, '\0', n))
+    } else if (memchr(s, '\r', n) || memchr(s, '\n', n) || memchr(s, '\0', n)) {
         err = "Command line holds a bare CR, LF or NUL";
-    else if (p->first_line) {
+        grab_tag(p, s, n);
+    } else if (p->first_line) {
         p->first_line = false;
         err = parse_tag_name(p, s, n, &pos);
     }
@@ -661,6 +682,10 @@ static bool collect_line(struct imap_parser *p, const char *data, size_t len, si
         const char *lf = memchr(data + *pos, '\n', len - *pos);
         size_t chunk = lf ? (size_t)(lf - (data + *pos)) + 1 : len - *pos;
         if (p->line.len + chunk > IMAP_LINE_MAX) {
+            /* Keep the head (for the tag); the rest is skipped. */
+            size_t fit = IMAP_LINE_MAX - p->line.len;
+            buf_append(&p->line, data + *pos, fit);
+            *pos += fit;
             *too_long = true;
             return false;
         }
@@ -715,6 +740,7 @@ static int step(struct imap_parser *p, const char *data, size_t len, size_t *pos
             return line_done(p);
         if (too_long) {
             p->error = "Line too long";
+            grab_tag(p, p->line.data, p->line.len);
             line_to_tail(p);
             p->phase = PH_DISCARD_LINE;
             return STEP_GO_ON;
