@@ -91,7 +91,7 @@ struct state_db *cmd_open_state(const struct config *cfg)
     /* As root, work as the owner of the state so that the server (which
      * runs as that user) can still write every file SQLite creates. */
     if (privs_is_root() && stat(dir, &st) == 0 && st.st_uid != 0) {
-        struct privs_user u = {st.st_uid, st.st_gid};
+        struct privs_user u = {st.st_uid, st.st_gid, 0};
         const char *why;
         if (privs_drop(&u, &why) < 0) {
             cmd_error("cannot become the owner of %s: %s", dir, why);

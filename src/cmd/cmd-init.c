@@ -213,7 +213,7 @@ int cmd_init(int argc, char **argv)
     free(absdir);
 
     bool root = privs_is_root();
-    struct privs_user svc = {getuid(), getgid()}, mail = {getuid(), getgid()};
+    struct privs_user svc = {getuid(), getgid(), 0}, mail = {getuid(), getgid(), 0};
     if (root) {
         const char *why;
         if (privs_ensure_system_user(cfg->service_user, &why) < 0 ||
@@ -230,7 +230,8 @@ int cmd_init(int argc, char **argv)
     if (make_dir(data, 0755) < 0)
         goto out;
     snprintf(p, sizeof(p), "%s/state", data);
-    if (make_dir(p, 0750) < 0 || (root && own(p, svc.uid, svc.gid, 0750) < 0))
+    /* Group-writable: imapd and pop3d check logins with the service group. */
+    if (make_dir(p, 0770) < 0 || (root && own(p, svc.uid, svc.gid, 0770) < 0))
         goto out;
     if (spool_create_dirs(data) < 0) {
         cmd_error("cannot create the spool under %s: %s", data, strerror(errno));
@@ -289,6 +290,10 @@ int cmd_init(int argc, char **argv)
     }
     if (st < 0)
         goto out;
+    if (root && chmod(p, 0660) < 0) {
+        cmd_error("cannot chmod %s: %s", p, strerror(errno));
+        goto out;
+    }
 
     struct buf text;
     buf_init(&text, BUF_UNLIMITED);

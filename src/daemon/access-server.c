@@ -722,7 +722,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 int access_server_run(struct daemon_env *env, const struct access_protocol *proto,
                       const struct access_listener *listeners, size_t n_listeners,
                       const struct access_settings *set,
-                      void (*setup)(struct access_server *s, void *arg), void *arg)
+                      void (*setup)(struct access_server *s, void *arg),
+                      void (*teardown)(struct access_server *s, void *arg), void *arg)
 {
     struct access_server *s = xcalloc(1, sizeof(*s));
     s->env = env;
@@ -775,6 +776,8 @@ int access_server_run(struct daemon_env *env, const struct access_protocol *prot
         s->conns->closing = true;
         conn_free(s->conns);
     }
+    if (teardown)
+        teardown(s, arg);
     tls_server_unref(&s->tls);
     event_free(s->sigterm_ev);
     event_free(s->sigint_ev);

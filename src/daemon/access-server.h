@@ -64,12 +64,14 @@ struct access_settings {
 
 /* Run the service until SIGTERM/SIGINT: accept on the listeners, serve
  * every connection, then wait for the sessions to say goodbye. setup, if
- * not NULL, is called once the event loop exists (for the protocol's own
- * timers) with arg. Returns the process exit status. */
+ * not NULL, is called with arg once the event loop exists (for the
+ * protocol's own timers), and teardown before the loop is freed. Returns
+ * the process exit status. */
 int access_server_run(struct daemon_env *env, const struct access_protocol *proto,
                       const struct access_listener *listeners, size_t n_listeners,
                       const struct access_settings *set,
-                      void (*setup)(struct access_server *s, void *arg), void *arg);
+                      void (*setup)(struct access_server *s, void *arg),
+                      void (*teardown)(struct access_server *s, void *arg), void *arg);
 
 struct event_base *access_server_base(struct access_server *s);
 struct config *access_server_config(struct access_server *s);

@@ -17,11 +17,22 @@ enum smtpd_service {
     SERVICE_SUBMISSIONS, /* port 465: users, implicit TLS, AUTH required */
 };
 
+/* What a listening socket of imapd or pop3d serves. */
+enum access_service {
+    ACCESS_IMAP,  /* 143: STARTTLS */
+    ACCESS_IMAPS, /* 993: implicit TLS */
+    ACCESS_POP3,  /* 110: STLS */
+    ACCESS_POP3S, /* 995: implicit TLS */
+};
+
 struct daemon_env {
     struct config *cfg;
     int smtp_fds[DAEMON_MAX_LISTENERS]; /* listening sockets of smtpd */
     enum smtpd_service smtp_services[DAEMON_MAX_LISTENERS];
     size_t n_smtp_fds;
+    int access_fds[DAEMON_MAX_LISTENERS]; /* listening sockets of imapd and pop3d */
+    enum access_service access_services[DAEMON_MAX_LISTENERS];
+    size_t n_access_fds;
     int deliver_fd; /* listening socket of deliver-local */
     char deliver_path[512];
     int smtp_client_fd; /* listening socket of deliver-smtp */
@@ -35,6 +46,8 @@ int smtpd_main(struct daemon_env *env);
 int queue_main(struct daemon_env *env);
 int deliver_local_main(struct daemon_env *env);
 int deliver_smtp_main(struct daemon_env *env);
+int imapd_main(struct daemon_env *env);
+int pop3d_main(struct daemon_env *env);
 
 struct evbuffer;
 

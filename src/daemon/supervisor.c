@@ -27,16 +27,19 @@
 #include "queue/spool.h"
 
 #define STOP_GRACE_SECONDS 30
-#define MAX_CHILDREN       (64 + 3)
+#define MAX_CHILDREN       (64 + 5)
 
 enum child_kind {
     CHILD_SMTPD,
     CHILD_QUEUE,
     CHILD_DELIVER_LOCAL,
     CHILD_DELIVER_SMTP,
+    CHILD_IMAPD,
+    CHILD_POP3D,
 };
 
-static const char *const kind_names[] = {"smtpd", "queue", "deliver-local", "deliver-smtp"};
+static const char *const kind_names[] = {"smtpd",        "queue", "deliver-local",
+                                         "deliver-smtp", "imapd", "pop3d"};
 
 struct child {
     enum child_kind kind;
@@ -52,6 +55,7 @@ struct supervisor {
     struct child children[MAX_CHILDREN];
     size_t n_children;
     struct privs_user service, mail;
+    struct privs_user reader; /* imapd, pop3d: the mail user with the service group */
     bool root;
     int sigfd;
     sigset_t oldmask;
@@ -87,7 +91,15 @@ static _Noreturn void run_child(struct supervisor *s, struct child *c)
         close(env->smtp_client_fd);
     if (c->kind != CHILD_QUEUE)
         close(env->queue_ctl_fd);
+    for (size_t i = 0; i < env->n_access_fds; i++) {
+        bool imap =
+            env->access_services[i] == ACCESS_IMAP || env->access_services[i] == ACCESS_IMAPS;
+        if (!(c->kind == CHILD_IMAPD && imap) && !(c->kind == CHILD_POP3D && !imap))
+            close(env->access_fds[i]);
+    }
     const struct privs_user *u = c->kind == CHILD_DELIVER_LOCAL ? &s->mail : &s->service;
+    if (c->kind == CHILD_IMAPD || c->kind == CHILD_POP3D)
+        u = &s->reader;
     const char *err;
     if (s->root && privs_drop(u, &err) < 0)
         log_fatal("cannot drop privileges: %s", err);
@@ -101,6 +113,12 @@ static _Noreturn void run_child(struct supervisor *s, struct child *c)
         break;
     case CHILD_DELIVER_SMTP:
         rc = deliver_smtp_main(env);
+        break;
+    case CHILD_IMAPD:
+        rc = imapd_main(env);
+        break;
+    case CHILD_POP3D:
+        rc = pop3d_main(env);
         break;
     default:
         rc = deliver_local_main(env);
@@ -254,12 +272,59 @@ static void bind_sockets(struct supervisor *s)
             log_info("%s listening on %s", smtpd_service_name(services[k].service), list->items[i]);
         }
     }
+    const struct {
+        const struct config_list *list;
+        enum access_service service;
+        const char *key;
+    } access[] = {
+        {&cfg->imap_listen, ACCESS_IMAP, "imap_listen"},
+        {&cfg->imaps_listen, ACCESS_IMAPS, "imaps_listen"},
+        {&cfg->pop3_listen, ACCESS_POP3, "pop3_listen"},
+        {&cfg->pop3s_listen, ACCESS_POP3S, "pop3s_listen"},
+    };
+    for (size_t k = 0; k < sizeof(access) / sizeof(access[0]); k++) {
+        const struct config_list *list = access[k].list;
+        for (size_t i = 0; i < list->n; i++) {
+            if (s->env.n_access_fds >= DAEMON_MAX_LISTENERS)
+                log_fatal("too many listen addresses");
+            struct net_listen_addr a;
+            const char *why;
+            if (net_parse_listen(list->items[i], &a, &why) < 0)
+                log_fatal("%s %s: %s", access[k].key, list->items[i], why);
+            int fd = net_listen(&a, (int)cfg->listen_backlog);
+            if (fd < 0)
+                log_fatal("cannot listen on %s (%s): %s", list->items[i], access[k].key,
+                          strerror(errno));
+            s->env.access_services[s->env.n_access_fds] = access[k].service;
+            s->env.access_fds[s->env.n_access_fds++] = fd;
+            log_info("%s listening on %s", access[k].key, list->items[i]);
+        }
+    }
     s->env.deliver_fd = bind_unix(s, "run/deliver-local.sock", s->env.deliver_path,
                                   sizeof(s->env.deliver_path), s->mail.uid);
     s->env.smtp_client_fd = bind_unix(s, "run/deliver-smtp.sock", s->env.smtp_client_path,
                                       sizeof(s->env.smtp_client_path), s->service.uid);
     s->env.queue_ctl_fd = bind_unix(s, "run/queue.sock", s->env.queue_ctl_path,
                                     sizeof(s->env.queue_ctl_path), s->service.uid);
+}
+
+/* imapd and pop3d run as the mail user with the service user's group:
+ * they check logins (lockout counters: writes) in state/postino.db and
+ * load the TLS keys. The state directory and database are made
+ * group-writable (installations from before IMAP had them 0750/0644). */
+static void grant_state_to_readers(const struct config *cfg)
+{
+    char path[4096];
+    daemon_path(cfg, "state", path, sizeof(path));
+    if (chmod(path, 0770) < 0)
+        log_fatal("cannot chmod %s: %s", path, strerror(errno));
+    const char *const files[] = {"state/postino.db", "state/postino.db-wal",
+                                 "state/postino.db-shm"};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        daemon_path(cfg, files[i], path, sizeof(path));
+        if (chmod(path, 0660) < 0 && errno != ENOENT)
+            log_fatal("cannot chmod %s: %s", path, strerror(errno));
+    }
 }
 
 static void check_reach(const struct supervisor *s)
@@ -274,6 +339,7 @@ static void check_reach(const struct supervisor *s)
         {&s->service, s->cfg->service_user, "state", R_OK | W_OK | X_OK},
         {&s->mail, s->cfg->mail_user, "spool/queue", R_OK | X_OK},
         {&s->mail, s->cfg->mail_user, "mail", R_OK | W_OK | X_OK},
+        {&s->reader, s->cfg->mail_user, "state", R_OK | W_OK | X_OK},
     };
     for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
         char path[4096];
@@ -309,6 +375,9 @@ int supervisor_main(struct config *cfg)
             log_fatal("service_user %s: %s", cfg->service_user, err);
         if (privs_lookup(cfg->mail_user, &s.mail, &err) < 0)
             log_fatal("mail_user %s: %s", cfg->mail_user, err);
+        s.reader = s.mail;
+        s.reader.extra_gid = s.service.gid;
+        grant_state_to_readers(cfg);
     }
     if (s.root)
         check_reach(&s);
@@ -352,6 +421,17 @@ int supervisor_main(struct config *cfg)
     s.children[s.n_children++].kind = CHILD_QUEUE;
     for (long long i = 0; i < cfg->smtpd_processes; i++)
         s.children[s.n_children++].kind = CHILD_SMTPD;
+    bool imap = false, pop3 = false;
+    for (size_t i = 0; i < s.env.n_access_fds; i++) {
+        if (s.env.access_services[i] == ACCESS_IMAP || s.env.access_services[i] == ACCESS_IMAPS)
+            imap = true;
+        else
+            pop3 = true;
+    }
+    if (imap)
+        s.children[s.n_children++].kind = CHILD_IMAPD;
+    if (pop3)
+        s.children[s.n_children++].kind = CHILD_POP3D;
     for (size_t i = 0; i < s.n_children; i++)
         start_child(&s, &s.children[i]);
     log_info("postino started as %s; data in %s", s.root ? "root" : "a normal user", cfg->data_dir);
@@ -402,6 +482,8 @@ int supervisor_main(struct config *cfg)
     }
     for (size_t i = 0; i < s.env.n_smtp_fds; i++)
         close(s.env.smtp_fds[i]);
+    for (size_t i = 0; i < s.env.n_access_fds; i++)
+        close(s.env.access_fds[i]);
     close(s.env.deliver_fd);
     unlink(s.env.deliver_path);
     close(s.env.smtp_client_fd);

@@ -23,6 +23,7 @@ int privs_lookup(const char *name, struct privs_user *out, const char **error_r)
     }
     out->uid = pw->pw_uid;
     out->gid = pw->pw_gid;
+    out->extra_gid = 0;
     return 0;
 }
 
@@ -34,7 +35,8 @@ int privs_drop(const struct privs_user *u, const char **error_r)
         *error_r = "refusing to run a service as root";
         return -1;
     }
-    if (setgroups(1, &u->gid) < 0 || setresgid(u->gid, u->gid, u->gid) < 0 ||
+    gid_t groups[2] = {u->gid, u->extra_gid};
+    if (setgroups(u->extra_gid ? 2 : 1, groups) < 0 || setresgid(u->gid, u->gid, u->gid) < 0 ||
         setresuid(u->uid, u->uid, u->uid) < 0) {
         *error_r = strerror(errno);
         return -1;

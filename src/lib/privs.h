@@ -13,6 +13,7 @@
 struct privs_user {
     uid_t uid;
     gid_t gid;
+    gid_t extra_gid; /* a second group to keep (0: none) */
 };
 
 /* True if running as root. */
