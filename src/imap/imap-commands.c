@@ -29,6 +29,7 @@ static const struct imap_cmd_def commands[] = {
     {"CLOSE", SELECTED, imap_cmd_close, false, false},
     {"UNSELECT", SELECTED, imap_cmd_unselect, false, false},
     {"EXPUNGE", SELECTED, imap_cmd_expunge, true, false},
+    {"FETCH", SELECTED, imap_cmd_fetch, true, true},
 };
 
 const struct imap_cmd_def *imap_command_find(const char *name)
