@@ -425,7 +425,8 @@ int store_folder_sync(struct store_account *acc, struct store_folder_row *f)
     }
     if (do_new && scan_new(acc, new_fd, &fresh) < 0)
         goto out;
-    qsort(fresh.v, fresh.n, sizeof(*fresh.v), fresh_cmp);
+    if (fresh.n > 1)
+        qsort(fresh.v, fresh.n, sizeof(*fresh.v), fresh_cmp);
     for (size_t i = 0; i < fresh.n; i++) {
         int a = add_fresh(acc, f, new_fd, cur_fd, &fresh.v[i], modseq, now, &moved);
         if (a < 0)

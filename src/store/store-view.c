@@ -378,7 +378,8 @@ static int read_flag_changes(struct store_view *v, uint32_t old_uidnext)
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return store_fail_db(v->acc, "reading changes");
-    qsort(v->res_flags, v->res.n_flags, sizeof(*v->res_flags), uid_cmp);
+    if (v->res.n_flags > 1)
+        qsort(v->res_flags, v->res.n_flags, sizeof(*v->res_flags), uid_cmp);
     return 0;
 }
 
