@@ -77,6 +77,8 @@ void deliver_local_prepare(struct local_delivery *ld, const char *mail_dir, stru
     ld->md = xcalloc(n, sizeof(*ld->md));
     ld->ops = xcalloc(n, sizeof(*ld->ops));
     ld->started = xcalloc(n, sizeof(*ld->started));
+    ld->quotas = xcalloc(n, sizeof(*ld->quotas));
+    ld->quota_roots = xcalloc(n, sizeof(*ld->quota_roots));
     for (size_t i = 0; i < n; i++)
         ld->md[i].fd = ld->md[i].root_fd = ld->md[i].tmp_fd = ld->md[i].new_fd = -1;
     ld->ops_left = 0;
@@ -103,6 +105,28 @@ void deliver_local_prepare(struct local_delivery *ld, const char *mail_dir, stru
         str_copy(lower_local, sizeof(lower_local), p.local);
         str_lower(lower_local);
         snprintf(root, sizeof(root), "%s/%s/%s", mail_dir, p.domain, lower_local);
+        if (ld->quota_lookup) {
+            struct store_quota *q = &ld->quotas[i];
+            if (ld->quota_lookup(ld->quota_arg, r->addr, q) < 0) {
+                deliver_rcpt_set(r, DELIVER_TEMPFAIL, "4.3.0 cannot look up the quota");
+                continue;
+            }
+            if (store_quota_enabled(q)) {
+                /* an upper bound of the stored size: CRLF becomes LF */
+                uint64_t size = msg_len + strlen(ld->job.sender) + strlen(r->addr) + 40;
+                int fits =
+                    maildir_create(root, 0700) < 0 ? -1 : store_quota_check(root, q, size, 1);
+                if (fits < 0) {
+                    fail_errno(r, "cannot read the quota", errno);
+                    continue;
+                }
+                if (fits == 0) {
+                    deliver_rcpt_set(r, DELIVER_TEMPFAIL, "4.2.2 mailbox full");
+                    continue;
+                }
+                ld->quota_roots[i] = xstrdup(root);
+            }
+        }
         if (ld->job.flags & DELIVER_JUNK) {
             /* DMARC quarantine: the Junk folder (Maildir++), in a
              * mailbox that exists */
@@ -152,6 +176,8 @@ void deliver_local_complete(struct local_delivery *ld, size_t i)
         snprintf(text, sizeof(text), "2.0.0 delivered to maildir as %s%s", op->renames[0].to,
                  ld->job.flags & DELIVER_JUNK ? " in Junk (DMARC quarantine)" : "");
         deliver_rcpt_set(r, DELIVER_OK, text);
+        if (ld->quota_roots && ld->quota_roots[i])
+            store_quota_update(ld->quota_roots[i], &ld->quotas[i], (int64_t)ld->md[i].size, 1);
         maildir_delivery_close(&ld->md[i], true);
     }
     ld->started[i] = false;
@@ -162,6 +188,12 @@ void deliver_local_free(struct local_delivery *ld)
     for (size_t i = 0; i < ld->job.n && ld->md; i++)
         if (ld->started && ld->started[i])
             maildir_delivery_close(&ld->md[i], false);
+    for (size_t i = 0; i < ld->job.n && ld->quota_roots; i++)
+        free(ld->quota_roots[i]);
+    free(ld->quota_roots);
+    free(ld->quotas);
+    ld->quota_roots = NULL;
+    ld->quotas = NULL;
     free(ld->md);
     free(ld->ops);
     free(ld->started);

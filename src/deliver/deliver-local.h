@@ -6,7 +6,15 @@
  * sync ops that make them durable and move them into new/; once the owner
  * has run them (syncer), deliver_local_complete() turns their outcome into
  * the job's results. Temporary trouble (disk full, permissions, I/O) is a
- * temporary failure, so the queue keeps the message and tries again. */
+ * temporary failure, so the queue keeps the message and tries again.
+ *
+ * Quota: when the owner sets quota_lookup, each recipient's Maildir++
+ * quota (store/store-quota.h, the account's maildirsize) is checked
+ * before its copy is written; a copy that would cross it is a temporary
+ * failure "4.2.2 mailbox full" (SMTP 452: the queue retries, and bounces
+ * when the message expires), and each delivered copy is recorded in
+ * maildirsize. Without quota_lookup (or with no limit for a recipient)
+ * nothing is checked or recorded. */
 #ifndef POSTINO_DELIVER_LOCAL_H
 #define POSTINO_DELIVER_LOCAL_H
 
@@ -17,6 +25,7 @@
 #include "lib/syncer.h"
 #include "queue/spool.h"
 #include "store/maildir.h"
+#include "store/store-quota.h"
 
 struct local_delivery {
     struct deliver_job job;      /* request in, results filled in */
@@ -24,6 +33,13 @@ struct local_delivery {
     struct sync_op *ops;         /* one per recipient */
     bool *started;               /* recipient has an op to run */
     size_t ops_left;             /* ops submitted and not yet complete */
+    /* Set by the owner before deliver_local_prepare(), or NULL: fill *q
+     * with the limits of the account of address (zeros: none); return 0,
+     * or -1 if they cannot be known now (a temporary failure). */
+    int (*quota_lookup)(void *arg, const char *address, struct store_quota *q);
+    void *quota_arg;
+    struct store_quota *quotas;  /* one per recipient (private) */
+    char **quota_roots;          /* one per recipient, or NULL (private) */
     void *owner;                 /* for the owner's use */
     struct local_delivery *next; /* for the owner's use */
 };

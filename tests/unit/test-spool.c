@@ -497,6 +497,63 @@ static void test_deliver_local(void **state)
     spool_close(&sp);
 }
 
+/* The quota of the test: ann has room for one more small message. */
+static int quota_of(void *arg, const char *address, struct store_quota *q)
+{
+    (void)arg;
+    memset(q, 0, sizeof(*q));
+    if (strcmp(address, "ann@ex.test") == 0)
+        q->messages_limit = 1;
+    return 0;
+}
+
+static void test_deliver_local_quota(void **state)
+{
+    (void)state;
+    struct spool sp;
+    const char *err;
+    assert_int_equal(spool_open(&sp, base, &err), 0);
+    char id[QUEUE_ID_LEN + 1];
+    spool_one(&sp, id, "ann@ex.test");
+    char maildir[512];
+    snprintf(maildir, sizeof(maildir), "%s/mail-quota", base);
+    for (int round = 0; round < 2; round++) {
+        struct local_delivery ld;
+        memset(&ld, 0, sizeof(ld));
+        ld.quota_lookup = quota_of;
+        ld.job.qid = strdup(id);
+        ld.job.sender = strdup("alice@example.org");
+        deliver_job_add(&ld.job, 0, "ann@ex.test");
+        deliver_job_add(&ld.job, 1, "carl@ex.test");
+        deliver_local_prepare(&ld, maildir, &sp);
+        /* carl has no quota; ann has room for the first copy only */
+        assert_true(ld.started[1]);
+        assert_int_equal(ld.started[0], round == 0);
+        for (size_t i = 0; i < 2; i++) {
+            if (!ld.started[i])
+                continue;
+            sync_op_run_now(&ld.ops[i], SYNCER_FSYNC);
+            deliver_local_complete(&ld, i);
+            assert_int_equal(ld.job.rcpts[i].outcome, DELIVER_OK);
+        }
+        if (round == 1) {
+            assert_int_equal(ld.job.rcpts[0].outcome, DELIVER_TEMPFAIL);
+            assert_non_null(strstr(ld.job.rcpts[0].text, "4.2.2"));
+        }
+        deliver_local_free(&ld);
+    }
+    char path[700];
+    snprintf(path, sizeof(path), "%s/ex.test/ann/maildirsize", maildir);
+    size_t len;
+    char *data = read_file(path, &len);
+    assert_non_null(data);
+    assert_non_null(strstr(data, "1C\n"));
+    free(data);
+    snprintf(path, sizeof(path), "%s/ex.test/carl/maildirsize", maildir);
+    assert_int_equal(access(path, F_OK), -1);
+    spool_close(&sp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -508,6 +565,7 @@ int main(void)
         cmocka_unit_test(test_syncer_batches),
         cmocka_unit_test(test_maildir_delivery),
         cmocka_unit_test(test_deliver_local),
+        cmocka_unit_test(test_deliver_local_quota),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
