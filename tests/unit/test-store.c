@@ -514,7 +514,7 @@ static void test_folders(void **state)
     char root[512];
     new_root(root, sizeof(root));
     struct store_account *acc = open_acc(root);
-    unsigned attrs;
+    unsigned attrs = 0;
     assert_false(store_folder_name_valid(""));
     assert_false(store_folder_name_valid(".a"));
     assert_false(store_folder_name_valid("a."));
