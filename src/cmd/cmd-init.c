@@ -230,8 +230,10 @@ int cmd_init(int argc, char **argv)
     if (make_dir(data, 0755) < 0)
         goto out;
     snprintf(p, sizeof(p), "%s/state", data);
-    /* Group-writable: imapd and pop3d check logins with the service group. */
-    if (make_dir(p, 0770) < 0 || (root && own(p, svc.uid, svc.gid, 0770) < 0))
+    /* Group-writable and setgid: imapd and pop3d check logins with the
+     * service group, and the files SQLite makes beside the database (-wal,
+     * -shm) must stay in that group whoever creates them. */
+    if (make_dir(p, 0770) < 0 || (root && own(p, svc.uid, svc.gid, 02770) < 0))
         goto out;
     if (spool_create_dirs(data) < 0) {
         cmd_error("cannot create the spool under %s: %s", data, strerror(errno));

@@ -311,18 +311,20 @@ static void bind_sockets(struct supervisor *s)
 /* imapd and pop3d run as the mail user with the service user's group:
  * they check logins (lockout counters: writes) in state/postino.db and
  * load the TLS keys. The state directory and database are made
- * group-writable (installations from before IMAP had them 0750/0644). */
-static void grant_state_to_readers(const struct config *cfg)
+ * group-writable (installations from before IMAP had them 0750/0644),
+ * the directory setgid so that what SQLite creates there stays in the
+ * service group. */
+static void grant_state_to_readers(const struct config *cfg, gid_t gid)
 {
     char path[4096];
     daemon_path(cfg, "state", path, sizeof(path));
-    if (chmod(path, 0770) < 0)
+    if (chmod(path, 02770) < 0)
         log_fatal("cannot chmod %s: %s", path, strerror(errno));
     const char *const files[] = {"state/postino.db", "state/postino.db-wal",
                                  "state/postino.db-shm"};
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         daemon_path(cfg, files[i], path, sizeof(path));
-        if (chmod(path, 0660) < 0 && errno != ENOENT)
+        if ((chown(path, (uid_t)-1, gid) < 0 || chmod(path, 0660) < 0) && errno != ENOENT)
             log_fatal("cannot chmod %s: %s", path, strerror(errno));
     }
 }
@@ -377,7 +379,7 @@ int supervisor_main(struct config *cfg)
             log_fatal("mail_user %s: %s", cfg->mail_user, err);
         s.reader = s.mail;
         s.reader.extra_gid = s.service.gid;
-        grant_state_to_readers(cfg);
+        grant_state_to_readers(cfg, s.service.gid);
     }
     if (s.root)
         check_reach(&s);

@@ -445,6 +445,67 @@ class Server:
         kw.setdefault("tls", True)
         return SMTPConn(self.submissions_port, timeout=timeout, **kw)
 
+    @property
+    def imap_port(self):
+        return self.port_base + 143
+
+    @property
+    def imaps_port(self):
+        return self.port_base + 993
+
+    @property
+    def pop3_port(self):
+        return self.port_base + 110
+
+    @property
+    def pop3s_port(self):
+        return self.port_base + 995
+
+    def _retry_connect(self, make, timeout):
+        """imapd and pop3d start beside smtpd: wait until they answer."""
+        deadline = time.time() + timeout
+        while True:
+            try:
+                return make()
+            except (ConnectionRefusedError, ConnectionResetError):
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def imaps(self, user=None, password="secret-pw", timeout=15):
+        """An IMAP connection over implicit TLS (993), logged in as user
+        (a local part or an address) unless user is None."""
+        import imaplib
+        conn = self._retry_connect(lambda: imaplib.IMAP4_SSL(
+            "127.0.0.1", self.imaps_port, ssl_context=client_tls_context(), timeout=timeout),
+            timeout)
+        if user is not None:
+            conn.login(user if "@" in user else self.address(user), password)
+        return conn
+
+    def imap(self, timeout=15):
+        """A plaintext IMAP connection (143), not logged in."""
+        import imaplib
+        return self._retry_connect(lambda: imaplib.IMAP4("127.0.0.1", self.imap_port,
+                                                         timeout=timeout), timeout)
+
+    def pop3s(self, user=None, password="secret-pw", timeout=15):
+        """A POP3 connection over implicit TLS (995), logged in unless user
+        is None."""
+        import poplib
+        conn = self._retry_connect(lambda: poplib.POP3_SSL(
+            "127.0.0.1", self.pop3s_port, context=client_tls_context(), timeout=timeout),
+            timeout)
+        if user is not None:
+            conn.user(user if "@" in user else self.address(user))
+            conn.pass_(password)
+        return conn
+
+    def pop3(self, timeout=15):
+        import poplib
+        return self._retry_connect(lambda: poplib.POP3("127.0.0.1", self.pop3_port,
+                                                       timeout=timeout), timeout)
+
     def pid(self):
         return self.proc.pid
 
