@@ -248,6 +248,12 @@ bool imap_seqset_contains_max(const struct imap_seqset *set, uint32_t n, uint32_
 {
     for (size_t i = 0; i < set->count; i++) {
         uint32_t lo = set->ranges[i].lo, hi = set->ranges[i].hi;
+        if (lo == IMAP_SEQ_STAR) {
+            /* "*" alone: the largest number, if there is one. */
+            if (max != 0 && n == max)
+                return true;
+            continue;
+        }
         if (hi == IMAP_SEQ_STAR) {
             if (max == 0) {
                 hi = lo;
@@ -259,7 +265,7 @@ bool imap_seqset_contains_max(const struct imap_seqset *set, uint32_t n, uint32_
                 }
             }
         }
-        if (lo != IMAP_SEQ_STAR && n >= lo && n <= hi)
+        if (n >= lo && n <= hi)
             return true;
     }
     return false;

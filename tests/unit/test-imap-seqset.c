@@ -108,6 +108,13 @@ static void test_imap_seqset_membership(void **state)
         assert_false(imap_seqset_contains_max(&set, no[i], 15));
     assert_true(imap_seqset_contains_max(&set, 12, 0));
     assert_false(imap_seqset_contains_max(&set, 13, 0));
+    struct imap_seqset star;
+    imap_seqset_init(&star);
+    assert_int_equal(imap_seqset_parse("*", 1, &star, &err), 0);
+    assert_true(imap_seqset_contains_max(&star, 7, 7));
+    assert_false(imap_seqset_contains_max(&star, 6, 7));
+    assert_false(imap_seqset_contains_max(&star, 0, 0));
+    imap_seqset_free(&star);
     imap_seqset_resolve(&set, 15);
     for (size_t i = 0; i < N_ELEMS(yes); i++)
         assert_true(imap_seqset_contains(&set, yes[i]));
