@@ -177,7 +177,9 @@ static void build_args(struct imap_parser *p)
     p->command.name = p->name;
     p->command.count = p->nodes[0].count;
     if (n == 0) {
-        p->command.args = NULL;
+        /* Never NULL, so that callers may compute args + i freely. */
+        static const struct imap_arg none[1];
+        p->command.args = none;
         return;
     }
     p->args = xcalloc(n, sizeof(*p->args));

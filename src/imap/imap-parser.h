@@ -121,9 +121,9 @@ struct imap_arg {
 };
 
 struct imap_command {
-    const char *tag;  /* as sent */
-    const char *name; /* the command name in upper case, e.g. "UID" */
-    const struct imap_arg *args;
+    const char *tag;             /* as sent */
+    const char *name;            /* the command name in upper case, e.g. "UID" */
+    const struct imap_arg *args; /* never NULL, even when count is 0 */
     size_t count;
 };
 
@@ -195,8 +195,9 @@ const char *imap_parser_literal_data(const struct imap_parser *p, size_t *len_r,
 
 /* Read the next line raw, as IDLE's "DONE" or an AUTHENTICATE response,
  * instead of a command: the next event is IMAP_PARSE_LINE (or ERROR for a
- * line over IMAP_LINE_MAX or holding a bare CR, LF or NUL), after which the
- * parser reads commands again. Only between commands (not while one is
+ * line over IMAP_LINE_MAX or holding a bare CR, LF or NUL; imap_parser_tag()
+ * is then "*": the session knows which command the line belonged to),
+ * after which the parser reads commands again. Only between commands (not while one is
  * being read); returns -1 otherwise, 0 on success. */
 int imap_parser_read_line(struct imap_parser *p);
 

@@ -322,7 +322,7 @@ int imap_search_parse(const struct imap_arg *args, size_t count, struct imap_sea
         i = 2;
     }
     struct ctx c = {0};
-    const char *e = parse_keys(&c, args + i, count - i, &out->root, 0);
+    const char *e = parse_keys(&c, count > i ? args + i : args, count - i, &out->root, 0);
     if (e) {
         imap_search_free(out);
         *error_r = e;
