@@ -40,11 +40,11 @@ static struct mime_part *part_new(struct parser *ps, struct mime_part *parent, s
     p->body_off = off;
     if (parent) {
         p->depth = parent->depth + 1;
-        struct mime_part **tail = &parent->children;
-        /* siblings are few compared with the work of parsing each */
-        while (*tail)
-            tail = &(*tail)->next;
-        *tail = p;
+        if (parent->last)
+            parent->last->next = p;
+        else
+            parent->children = p;
+        parent->last = p;
         parent->n_children++;
     }
     if (m->n_parts == ps->cap_parts) {

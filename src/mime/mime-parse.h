@@ -43,6 +43,7 @@ struct mime_part {
     struct mime_part *parent;
     struct mime_part *children; /* first child */
     struct mime_part *next;     /* next sibling */
+    struct mime_part *last;     /* last child (for appending) */
     size_t n_children;
     unsigned flags;
     unsigned depth; /* the root is 0 */

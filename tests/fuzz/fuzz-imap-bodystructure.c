@@ -1,10 +1,14 @@
 /* libFuzzer target: a message parsed into its MIME tree, then ENVELOPE,
- * BODY and BODYSTRUCTURE written and a few sections resolved. Checks that
- * every part lies inside the message and inside its parent, that the
- * writers succeed and that section ranges stay inside the data. */
+ * BODY and BODYSTRUCTURE written, HEADER.FIELDS filtered, a few sections
+ * resolved and the SEARCH decoders (encoded words, transfer encodings)
+ * run. Checks that every part lies inside the message and inside its
+ * parent, that the writers and decoders succeed within their bounds and
+ * that section ranges stay inside the data. */
 #include "fuzz-util.h"
 #include "imap/imap-bodystructure.h"
 #include "imap/imap-envelope.h"
+#include "mime/mime-decode.h"
+#include "mime/mime-encoded-word.h"
 #include "mime/mime-header.h"
 #include "mime/mime-parse.h"
 #include "mime/mime-section.h"
@@ -44,6 +48,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(imap_bodystructure_write(&out, m, m->root, true) == 0);
     static const char *const names[] = {"Subject", "From", "Content-Type"};
     CHECK(mime_header_filter(in + m->root->hdr_off, m->root->hdr_len, names, 3, true, &out) == 0);
+    /* the SEARCH decoders on the root's header and body */
+    buf_reset(&out);
+    out.max = 4 * size + 64;
+    CHECK(mime_encoded_words_decode(in + m->root->hdr_off, m->root->hdr_len, &out) == 0);
+    buf_reset(&out);
+    CHECK(mime_decode_body(m->root->content.encoding, in + m->root->body_off, m->root->body_len,
+                           &out) == 0);
     buf_free(&out);
 
     static const unsigned paths[][3] = {{1, 0, 0}, {2, 0, 0}, {1, 1, 0}, {1, 2, 0}, {2, 1, 1}};
