@@ -16,13 +16,16 @@
 
 #include "mime-parse.h"
 
-#define MIME_SECTION_MAX_PATH MIME_PARSE_MAX_DEPTH
+#define MIME_SECTION_MAX_PATH   MIME_PARSE_MAX_DEPTH
+#define MIME_SECTION_NUMBER_MAX 1000000
 
 enum mime_section_kind {
-    MIME_SECTION_BODY,   /* BODY[] or BODY[1.2]: the whole message / the part's body */
-    MIME_SECTION_HEADER, /* the header section, with its empty line */
-    MIME_SECTION_TEXT,   /* the body of the message */
-    MIME_SECTION_MIME,   /* the part's MIME header */
+    MIME_SECTION_BODY,              /* BODY[] or BODY[1.2]: the whole message / the part's body */
+    MIME_SECTION_HEADER,            /* the header section, with its empty line */
+    MIME_SECTION_TEXT,              /* the body of the message */
+    MIME_SECTION_MIME,              /* the part's MIME header */
+    MIME_SECTION_HEADER_FIELDS,     /* HEADER.FIELDS: the HEADER range, to filter */
+    MIME_SECTION_HEADER_FIELDS_NOT, /* HEADER.FIELDS.NOT: likewise */
 };
 
 struct mime_section {
@@ -30,6 +33,14 @@ struct mime_section {
     size_t n_path;
     enum mime_section_kind kind;
 };
+
+/* Parse the text of a section specifier as it appears between the
+ * brackets, up to the field list: "", "1.2", "HEADER", "1.2.TEXT",
+ * "3.MIME", "HEADER.FIELDS", "2.HEADER.FIELDS.NOT" (keywords
+ * case-insensitive). Part numbers are 1..MIME_SECTION_NUMBER_MAX, at most
+ * MIME_SECTION_MAX_PATH of them; MIME needs one. Returns 0, or -1 on a
+ * syntax error. */
+int mime_section_parse(const char *s, size_t len, struct mime_section *out);
 
 /* The part that path[0..n) names, or NULL if there is none (n == 0 names
  * the root). */

@@ -345,6 +345,53 @@ static void test_sections(void **state)
     mime_message_free(&m);
 }
 
+static void test_section_parse(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        int ret;
+        size_t n;
+        enum mime_section_kind kind;
+    } specs[] = {
+        {"", 0, 0, MIME_SECTION_BODY},
+        {"1", 0, 1, MIME_SECTION_BODY},
+        {"1.2.3", 0, 3, MIME_SECTION_BODY},
+        {"header", 0, 0, MIME_SECTION_HEADER},
+        {"1.2.TEXT", 0, 2, MIME_SECTION_TEXT},
+        {"3.MIME", 0, 1, MIME_SECTION_MIME},
+        {"MIME", -1, 0, MIME_SECTION_BODY},
+        {"HEADER.FIELDS", 0, 0, MIME_SECTION_HEADER_FIELDS},
+        {"2.header.fields.not", 0, 1, MIME_SECTION_HEADER_FIELDS_NOT},
+        {"1.", -1, 0, MIME_SECTION_BODY},
+        {".1", -1, 0, MIME_SECTION_BODY},
+        {"0", -1, 0, MIME_SECTION_BODY},
+        {"01", -1, 0, MIME_SECTION_BODY},
+        {"1000000", 0, 1, MIME_SECTION_BODY},
+        {"1000001", -1, 0, MIME_SECTION_BODY},
+        {"1..2", -1, 0, MIME_SECTION_BODY},
+        {"1x", -1, 0, MIME_SECTION_BODY},
+        {"HEADERS", -1, 0, MIME_SECTION_BODY},
+    };
+    for (size_t i = 0; i < N(specs); i++) {
+        struct mime_section s;
+        int ret = mime_section_parse(specs[i].in, strlen(specs[i].in), &s);
+        if (ret != specs[i].ret ||
+            (ret == 0 && (s.n_path != specs[i].n || s.kind != specs[i].kind)))
+            fail_msg("section '%s': %d", specs[i].in, ret);
+    }
+    /* MIME_SECTION_MAX_PATH numbers, then one more */
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    for (int i = 0; i < MIME_SECTION_MAX_PATH; i++)
+        buf_append_str(&b, i ? ".1" : "1");
+    struct mime_section s;
+    assert_int_equal(mime_section_parse(b.data, b.len, &s), 0);
+    buf_append_str(&b, ".1");
+    assert_int_equal(mime_section_parse(b.data, b.len, &s), -1);
+    buf_free(&b);
+}
+
 static void test_header_fields(void **state)
 {
     (void)state;
@@ -397,7 +444,8 @@ int main(void)
         cmocka_unit_test(test_trees),          cmocka_unit_test(test_truncated_everywhere),
         cmocka_unit_test(test_content_fields), cmocka_unit_test(test_long_boundary),
         cmocka_unit_test(test_depth_limit),    cmocka_unit_test(test_parts_limit),
-        cmocka_unit_test(test_sections),       cmocka_unit_test(test_header_fields),
+        cmocka_unit_test(test_sections),       cmocka_unit_test(test_section_parse),
+        cmocka_unit_test(test_header_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
