@@ -19,6 +19,7 @@ static const char usage[] =
     "       postino user import FILE\n"
     "       postino user sender add|del ADDRESS SENDER\n"
     "       postino user sender list [ADDRESS] [--json]\n"
+    "       postino user quota ADDRESS [BYTES|default|none [MESSAGES|default|none]]\n"
     "Options: --config FILE (default $POSTINO_CONFIG, then /etc/postino/postino.conf)\n"
     "The password is read from stdin up to a newline with --password-stdin, else asked\n"
     "twice on the terminal. It is stored as an argon2id hash.\n"
@@ -26,7 +27,10 @@ static const char usage[] =
     "import reads a Dovecot passwd-file (user@domain:{SHA512-CRYPT}$6$...:...); the\n"
     "hashes are replaced by argon2id at each user's next successful login.\n"
     "sender add lets ADDRESS send as SENDER (an address, or @domain for any\n"
-    "address of it) besides its own addresses and the aliases that reach it.\n";
+    "address of it) besides its own addresses and the aliases that reach it.\n"
+    "quota sets the limits of a mailbox (BYTES with K, M or G; default: mail_quota and\n"
+    "mail_quota_messages of the configuration; none: no limit), or shows them.\n"
+    "Delivery past the quota is deferred (452 4.2.2), APPEND refused.\n";
 
 static void print_user(const struct state_user *u, void *arg)
 {
@@ -38,9 +42,9 @@ static void print_user(const struct state_user *u, void *arg)
         printf(",\"domain\":");
         cmd_json_string(stdout, u->domain);
         printf(",\"created\":%lld,\"locked\":%s,\"admin_locked\":%s,\"failures\":%lld,"
-               "\"locked_until\":%lld}",
+               "\"locked_until\":%lld,\"quota_bytes\":%lld,\"quota_messages\":%lld}",
                u->created, (u->locked || lockout) ? "true" : "false", u->locked ? "true" : "false",
-               u->failures, lockout ? u->locked_until : 0);
+               u->failures, lockout ? u->locked_until : 0, u->quota_bytes, u->quota_messages);
         return;
     }
     printf("%s", u->address);
@@ -67,6 +71,87 @@ static void print_sender(const char *user, const char *address, void *arg)
     } else {
         printf("%s may send as %s\n", user, address);
     }
+}
+
+/* A quota value: "default" (-1), "none" (0) or a size. 0, or -1. */
+static int parse_quota(const char *s, bool size, long long *out)
+{
+    if (strcmp(s, "default") == 0) {
+        *out = -1;
+        return 0;
+    }
+    if (strcmp(s, "none") == 0) {
+        *out = 0;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    long long mult = 1;
+    if (size && *end && !end[1]) {
+        switch (*end) {
+        case 'K':
+        case 'k':
+            mult = 1024LL;
+            end++;
+            break;
+        case 'M':
+        case 'm':
+            mult = 1024LL * 1024;
+            end++;
+            break;
+        case 'G':
+        case 'g':
+            mult = 1024LL * 1024 * 1024;
+            end++;
+            break;
+        default:
+            break;
+        }
+    }
+    if (errno || end == s || *end || v < 0 || v * (double)mult > 1e18)
+        return -1;
+    *out = (long long)(v * (double)mult);
+    return 0;
+}
+
+static void print_limit(const char *what, long long v, long long def)
+{
+    if (v < 0 && def > 0)
+        printf("%s: %lld (the default)\n", what, def);
+    else if (v < 0)
+        printf("%s: none (the default)\n", what);
+    else if (v == 0)
+        printf("%s: none\n", what);
+    else
+        printf("%s: %lld\n", what, v);
+}
+
+static int quota_command(struct state_db *db, const struct config *cfg, int argc, char **argv,
+                         char **err)
+{
+    const char *addr = argv[2];
+    if (argc == 3) {
+        struct state_user u;
+        int found = state_user_get(db, addr, &u);
+        if (found != 1) {
+            cmd_error(found == 0 ? "user %s does not exist" : "database error reading %s", addr);
+            return 1;
+        }
+        print_limit("bytes", u.quota_bytes, cfg->mail_quota);
+        print_limit("messages", u.quota_messages, cfg->mail_quota_messages);
+        return 0;
+    }
+    long long bytes, messages = -1;
+    if (parse_quota(argv[3], true, &bytes) < 0 ||
+        (argc == 5 && parse_quota(argv[4], false, &messages) < 0)) {
+        cmd_error("a quota is a number (bytes may end in K, M or G), default or none");
+        return 2;
+    }
+    if (state_user_set_quota(db, addr, bytes, messages, err) < 0)
+        return 1;
+    printf("quota of %s set\n", addr);
+    return 0;
 }
 
 /* Import a Dovecot passwd-file. Returns the exit status. */
@@ -161,6 +246,13 @@ int cmd_user(int argc, char **argv)
     const char *sub = argv[1];
     static const char *const one_arg[] = {"add", "del", "passwd", "lock", "unlock", "import"};
     bool known = strcmp(sub, "list") == 0 || strcmp(sub, "sender") == 0;
+    if (strcmp(sub, "quota") == 0) {
+        known = true;
+        if (argc < 3 || argc > 5) {
+            fputs(usage, stderr);
+            return 2;
+        }
+    }
     for (size_t i = 0; i < sizeof(one_arg) / sizeof(one_arg[0]); i++)
         if (strcmp(sub, one_arg[i]) == 0) {
             known = true;
@@ -226,6 +318,8 @@ int cmd_user(int argc, char **argv)
         rc = import_file(db, addr);
     } else if (strcmp(sub, "sender") == 0) {
         rc = sender_command(db, &c, argc, argv);
+    } else if (strcmp(sub, "quota") == 0) {
+        rc = quota_command(db, cfg, argc, argv, &err);
     } else {
         struct cmd_list l;
         cmd_list_begin(&l, c.json);

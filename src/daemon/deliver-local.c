@@ -17,6 +17,8 @@
 #include "lib/syncer.h"
 #include "lib/xalloc.h"
 #include "queue/spool.h"
+#include "state/state-db.h"
+#include "state/state-user.h"
 
 struct dl {
     struct config *cfg;
@@ -26,6 +28,7 @@ struct dl {
     struct syncer *syncer;
     struct spool spool;
     char mail_dir[4096];
+    struct state_db *db; /* quota lookups; NULL: none checked */
 };
 
 struct dl_op_ref {
@@ -61,11 +64,30 @@ static void op_done(struct sync_op *op)
         job_finish(c, ld);
 }
 
+/* The quota of a mailbox from the users table (the configuration's
+ * default when the account has none of its own). */
+static int quota_lookup(void *arg, const char *address, struct store_quota *q)
+{
+    struct dl *d = arg;
+    unsigned long long bytes = 0, messages = 0;
+    int rc = state_user_quota(d->db, address, d->cfg->mail_quota, d->cfg->mail_quota_messages,
+                              &bytes, &messages);
+    if (rc < 0)
+        return -1;
+    q->bytes_limit = bytes;
+    q->messages_limit = messages;
+    return 0;
+}
+
 static void handle_job(void *ctx, struct agent_conn *c, struct deliver_job *job)
 {
     struct dl *d = ctx;
     struct local_delivery *ld = xcalloc(1, sizeof(*ld));
     ld->job = *job;
+    if (d->db) {
+        ld->quota_lookup = quota_lookup;
+        ld->quota_arg = d;
+    }
     deliver_local_prepare(ld, d->mail_dir, &d->spool);
     if (ld->ops_left == 0) {
         job_finish(c, ld);
@@ -107,6 +129,14 @@ int deliver_local_main(struct daemon_env *env)
     daemon_path(d.cfg, "mail", d.mail_dir, sizeof(d.mail_dir));
     if (access(d.mail_dir, W_OK | X_OK) < 0)
         log_fatal("cannot write to %s: %s", d.mail_dir, strerror(errno));
+    char dbpath[4096];
+    daemon_path(d.cfg, "state/postino.db", dbpath, sizeof(dbpath));
+    char *dberr = NULL;
+    d.db = state_db_open(dbpath, false, &dberr);
+    if (!d.db) {
+        log_error("no quota checks: %s", dberr);
+        free(dberr);
+    }
     d.syncer = syncer_new(d.base,
                           d.cfg->spool_sync == SPOOL_SYNC_SYNCFS ? SYNCER_SYNCFS : SYNCER_FSYNC, 4);
     d.link = agent_link_new(d.base, env->deliver_fd, handle_job, &d);
@@ -127,6 +157,7 @@ int deliver_local_main(struct daemon_env *env)
     event_free(d.sigterm_ev);
     event_free(d.sigint_ev);
     spool_close(&d.spool);
+    state_db_close(&d.db);
     event_base_free(d.base);
     return 0;
 }

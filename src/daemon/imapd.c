@@ -15,6 +15,8 @@
 #include "lib/log.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
+#include "state/state-db.h"
+#include "state/state-user.h"
 #include "store/store.h"
 
 #define IDLE_POLL_MS 500
@@ -35,6 +37,8 @@ struct imapd_session {
 };
 
 struct imapd {
+    const struct config *cfg;
+    struct state_db *db; /* quotas; NULL: none enforced */
     char mail_dir[4096];
     struct account *accounts;
     struct imapd_session *sessions;
@@ -45,11 +49,22 @@ static struct imapd imapd;
 
 /* --- accounts --- */
 
+/* The account's quota, read at every login so that a change applies to
+ * the next session. */
+static void apply_quota(struct account *a)
+{
+    unsigned long long bytes = 0, messages = 0;
+    if (imapd.db && state_user_quota(imapd.db, a->user, imapd.cfg->mail_quota,
+                                     imapd.cfg->mail_quota_messages, &bytes, &messages) == 1)
+        store_account_set_quota(a->acc, bytes, messages);
+}
+
 static struct account *account_get(const char *user, const char **error_r)
 {
     for (struct account *a = imapd.accounts; a; a = a->next)
         if (strcmp(a->user, user) == 0) {
             a->sessions++;
+            apply_quota(a);
             return a;
         }
     char root[4096];
@@ -71,6 +86,7 @@ static struct account *account_get(const char *user, const char **error_r)
     a->sessions = 1;
     a->next = imapd.accounts;
     imapd.accounts = a;
+    apply_quota(a);
     return a;
 }
 
@@ -318,7 +334,16 @@ static void setup(struct access_server *srv, void *arg)
 int imapd_main(struct daemon_env *env)
 {
     memset(&imapd, 0, sizeof(imapd));
+    imapd.cfg = env->cfg;
     daemon_path(env->cfg, "mail", imapd.mail_dir, sizeof(imapd.mail_dir));
+    char dbpath[4096];
+    daemon_path(env->cfg, "state/postino.db", dbpath, sizeof(dbpath));
+    char *dberr = NULL;
+    imapd.db = state_db_open(dbpath, false, &dberr);
+    if (!imapd.db) {
+        log_error("no quotas: %s", dberr);
+        free(dberr);
+    }
     struct access_listener listeners[DAEMON_MAX_LISTENERS];
     size_t n = 0;
     for (size_t i = 0; i < env->n_access_fds; i++) {
@@ -334,5 +359,7 @@ int imapd_main(struct daemon_env *env)
         .max_connections_per_ip = env->cfg->mail_max_connections_per_ip,
         .timeout = 60,
     };
-    return access_server_run(env, &imap_protocol, listeners, n, &set, setup, teardown, NULL);
+    int rc = access_server_run(env, &imap_protocol, listeners, n, &set, setup, teardown, NULL);
+    state_db_close(&imapd.db);
+    return rc;
 }

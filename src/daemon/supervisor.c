@@ -98,7 +98,7 @@ static _Noreturn void run_child(struct supervisor *s, struct child *c)
             close(env->access_fds[i]);
     }
     const struct privs_user *u = c->kind == CHILD_DELIVER_LOCAL ? &s->mail : &s->service;
-    if (c->kind == CHILD_IMAPD || c->kind == CHILD_POP3D)
+    if (c->kind == CHILD_IMAPD || c->kind == CHILD_POP3D || c->kind == CHILD_DELIVER_LOCAL)
         u = &s->reader;
     const char *err;
     if (s->root && privs_drop(u, &err) < 0)
@@ -308,12 +308,11 @@ static void bind_sockets(struct supervisor *s)
                                     sizeof(s->env.queue_ctl_path), s->service.uid);
 }
 
-/* imapd and pop3d run as the mail user with the service user's group:
- * they check logins (lockout counters: writes) in state/postino.db and
- * load the TLS keys. The state directory and database are made
- * group-writable (installations from before IMAP had them 0750/0644),
- * the directory setgid so that what SQLite creates there stays in the
- * service group. */
+/* imapd, pop3d and deliver-local run as the mail user with the service
+ * user's group: they check logins (lockout counters: writes) and quotas in
+ * state/postino.db, and imapd and pop3d load the TLS keys. The state directory and database are
+ * made group-writable (installations from before IMAP had them 0750/0644), the directory setgid so
+ * that what SQLite creates there stays in the service group. */
 static void grant_state_to_readers(const struct config *cfg, gid_t gid)
 {
     char path[4096];

@@ -242,6 +242,12 @@ static const struct config_key_def config_keys[] = {
     {"pop3_timeout", CT_DURATION, "10m", 60, 1 * DAY, OFF(pop3_timeout), NULL,
      "How long a POP3 client may stay silent before it is disconnected (RFC 1939: at "
      "least 10 minutes)."},
+    {"mail_quota", CT_SIZE, "0", 0, 1024 * GIB, OFF(mail_quota), NULL,
+     "Default quota of a mailbox in bytes (suffixes K, M, G; 0: none); `postino user quota` "
+     "sets another for one account. Delivery past it is deferred with `452 4.2.2` (retried, "
+     "never lost), APPEND refused with `NO [OVERQUOTA]`."},
+    {"mail_quota_messages", CT_INT, "0", 0, 1000000000, OFF(mail_quota_messages), NULL,
+     "Default limit on the number of messages in a mailbox (0: none)."},
     {"trash_retention_days", CT_INT, "30", 0, 100000, OFF(trash_retention_days), NULL,
      "Messages older than this many days are expunged from Trash and Junk once a day; 0 "
      "keeps them forever."},

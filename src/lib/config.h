@@ -94,6 +94,8 @@ struct config {
     long long imap_timeout;
     long long pop3_timeout;
     long long trash_retention_days;
+    long long mail_quota;
+    long long mail_quota_messages;
 
     long long password_argon2_memory;
     long long password_argon2_time;

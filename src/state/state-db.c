@@ -90,10 +90,15 @@ static const char *const state_schema_v6 =
     "  PRIMARY KEY (day, policy_domain, from_domain, source_ip, disposition, dkim, spf, result)\n"
     ");\n";
 
+/* Version 7: per-account quota (NULL: the configuration's default, 0:
+ * none). */
+static const char *const state_schema_v7 = "ALTER TABLE users ADD COLUMN quota_bytes INTEGER;\n"
+                                           "ALTER TABLE users ADD COLUMN quota_messages INTEGER;\n";
+
 /* migrations[i] takes the schema from version i to i + 1. */
 static const char *const *const migrations[] = {
-    &state_schema_v1, &state_schema_v2, &state_schema_v3,
-    &state_schema_v4, &state_schema_v5, &state_schema_v6,
+    &state_schema_v1, &state_schema_v2, &state_schema_v3, &state_schema_v4,
+    &state_schema_v5, &state_schema_v6, &state_schema_v7,
 };
 
 static char *errmsg(const char *what, sqlite3 *h)

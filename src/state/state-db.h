@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define STATE_SCHEMA_VERSION 6
+#define STATE_SCHEMA_VERSION 7
 
 struct state_db;
 struct sqlite3;

@@ -100,9 +100,56 @@ static void fill(sqlite3_stmt *st, struct state_user *u)
     u->locked = sqlite3_column_int(st, 4) != 0;
     u->failures = sqlite3_column_int64(st, 5);
     u->locked_until = sqlite3_column_int64(st, 6);
+    u->quota_bytes = sqlite3_column_type(st, 7) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 7);
+    u->quota_messages =
+        sqlite3_column_type(st, 8) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 8);
 }
 
-#define USER_COLUMNS "address, domain, password, created, locked, failed_logins, locked_until"
+#define USER_COLUMNS                                                                               \
+    "address, domain, password, created, locked, failed_logins, locked_until, quota_bytes, "       \
+    "quota_messages"
+
+int state_user_set_quota(struct state_db *db, const char *address, long long bytes,
+                         long long messages, char **error_r)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->h,
+                           "UPDATE users SET quota_bytes = ?, quota_messages = ? WHERE "
+                           "address = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return state_fail(error_r, "cannot set the quota: %s", sqlite3_errmsg(db->h));
+    if (bytes < 0)
+        sqlite3_bind_null(st, 1);
+    else
+        sqlite3_bind_int64(st, 1, bytes);
+    if (messages < 0)
+        sqlite3_bind_null(st, 2);
+    else
+        sqlite3_bind_int64(st, 2, messages);
+    sqlite3_bind_text(st, 3, address, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return state_fail(error_r, "cannot set the quota: %s", sqlite3_errmsg(db->h));
+    if (sqlite3_changes(db->h) == 0)
+        return state_fail(error_r, "user %s does not exist", address);
+    return 0;
+}
+
+int state_user_quota(struct state_db *db, const char *address, long long default_bytes,
+                     long long default_messages, unsigned long long *bytes,
+                     unsigned long long *messages)
+{
+    struct state_user u;
+    int rc = state_user_get(db, address, &u);
+    if (rc != 1)
+        return rc;
+    long long b = u.quota_bytes < 0 ? default_bytes : u.quota_bytes;
+    long long m = u.quota_messages < 0 ? default_messages : u.quota_messages;
+    *bytes = b > 0 ? (unsigned long long)b : 0;
+    *messages = m > 0 ? (unsigned long long)m : 0;
+    return 1;
+}
 
 int state_user_get(struct state_db *db, const char *address, struct state_user *out)
 {

@@ -291,7 +291,7 @@ def test_state_db_migration_from_version_1(srv):
 
     db = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
     try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 6
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 7
         cols = [row[1] for row in db.execute("PRAGMA table_info(users)")]
         assert "locked" in cols, cols
         assert "failure_window_start" in cols, cols
