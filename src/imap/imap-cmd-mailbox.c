@@ -6,6 +6,7 @@
 
 #include "imap/imap-list-args.h"
 #include "imap/imap-list-select.h"
+#include "imap/imap-quote.h"
 #include "imap/imap-session-private.h"
 #include "lib/str.h"
 
@@ -210,7 +211,7 @@ static void write_status(struct imap_session *s, const char *name, unsigned item
     struct buf b;
     buf_init(&b, BUF_UNLIMITED);
     buf_append_str(&b, "* STATUS ");
-    imap_list_args_quote(&b, name);
+    imap_quote_string(&b, name, strlen(name));
     buf_append_str(&b, " (");
     const char *sp = "";
     if (items & IMAP_STATUS_MESSAGES) {

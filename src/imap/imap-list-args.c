@@ -1,5 +1,5 @@
-/* imap-list-args: reading LIST, LSUB and STATUS arguments; writing
- * mailbox names (see imap-list-args.h). */
+/* imap-list-args: reading LIST, LSUB and STATUS arguments (see
+ * imap-list-args.h). */
 #include <string.h>
 
 #include "imap/imap-list-args.h"
@@ -178,26 +178,4 @@ int imap_list_args_join(const char *ref, const char *pattern, char *out, size_t 
     memcpy(out, ref, rl);
     memcpy(out + rl, pattern, pl + 1);
     return 0;
-}
-
-int imap_list_args_quote(struct buf *out, const char *name)
-{
-    size_t len = strlen(name);
-    bool plain = true;
-    for (size_t i = 0; i < len && plain; i++)
-        plain = (unsigned char)name[i] >= 0x20 && (unsigned char)name[i] < 0x7f;
-    if (!plain) {
-        if (buf_printf(out, "{%zu}\r\n", len) < 0)
-            return -1;
-        return buf_append(out, name, len);
-    }
-    if (buf_append_char(out, '"') < 0)
-        return -1;
-    for (size_t i = 0; i < len; i++) {
-        if ((name[i] == '"' || name[i] == '\\') && buf_append_char(out, '\\') < 0)
-            return -1;
-        if (buf_append_char(out, name[i]) < 0)
-            return -1;
-    }
-    return buf_append_char(out, '"');
 }

@@ -1,8 +1,7 @@
 /* imap-list-args: the arguments of LIST (RFC 3501 6.3.8 and the extended
  * form of RFC 5258 with RFC 6154 SPECIAL-USE and RFC 5819 LIST-STATUS),
  * LSUB (6.3.9) and STATUS (6.3.10, RFC 7162 HIGHESTMODSEQ, RFC 8438 SIZE),
- * read from the parser's argument tree; and how a mailbox name is written
- * in a response. Pure functions: no session, no store. */
+ * read from the parser's argument tree. Pure functions: no session, no store. */
 #ifndef POSTINO_IMAP_LIST_ARGS_H
 #define POSTINO_IMAP_LIST_ARGS_H
 
@@ -10,7 +9,6 @@
 #include <stddef.h>
 
 #include "imap/imap-parser.h"
-#include "lib/buf.h"
 
 /* Mailbox patterns in one extended LIST. */
 #define IMAP_LIST_PATTERNS_MAX 32
@@ -71,11 +69,5 @@ int imap_list_args_status(const struct imap_arg *list, unsigned *items_r, const 
  * (RFC 3501 6.3.8: the reference is prepended as it is). out gets a
  * NUL-terminated string. 0, or -1 if the result does not fit. */
 int imap_list_args_join(const char *ref, const char *pattern, char *out, size_t outsize);
-
-/* Append a mailbox name to out as IMAP writes it: a quoted string ('"'
- * and '\' escaped) when every octet is printable US-ASCII, otherwise a
- * literal "{n}\r\n..." (a name made on disk by another tool). 0, or -1 if
- * out reached its maximum. */
-int imap_list_args_quote(struct buf *out, const char *name);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "imap/imap-list-match.h"
 #include "imap/imap-list-select.h"
+#include "imap/imap-quote.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 
@@ -260,7 +261,7 @@ int imap_list_format(const struct imap_list_entry *e, const struct imap_list_arg
     for (size_t i = 0; i < na; i++)
         rc |= buf_printf(out, "%s%s", i ? " " : "", attrs[i]);
     rc |= buf_append_str(out, ") \".\" ");
-    rc |= imap_list_args_quote(out, e->name);
+    rc |= imap_quote_string(out, e->name, strlen(e->name));
     if (!lsub && e->childinfo) {
         rc |= buf_append_str(out, " (\"CHILDINFO\" (");
         if (e->childinfo & IMAP_LIST_SEL_SUBSCRIBED)
