@@ -39,6 +39,10 @@ static const struct imap_cmd_def commands[] = {
     {"UNSELECT", SELECTED, imap_cmd_unselect, false, false},
     {"EXPUNGE", SELECTED, imap_cmd_expunge, true, false},
     {"FETCH", SELECTED, imap_cmd_fetch, true, true},
+    {"SEARCH", SELECTED, imap_cmd_search, true, true},
+    {"STORE", SELECTED, imap_cmd_store, true, true},
+    {"COPY", SELECTED, imap_cmd_copy, true, false},
+    {"MOVE", SELECTED, imap_cmd_move, true, false},
 };
 
 const struct imap_cmd_def *imap_command_find(const char *name)
