@@ -85,6 +85,7 @@ struct access_conn {
     void *session;
     struct bufferevent *bev;
     char ip[64];
+    bool plaintext_ok; /* in plaintext_login_networks */
     struct tls_server *tls;
     SSL *ssl;
     char tls_info[160];
@@ -169,6 +170,11 @@ struct access_server *access_conn_server(struct access_conn *c)
 const char *access_conn_ip(const struct access_conn *c)
 {
     return c->ip;
+}
+
+bool access_conn_plaintext_login_ok(const struct access_conn *c)
+{
+    return c->plaintext_ok;
 }
 
 bool access_conn_tls(const struct access_conn *c)
@@ -646,6 +652,12 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     c->s = s;
     c->timeout = s->set.timeout;
     str_copy(c->ip, sizeof(c->ip), ip);
+    const struct config_list *nets = &s->cfg->plaintext_login_networks;
+    for (size_t i = 0; i < nets->n && !c->plaintext_ok; i++) {
+        struct net_cidr cidr;
+        if (net_parse_cidr(nets->items[i], &cidr) == 0 && net_cidr_match(&cidr, sa))
+            c->plaintext_ok = true;
+    }
     if (li->tls) {
         if (!conn_start_tls(c, fd)) {
             tls_server_unref(&c->tls);

@@ -104,6 +104,9 @@ bool access_conn_tls(const struct access_conn *c);
 const char *access_conn_tls_info(const struct access_conn *c);
 /* The client's numeric address. */
 const char *access_conn_ip(const struct access_conn *c);
+/* True if the client is in plaintext_login_networks (may log in without
+ * TLS). */
+bool access_conn_plaintext_login_ok(const struct access_conn *c);
 /* Seconds of silence allowed from now on. */
 void access_conn_set_timeout(struct access_conn *c, long long seconds);
 struct access_server *access_conn_server(struct access_conn *c);

@@ -216,6 +216,7 @@ static void *proto_session_new(struct access_conn *c, bool tls)
         .hostname = cfg->hostname,
         .tls = tls,
         .starttls = !tls && access_server_has_tls(srv),
+        .plaintext_login = access_conn_plaintext_login_ok(c),
         .max_append = (uint64_t)cfg->message_size_limit,
         .idle_timeout = cfg->imap_timeout,
     };

@@ -184,6 +184,7 @@ static void *proto_session_new(struct access_conn *c, bool tls)
         .hostname = cfg->hostname,
         .tls = tls,
         .starttls = !tls && access_server_has_tls(srv),
+        .plaintext_login = access_conn_plaintext_login_ok(c),
     };
     p->s = pop3_server_new(&set, &session_callbacks, p);
     return p;

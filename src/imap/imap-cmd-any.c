@@ -16,8 +16,9 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
     if (s->state == IMAP_STATE_NOT_AUTH) {
         if (!s->tls && s->set.starttls)
             buf_append_str(out, " STARTTLS");
-        /* No password ever crosses the network in the clear. */
-        if (s->tls)
+        /* No password crosses the network in the clear, unless the
+         * client is on a network the administrator trusts. */
+        if (s->tls || s->set.plaintext_login)
             buf_append_str(out, " AUTH=PLAIN");
         else
             buf_append_str(out, " LOGINDISABLED");
@@ -125,7 +126,7 @@ static enum imap_cmd_status start_login(struct imap_session *s, const char *user
 
 enum imap_cmd_status imap_cmd_login(struct imap_session *s, struct imap_cmd *cmd)
 {
-    if (!s->tls)
+    if (!s->tls && !s->set.plaintext_login)
         return imap_cmd_no(s, cmd,
                            "[PRIVACYREQUIRED] LOGIN is disabled without TLS (use "
                            "STARTTLS or port 993)");
@@ -167,7 +168,7 @@ enum imap_cmd_status imap_cmd_authenticate(struct imap_session *s, struct imap_c
         return imap_cmd_bad(s, cmd, "AUTHENTICATE needs a mechanism");
     if (!str_eq_ci(mech, "PLAIN"))
         return imap_cmd_no(s, cmd, "Unsupported authentication mechanism");
-    if (!s->tls)
+    if (!s->tls && !s->set.plaintext_login)
         return imap_cmd_no(s, cmd, "[PRIVACYREQUIRED] Authentication is disabled without TLS");
     if (cmd->count == 2) {
         /* SASL-IR (RFC 4959): "=" is an empty initial response. */

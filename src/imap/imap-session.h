@@ -17,6 +17,7 @@ struct imap_session_settings {
     const char *hostname;
     bool tls;               /* the connection is already encrypted (993) */
     bool starttls;          /* STARTTLS can be offered (143 with certificates) */
+    bool plaintext_login;   /* logins allowed without TLS (a trusted network) */
     uint64_t max_append;    /* largest message APPEND takes, in octets */
     long long idle_timeout; /* seconds of silence once logged in (>= 30 min) */
 };

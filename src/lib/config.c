@@ -230,6 +230,10 @@ static const struct config_key_def config_keys[] = {
      "disables it."},
     {"pop3s_listen", CT_LISTEN_LIST, "*:995", 0, 0, OFF(pop3s_listen), NULL,
      "Addresses of the POP3 service with implicit TLS (port 995). Empty disables it."},
+    {"plaintext_login_networks", CT_CIDR_LIST, "", 0, 0, OFF(plaintext_login_networks), NULL,
+     "Client networks (comma-separated CIDR) that may log in to IMAP and POP3 without TLS, "
+     "such as a webmail on the same machine. Empty (the default): nobody; passwords only "
+     "travel encrypted."},
     {"mail_max_connections", CT_INT, "10000", 1, 1000000, OFF(mail_max_connections), NULL,
      "Most IMAP connections at once in the imapd process, and most POP3 connections in the "
      "pop3d process; more are told so (`* BYE`, `-ERR [SYS/TEMP]`) and closed."},

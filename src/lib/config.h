@@ -89,6 +89,7 @@ struct config {
     struct config_list imaps_listen;
     struct config_list pop3_listen;
     struct config_list pop3s_listen;
+    struct config_list plaintext_login_networks;
     long long mail_max_connections;
     long long mail_max_connections_per_ip;
     long long imap_timeout;

@@ -178,9 +178,9 @@ static void cmd_capa(struct pop3_server *s)
     buf_append_str(&b, "+OK Capability list follows\r\nCAPA\r\nTOP\r\nUIDL\r\n"
                        "RESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n");
     if (s->state == STATE_AUTHORIZATION) {
-        if (s->tls)
+        if (s->tls || s->set.plaintext_login)
             buf_append_str(&b, "USER\r\nSASL PLAIN\r\n");
-        else if (s->set.starttls)
+        if (!s->tls && s->set.starttls)
             buf_append_str(&b, "STLS\r\n");
     }
     buf_append_str(&b, "IMPLEMENTATION postino\r\n.\r\n");
@@ -188,10 +188,11 @@ static void cmd_capa(struct pop3_server *s)
     buf_free(&b);
 }
 
-/* Logins only over TLS (RFC 2595 allows refusing them in the clear). */
+/* Logins only over TLS (RFC 2595 allows refusing them in the clear),
+ * unless the client is on a network the administrator trusts. */
 static bool login_allowed(struct pop3_server *s)
 {
-    if (s->tls)
+    if (s->tls || s->set.plaintext_login)
         return true;
     bad(s, "[AUTH] Plaintext authentication is not allowed without TLS (use STLS)");
     return false;

@@ -22,8 +22,9 @@ struct pop3_message {
 
 struct pop3_settings {
     const char *hostname;
-    bool tls;      /* the connection is already encrypted (port 995) */
-    bool starttls; /* STLS can be offered */
+    bool tls;             /* the connection is already encrypted (port 995) */
+    bool starttls;        /* STLS can be offered */
+    bool plaintext_login; /* logins allowed without TLS (a trusted network) */
 };
 
 /* How a login or opening the maildrop went. */

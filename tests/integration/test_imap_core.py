@@ -406,3 +406,22 @@ def test_curl_imaps_lists_and_fetches(srv):
                        capture_output=True, timeout=30)
     assert r.returncode == 0, r.stderr
     assert b"Subject: for curl" in r.stdout
+
+
+def test_plaintext_login_networks_allow_login_without_tls(make_server):
+    srv = make_server(users=("bob",), plaintext_login_networks="127.0.0.1/32")
+    c = RawIMAP(srv.imap_port, tls=False)
+    assert b"AUTH=PLAIN" in c.greeting and b"LOGINDISABLED" not in c.greeting
+    assert b"STARTTLS" in c.greeting
+    c.login("bob@example.test")
+    p = srv.pop3()
+    assert "USER" in p.capa()
+    p.user("bob@example.test")
+    assert p.pass_(PW).startswith(b"+OK")
+    p.quit()
+    # Another network is still refused.
+    other = make_server(users=("bob",), plaintext_login_networks="192.0.2.0/24")
+    d = RawIMAP(other.imap_port, tls=False)
+    assert b"LOGINDISABLED" in d.greeting
+    tagged, _ = d.cmd('LOGIN "bob@example.test" "%s"' % PW)
+    assert b" NO [PRIVACYREQUIRED]" in tagged
