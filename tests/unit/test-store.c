@@ -761,7 +761,7 @@ static void test_large_folder(void **state)
 {
     (void)state;
     const char *env = getenv("STORE_TEST_MESSAGES");
-    int count = env ? atoi(env) : 5000;
+    int count = env ? atoi(env) : 2000;
     char root[512], p[800];
     new_root(root, sizeof(root));
     struct store_account *acc = open_acc(root);
