@@ -12,7 +12,9 @@
  * octets on disk (LF), as the S= of the names.
  *
  * Limits come from the caller (the users table); 0 means no limit. With
- * both limits 0 nothing is read or written. */
+ * both limits 0 nothing is written: store_quota_check() says it fits,
+ * store_quota_update() does nothing, and store_quota_get() /
+ * store_quota_recalc() count the files without touching maildirsize. */
 #ifndef POSTINO_STORE_QUOTA_H
 #define POSTINO_STORE_QUOTA_H
 
