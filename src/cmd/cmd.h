@@ -24,6 +24,7 @@ int cmd_trace(int argc, char **argv);
 int cmd_dkim(int argc, char **argv);
 int cmd_dmarc(int argc, char **argv);
 int cmd_dns_records(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* Options every subcommand shares. */
 struct cmd_common {

@@ -27,6 +27,7 @@ static const struct {
     {"dkim", cmd_dkim, "DKIM signing keys: generate, list, show, delete"},
     {"dns-records", cmd_dns_records, "the DNS records to publish for a domain (MX, SPF, DKIM...)"},
     {"dmarc", cmd_dmarc, "DMARC aggregate data of the mail received"},
+    {"report", cmd_report, "reports on the mailboxes: usage (space per domain and user)"},
     {"sendmail", cmd_sendmail, "queue a message read on stdin (sendmail-compatible)"},
     {"config-reference", cmd_config_reference, "print the reference of every configuration key"},
 };

@@ -405,3 +405,68 @@ def test_rename_inbox_and_selected(srv):
     c = imap_connect(srv)
     assert cmd(c, "NOOP")[0] == "OK"
     c.logout()
+
+
+def test_report_usage(make_server):
+    srv = make_server(users=("bob", "alice", "carol"))
+    srv.add_domain("other.test")
+    srv.add_user("dave@other.test")
+    b = imap_connect(srv, "bob")
+    big = message("big", size_pad=5000)
+    append(b, "INBOX", big)
+    append(b, "INBOX", message("small"))
+    append(b, "Trash", message("gone", size_pad=300))
+    append(b, "Sent", message("sent", size_pad=200))
+    assert cmd(b, "CREATE", "Projects")[0] == "OK"
+    append(b, "Projects", message("p"))
+    b.logout()
+    a = imap_connect(srv, "alice")
+    append(a, "Junk", message("spam", size_pad=50))
+    append(a, "INBOX", message("hi"))
+    a.logout()
+    d = imap_connect(srv, "dave@other.test")
+    append(d, "INBOX", message("far", size_pad=9000))
+    d.logout()
+
+    r = srv.cli("report", "usage", "--json")
+    rep = json.loads(r.out)
+    doms = rep["domains"]
+    # largest domain first
+    assert [x["domain"] for x in doms] == ["other.test", "example.test"]
+    ex = doms[1]
+    # carol never got mail: her mailbox is not made by the report
+    assert [u["address"] for u in ex["accounts"]] == [
+        "bob@example.test", "alice@example.test", "carol@example.test"]
+    assert not os.path.exists(srv.maildir("carol"))
+    bob = ex["accounts"][0]
+    bob_bytes = sum(len(m) for m in (big, message("small"), message("gone", size_pad=300),
+                                     message("sent", size_pad=200), message("p")))
+    assert bob["messages"] == 5 and bob["bytes"] == bob_bytes
+    assert bob["trash_bytes"] == len(message("gone", size_pad=300))
+    assert bob["sent_bytes"] == len(message("sent", size_pad=200))
+    assert bob["junk_bytes"] == 0 and bob["error"] is False
+    folders = {f["name"]: f for f in bob["folders"]}
+    assert folders["Projects"] == {"name": "Projects", "messages": 1, "bytes": len(message("p"))}
+    alice = ex["accounts"][1]
+    assert alice["junk_bytes"] == len(message("spam", size_pad=50)) and alice["messages"] == 2
+    assert ex["accounts"][2]["messages"] == 0 and ex["accounts"][2]["bytes"] == 0
+    assert ex["users"] == 3 and ex["messages"] == 7
+    assert ex["bytes"] == bob_bytes + alice["bytes"]
+    assert doms[0]["accounts"][0]["bytes"] == len(message("far", size_pad=9000))
+
+    # one domain, as text
+    r = srv.cli("report", "usage", "--domain", "EXAMPLE.test")
+    lines = r.out.splitlines()
+    assert lines[0] == ("example.test users=3 messages=7 bytes=%d trash=%d junk=%d sent=%d"
+                        % (ex["bytes"], ex["trash_bytes"], ex["junk_bytes"], ex["sent_bytes"]))
+    assert lines[1].startswith("  bob@example.test messages=5 bytes=%d " % bob_bytes)
+    assert lines[2].startswith("  alice@example.test ")
+    assert lines[3] == ("  carol@example.test messages=0 bytes=0 trash=0 junk=0 sent=0")
+    assert len(lines) == 4
+    # the mailboxes stay the mail user's
+    st = os.stat(os.path.join(srv.maildir("bob"), "index.db"))
+    assert st.st_uid != 0
+    r = srv.cli("report", "usage", "--bogus", check=False)
+    assert r.returncode == 2
+    r = srv.cli("report", "nothing", check=False)
+    assert r.returncode == 2
