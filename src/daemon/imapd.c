@@ -3,7 +3,10 @@
  * serves every connection: the sessions of one user share one open store
  * account, and a change one session makes reaches the others that have
  * the same folder selected at once; deliveries by deliver-local reach
- * sessions in IDLE through a poll of the files every half second. */
+ * sessions in IDLE through a poll of the files every half second. Once a
+ * day it also expires old messages from every account's Trash and Junk
+ * (imapd-expiry.h; POSTINO_TRASH_EXPIRY_INTERVAL shortens the day for
+ * tests). */
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +14,7 @@
 
 #include "access-server.h"
 #include "daemon.h"
+#include "imapd-expiry.h"
 #include "imap/imap-session.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -43,6 +47,8 @@ struct imapd {
     struct account *accounts;
     struct imapd_session *sessions;
     struct event *poll_ev;
+    struct access_server *srv;
+    struct imapd_expiry *expiry;
 };
 
 static struct imapd imapd;
@@ -315,6 +321,23 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
             imap_session_notify(p->s);
 }
 
+/* The expiry's hooks: the retention of the (maybe reloaded) config, and
+ * the sessions of an account that lost messages look again. */
+static unsigned expiry_days(void *arg)
+{
+    (void)arg;
+    long long d = access_server_config(imapd.srv)->trash_retention_days;
+    return d > 0 ? (unsigned)d : 0;
+}
+
+static void expiry_expunged(const char *root, void *arg)
+{
+    (void)arg;
+    for (struct imapd_session *p = imapd.sessions; p; p = p->next)
+        if (p->s && p->account && strcmp(store_account_path(p->account->acc), root) == 0)
+            imap_session_notify(p->s);
+}
+
 static void teardown(struct access_server *srv, void *arg)
 {
     (void)srv;
@@ -322,6 +345,7 @@ static void teardown(struct access_server *srv, void *arg)
     if (imapd.poll_ev)
         event_free(imapd.poll_ev);
     imapd.poll_ev = NULL;
+    imapd_expiry_stop(&imapd.expiry);
 }
 
 static void setup(struct access_server *srv, void *arg)
@@ -330,6 +354,9 @@ static void setup(struct access_server *srv, void *arg)
     imapd.poll_ev = event_new(access_server_base(srv), -1, EV_PERSIST, on_poll, NULL);
     struct timeval tv = {0, IDLE_POLL_MS * 1000};
     event_add(imapd.poll_ev, &tv);
+    imapd.srv = srv;
+    struct imapd_expiry_hooks hooks = {expiry_days, expiry_expunged, NULL};
+    imapd.expiry = imapd_expiry_start(access_server_base(srv), imapd.mail_dir, &hooks);
 }
 
 int imapd_main(struct daemon_env *env)

@@ -10,6 +10,8 @@ import os
 import re
 import sqlite3
 import ssl
+import subprocess
+import sys
 import time
 
 import pytest
@@ -470,3 +472,84 @@ def test_report_usage(make_server):
     assert r.returncode == 2
     r = srv.cli("report", "nothing", check=False)
     assert r.returncode == 2
+
+
+AGE_SCRIPT = """
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=10)
+with db:
+    n = db.execute("UPDATE messages SET saved = saved - ? WHERE uid = ? AND folder = "
+                   "(SELECT id FROM folders WHERE name = ?)",
+                   (int(sys.argv[4]), int(sys.argv[3]), sys.argv[2])).rowcount
+assert n == 1, n
+"""
+
+
+def age_message(srv, user, folder, uid, seconds):
+    """Make a message look as if it entered folder `seconds` earlier: the
+    store expires by the time a message was saved into its folder, kept in
+    the index (not by its internal date or the file's mtime). Done as the
+    owner of the mailbox, so that no file of the index becomes root's."""
+    path = os.path.join(srv.maildir(user), "index.db")
+    st = os.stat(path)
+    subprocess.run([sys.executable, "-c", AGE_SCRIPT, path, folder, str(uid), str(seconds)],
+                   check=True, user=st.st_uid, group=st.st_gid, timeout=30)
+
+
+def test_trash_expiry(make_server, monkeypatch):
+    srv = make_server(users=("bob", "alice", "carol"), start=False, trash_retention_days=1)
+    monkeypatch.setenv("POSTINO_TRASH_EXPIRY_INTERVAL", "2")
+    srv.start()
+    c = imap_connect(srv, "bob")
+    append(c, "Trash", message("old 1"))
+    append(c, "Trash", message("old 2"))
+    # an old internal date, but it entered Trash just now: kept
+    append(c, "Trash", message("fresh"), date=imaplib.Time2Internaldate(time.time() - 10 * 86400))
+    append(c, "Junk", message("old spam"))
+    append(c, "INBOX", message("inbox, never expired"))
+    a = imap_connect(srv, "alice")
+    append(a, "Trash", message("alice fresh"))
+    a.logout()
+    typ, data = c.select("Trash")
+    assert data == [b"3"]
+    day = 86400
+    age_message(srv, "bob", "Trash", 1, 2 * day)
+    age_message(srv, "bob", "Trash", 2, day + 60)
+    age_message(srv, "bob", "Junk", 1, 3 * day)
+    age_message(srv, "bob", "INBOX", 1, 30 * day)
+    line = srv.wait_log(r"imap: expire: account=<bob@example\.test> expunged=3 days=1", timeout=30)
+    assert len(line) == 1
+    # the selected session is told
+    deadline = time.monotonic() + 10
+    expunges = []
+    while len(expunges) < 2 and time.monotonic() < deadline:
+        st, u, _ = cmd(c, "NOOP")
+        expunges += [x for x in u if x.endswith(" EXPUNGE")]
+        time.sleep(0.2)
+    assert expunges == ["* 1 EXPUNGE", "* 1 EXPUNGE"]
+    st, u, _ = cmd(c, "LIST", '""', "*", "RETURN", "(STATUS (MESSAGES))")
+    s = status_of(u)
+    assert s["Trash"] == {"MESSAGES": 1} and s["Junk"] == {"MESSAGES": 0}
+    assert s["INBOX"] == {"MESSAGES": 1}
+    c.logout()
+    # nothing else was expunged, by later runs either
+    time.sleep(4.5)
+    assert srv.grep_log(r"imap: expire:") == line
+    a = imap_connect(srv, "alice")
+    st, u, _ = cmd(a, "STATUS", "Trash", "(MESSAGES)")
+    assert status_of(u)["Trash"] == {"MESSAGES": 1}
+    a.logout()
+
+
+def test_trash_expiry_off(make_server, monkeypatch):
+    srv = make_server(users=("bob",), start=False, trash_retention_days=0)
+    monkeypatch.setenv("POSTINO_TRASH_EXPIRY_INTERVAL", "1")
+    srv.start()
+    c = imap_connect(srv, "bob")
+    append(c, "Trash", message("old"))
+    age_message(srv, "bob", "Trash", 1, 400 * 86400)
+    time.sleep(3)
+    st, u, _ = cmd(c, "STATUS", "Trash", "(MESSAGES)")
+    assert status_of(u)["Trash"] == {"MESSAGES": 1}
+    assert srv.grep_log(r"imap: expire:") == []
+    c.logout()
