@@ -24,8 +24,8 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
             buf_append_str(out, " LOGINDISABLED");
         return;
     }
-    buf_append_str(out, " UIDPLUS MOVE SPECIAL-USE NAMESPACE CONDSTORE UNSELECT CHILDREN "
-                        "LIST-EXTENDED LIST-STATUS");
+    buf_append_str(out, " UIDPLUS MOVE SPECIAL-USE CREATE-SPECIAL-USE NAMESPACE CONDSTORE "
+                        "UNSELECT CHILDREN LIST-EXTENDED LIST-STATUS STATUS=SIZE");
 }
 
 enum imap_cmd_status imap_cmd_capability(struct imap_session *s, struct imap_cmd *cmd)

@@ -88,6 +88,11 @@ def srv(make_server):
 
 def test_namespace_and_delimiter(srv):
     c = imap_connect(srv)
+    st, u, _ = cmd(c, "CAPABILITY")
+    caps = u[0].split()
+    for cap in ("NAMESPACE", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE",
+                "CREATE-SPECIAL-USE", "STATUS=SIZE"):
+        assert cap in caps, cap
     st, u, _ = cmd(c, "NAMESPACE")
     assert st == "OK" and u == ['* NAMESPACE (("" ".")) NIL NIL']
     st, u, _ = cmd(c, "LIST", '""', '""')
