@@ -103,7 +103,7 @@ static int read_users(const struct config *cfg, const char *domain, struct buf *
         buf_commit(out, (size_t)n);
     }
     close(fds[0]);
-    int status;
+    int status = -1; /* not an exit: a failed wait counts as a failure */
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     if (rc == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
