@@ -21,6 +21,7 @@
  * octets of UTF-8. Memory is bounded: one message at a time, each read
  * bounded by the limits below. */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -84,6 +85,7 @@ struct search {
     struct imap_session *s;
     struct imap_search q;
     bool need_hdr, need_header, need_body; /* some key needs this step */
+    bool memo;                             /* the memo below is this folder's */
     /* The message being judged, and what of it was read. */
     const struct store_msg *m;
     uint32_t seq;
@@ -332,13 +334,110 @@ static void build_hdr(struct search *c)
     }
 }
 
+/* ------------------------------------------------------------ memo */
+
+/* The "hdr" values of the folder searched last in this process, in
+ * memory, so that searching it again costs no index lookups. A message's
+ * header never changes while its folder keeps its UIDVALIDITY, so an entry
+ * found under (account, folder, UIDVALIDITY, UID) is always right.
+ * Entries are added in ascending UID order only (a search walks the view
+ * that way), up to SEARCH_MEMO_MAX octets. */
+#define SEARCH_MEMO_MAX     (32 * 1024 * 1024)
+#define SEARCH_MEMO_KEY_MAX (4096 + STORE_FOLDER_NAME_MAX + 2)
+
+struct memo_entry {
+    uint32_t uid;
+    uint32_t len;
+    size_t off; /* in memo.data */
+};
+
+static struct {
+    char key[SEARCH_MEMO_KEY_MAX]; /* account path, '/', folder name */
+    uint32_t uidvalidity;
+    struct memo_entry *v;
+    size_t n, cap;
+    size_t cursor; /* where the last lookup ended: searches walk in order */
+    struct buf data;
+} memo;
+
+/* Make the memo the one of the view's folder (emptied if it was
+ * another's). false if the key does not fit (no memo then). */
+static bool memo_select(struct store_account *acc, struct store_view *v)
+{
+    char key[SEARCH_MEMO_KEY_MAX];
+    int len = snprintf(key, sizeof(key), "%s/%s", store_account_path(acc), store_view_name(v));
+    if (len < 0 || (size_t)len >= sizeof(key))
+        return false;
+    if (strcmp(key, memo.key) == 0 && memo.uidvalidity == store_view_uidvalidity(v)) {
+        memo.cursor = 0;
+        return true;
+    }
+    memcpy(memo.key, key, (size_t)len + 1);
+    memo.uidvalidity = store_view_uidvalidity(v);
+    memo.n = memo.cursor = 0;
+    buf_free(&memo.data);
+    buf_init(&memo.data, SEARCH_MEMO_MAX);
+    return true;
+}
+
+/* The memo's entry for uid, or NULL. */
+static const struct memo_entry *memo_find(uint32_t uid)
+{
+    size_t i = memo.cursor;
+    if (i < memo.n && memo.v[i].uid == uid) {
+        memo.cursor = i + 1;
+        return &memo.v[i];
+    }
+    size_t lo = 0, hi = memo.n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (memo.v[mid].uid < uid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < memo.n && memo.v[lo].uid == uid) {
+        memo.cursor = lo + 1;
+        return &memo.v[lo];
+    }
+    return NULL;
+}
+
+/* Keep a value (only past the largest UID held, while there is room). */
+static void memo_add(uint32_t uid, const char *data, size_t len)
+{
+    if ((memo.n > 0 && uid <= memo.v[memo.n - 1].uid) || len > UINT32_MAX)
+        return;
+    if (memo.n == memo.cap) {
+        size_t cap = memo.cap ? memo.cap * 2 : 1024;
+        if (cap * sizeof(*memo.v) > SEARCH_MEMO_MAX / 4)
+            return;
+        struct memo_entry *nv = realloc(memo.v, cap * sizeof(*nv));
+        if (!nv)
+            return;
+        memo.v = nv;
+        memo.cap = cap;
+    }
+    size_t off = memo.data.len;
+    if (buf_append(&memo.data, data, len) < 0)
+        return;
+    memo.v[memo.n++] = (struct memo_entry){.uid = uid, .len = (uint32_t)len, .off = off};
+}
+
 /* Step 2: the cached fields. 0, or -1 (the message cannot be read). */
 static int load_hdr(struct search *c)
 {
     buf_reset(&c->hdr);
+    const struct memo_entry *e = c->memo ? memo_find(c->m->uid) : NULL;
+    if (e && buf_append(&c->hdr, memo.data.data + e->off, e->len) == 0) {
+        c->have_hdr = true;
+        return 0;
+    }
     if (store_view_cache_get(c->s->view, c->m->uid, HDR_CACHE_KEY, &c->hdr) == 1 &&
         c->hdr.len > 0 && c->hdr.data[0] == HDR_CACHE_VERSION) {
         c->have_hdr = true;
+        if (c->memo)
+            memo_add(c->m->uid, c->hdr.data, c->hdr.len);
         return 0;
     }
     if (!c->have_raw_header) {
@@ -348,6 +447,8 @@ static int load_hdr(struct search *c)
     build_hdr(c);
     /* A failure only costs reading the file again next time. */
     (void)store_view_cache_put(c->s->view, c->m->uid, HDR_CACHE_KEY, c->hdr.data, c->hdr.len);
+    if (c->memo)
+        memo_add(c->m->uid, c->hdr.data, c->hdr.len);
     c->have_hdr = true;
     return 0;
 }
@@ -707,6 +808,7 @@ enum imap_cmd_status imap_cmd_search(struct imap_session *s, struct imap_cmd *cm
         s->condstore_seen = true;
     }
     prepare(&c, &c.q.root);
+    c.memo = c.need_hdr && memo_select(s->acc, s->view);
     buf_init(&c.hdr, SEARCH_HDR_MAX);
     buf_init(&c.raw, SEARCH_MESSAGE_READ_MAX);
     buf_init(&c.header, SEARCH_HEADER_MAX);
