@@ -10,7 +10,8 @@
  *      modseq;
  *   2. "hdr": the fields Subject, From, To, Cc, Bcc, Date and Message-ID,
  *      unfolded, RFC 2047-decoded to UTF-8 and case-folded, kept in the
- *      store's per-message cache (so a later search reads no file);
+ *      store's per-message cache (so a later search reads no file) and,
+ *      for the folder searched last, in memory (see "memo" below);
  *   3. the whole header section, decoded the same way (HEADER of another
  *      field, TEXT);
  *   4. the body: the text parts, transfer-decoded and converted to UTF-8
@@ -20,7 +21,6 @@
  * Latin Extended-A, Greek and Cyrillic letters that fold within two
  * octets of UTF-8. Memory is bounded: one message at a time, each read
  * bounded by the limits below. */
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -521,8 +521,8 @@ static int load_body(struct search *c)
 
 /* ------------------------------------------------------------ judging */
 
-/* Whether field k of "hdr" has an occurrence containing needle; with
- * any_value, whether it occurs at all. */
+/* Whether field k of "hdr" has an occurrence containing needle (an
+ * empty needle: whether the field occurs at all). */
 static bool hdr_match(const struct search *c, int k, const char *needle, size_t len)
 {
     const char *p = c->hdr.data + 1, *end = c->hdr.data + c->hdr.len;
