@@ -271,6 +271,14 @@ def test_copy_copyuid(srv):
     c.select("Drafts")
     assert search(c, "ALL") == [dst0[0]] + list(range(uidnext, uidnext + 5))
     assert search(c, "FLAGGED KEYWORD Important") == [uidnext]
+    # COPYUID's destination UIDs are those UID FETCH finds, with the message
+    u, t = raw(c, "UID FETCH %d:%d (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])"
+               % (uidnext, uidnext + 2))
+    assert t.startswith(b"OK"), t
+    joined = b"\n".join(u)
+    got = sorted(int(x) for x in re.findall(rb"UID (\d+)", joined))
+    assert got == [uidnext, uidnext + 1, uidnext + 2], u
+    assert b"Important" in joined and b"message 2" in joined
     assert search(c, "SUBJECT \"message 2\"") == [uidnext]
     assert folder_info(c, "Drafts")[2] == 6
     c.select("INBOX")
