@@ -111,30 +111,34 @@ DATES = ['"05-Jan-2023 10:00:00 +0000"', '"05-Feb-2023 10:00:00 +0000"',
 
 
 @pytest.fixture(scope="module")
-def box(request):
-    # a module-wide server: make_server is function-scoped, so build one here
+def box():
+    """One server and one session for the module (make_server is per test):
+    bob's INBOX holds build_messages() with some flags set."""
     from postino_testlib import Server
-    import conftest  # noqa: F401  (the DNS fixture is not needed for IMAP)
     srv = Server({})
-    srv.init()
-    srv.add_user("bob")
-    srv.start()
-    c = connect(srv)
-    for data, date in zip(build_messages(), DATES):
-        typ, resp = c.append("INBOX", None, date, data)
-        assert typ == "OK", resp
-    c.select("INBOX")
-    raw(c, b"STORE 1 +FLAGS.SILENT (\\Seen \\Answered)")
-    raw(c, b"STORE 2 +FLAGS.SILENT (\\Flagged $Work)")
-    raw(c, b"STORE 3 +FLAGS.SILENT (\\Deleted \\Seen)")
-    raw(c, b"STORE 4 +FLAGS.SILENT (\\Draft)")
-    yield srv, c
+    c = None
     try:
-        c.logout()
-    except Exception:
-        pass
-    problems = srv.teardown_problems()
-    srv.cleanup()
+        srv.init()
+        srv.add_user("bob")
+        srv.start()
+        c = connect(srv)
+        for data, date in zip(build_messages(), DATES):
+            typ, resp = c.append("INBOX", None, date, data)
+            assert typ == "OK", resp
+        c.select("INBOX")
+        raw(c, b"STORE 1 +FLAGS.SILENT (\\Seen \\Answered)")
+        raw(c, b"STORE 2 +FLAGS.SILENT (\\Flagged $Work)")
+        raw(c, b"STORE 3 +FLAGS.SILENT (\\Deleted \\Seen)")
+        raw(c, b"STORE 4 +FLAGS.SILENT (\\Draft)")
+        yield srv, c
+    finally:
+        if c is not None:
+            try:
+                c.logout()
+            except Exception:
+                pass
+        problems = srv.teardown_problems() if srv.proc is not None else []
+        srv.cleanup()
     assert not problems, problems
 
 
