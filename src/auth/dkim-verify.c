@@ -2,9 +2,7 @@
 
 #include <string.h>
 
-#include <openssl/err.h>
-#include <openssl/rsa.h>
-
+#include "auth/dkim-key-cache.h"
 #include "auth/dkim-key.h"
 #include "auth/dkim-message.h"
 #include "auth/dkim-signature.h"
@@ -257,7 +255,7 @@ int dkim_verify_set_key(struct dkim_verify *v, const char *name, enum dkim_key_s
 
 /* Check the signature's header hash against its key. Returns 1 if it
  * verifies, 0 if not, -1 on an internal error. */
-static int check_signature(struct dkim_verify *v, struct sig_state *s, EVP_PKEY *pkey)
+static int check_signature(struct dkim_verify *v, struct sig_state *s, struct dkim_key *key)
 {
     /* The signature field itself, its b= value removed. */
     const struct dkim_field *f = s->field;
@@ -275,33 +273,49 @@ static int check_signature(struct dkim_verify *v, struct sig_state *s, EVP_PKEY 
     buf_free(&sigfield);
     if (r < 0)
         return -1;
-    int ok = -1;
-    if (s->sig.alg == DKIM_ALG_RSA_SHA256) {
-        EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(pkey, NULL);
-        if (ctx && EVP_PKEY_verify_init(ctx) == 1 &&
-            EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1 &&
-            EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) == 1) {
-            int vr = EVP_PKEY_verify(ctx, s->sig.b, s->sig.b_len, digest, sizeof(digest));
-            ok = vr == 1 ? 1 : 0;
-        }
-        EVP_PKEY_CTX_free(ctx);
-    } else {
-        /* RFC 8463: Ed25519 (pure) over the SHA-256 of the data. */
-        EVP_MD_CTX *md = EVP_MD_CTX_new();
-        if (md && EVP_DigestVerifyInit(md, NULL, NULL, NULL, pkey) == 1) {
-            int vr = EVP_DigestVerify(md, s->sig.b, s->sig.b_len, digest, sizeof(digest));
-            ok = vr == 1 ? 1 : 0;
-        }
-        EVP_MD_CTX_free(md);
+    return dkim_key_verify(key, s->sig.b, s->sig.b_len, digest);
+}
+
+/* The result of a signature whose key record parsed. */
+static void evaluate_with_key(struct dkim_verify *v, struct sig_state *s, struct dkim_key *key)
+{
+    struct dkim_result *r = &s->res;
+    r->testing = key->testing;
+    r->key_bits = key->bits;
+    enum dkim_key_type want =
+        s->sig.alg == DKIM_ALG_ED25519_SHA256 ? DKIM_KEY_ED25519 : DKIM_KEY_RSA;
+    if (key->revoked)
+        decide(s, DKIM_FAIL, "key revoked");
+    else if (key->type != want)
+        decide(s, DKIM_PERMERROR, "key type does not match the algorithm");
+    else if (!key->sha256)
+        decide(s, DKIM_PERMERROR, "key does not allow sha256");
+    else if (!key->email)
+        decide(s, DKIM_PERMERROR, "key is not for email");
+    else if (key->strict && strcmp(s->sig.i_domain, s->sig.domain) != 0)
+        decide(s, DKIM_PERMERROR, "key requires i= domain equal to d= (t=s)");
+    else if (key->type == DKIM_KEY_RSA && key->bits < v->params.min_rsa_bits)
+        decide(s, DKIM_FAIL, "RSA key shorter than 1024 bits");
+    else if (s->body_failed)
+        decide(s, DKIM_TEMPERROR, "internal error (hash)");
+    else if (s->sig.has_l && s->body_total < s->sig.l)
+        decide(s, DKIM_FAIL, "l= is longer than the body");
+    else if (memcmp(s->body_digest, s->sig.bh, 32) != 0)
+        decide(s, DKIM_FAIL, "body hash did not verify");
+    if (!s->decided) {
+        int ok = check_signature(v, s, key);
+        if (ok < 0)
+            decide(s, DKIM_TEMPERROR, "internal error (signature check)");
+        else if (ok == 0)
+            decide(s, DKIM_FAIL, "signature did not verify");
+        else
+            decide(s, DKIM_PASS, s->sig.has_l ? "verified (body only up to l=)" : "verified");
     }
-    ERR_clear_error();
-    return ok;
 }
 
 /* The result of one signature that passed the syntax checks. */
 static void evaluate(struct dkim_verify *v, struct sig_state *s)
 {
-    struct dkim_result *r = &s->res;
     struct key_answer *ka = &v->keys[s->key];
     if (!ka->answered) {
         decide(s, DKIM_TEMPERROR, "key not looked up");
@@ -321,44 +335,20 @@ static void evaluate(struct dkim_verify *v, struct sig_state *s)
         decide(s, DKIM_PERMERROR, "key lookup failed");
         return;
     }
-    struct dkim_key key;
-    const char *err;
-    if (dkim_key_parse(ka->txt, ka->len, &key, &err) < 0) {
+    /* From the cache (owned by it), or parsed into local for this check. */
+    struct dkim_key local, *key = NULL;
+    const char *err = "bad key data";
+    if (v->params.key_cache)
+        key = dkim_key_cache_get(v->params.key_cache, ka->txt, ka->len, &err);
+    else if (dkim_key_parse(ka->txt, ka->len, &local, &err) == 0)
+        key = &local;
+    if (!key) {
         decide(s, DKIM_PERMERROR, err);
         return;
     }
-    r->testing = key.testing;
-    r->key_bits = key.bits;
-    enum dkim_key_type want =
-        s->sig.alg == DKIM_ALG_ED25519_SHA256 ? DKIM_KEY_ED25519 : DKIM_KEY_RSA;
-    if (key.revoked)
-        decide(s, DKIM_FAIL, "key revoked");
-    else if (key.type != want)
-        decide(s, DKIM_PERMERROR, "key type does not match the algorithm");
-    else if (!key.sha256)
-        decide(s, DKIM_PERMERROR, "key does not allow sha256");
-    else if (!key.email)
-        decide(s, DKIM_PERMERROR, "key is not for email");
-    else if (key.strict && strcmp(s->sig.i_domain, s->sig.domain) != 0)
-        decide(s, DKIM_PERMERROR, "key requires i= domain equal to d= (t=s)");
-    else if (key.type == DKIM_KEY_RSA && key.bits < v->params.min_rsa_bits)
-        decide(s, DKIM_FAIL, "RSA key shorter than 1024 bits");
-    else if (s->body_failed)
-        decide(s, DKIM_TEMPERROR, "internal error (hash)");
-    else if (s->sig.has_l && s->body_total < s->sig.l)
-        decide(s, DKIM_FAIL, "l= is longer than the body");
-    else if (memcmp(s->body_digest, s->sig.bh, 32) != 0)
-        decide(s, DKIM_FAIL, "body hash did not verify");
-    if (!s->decided) {
-        int ok = check_signature(v, s, key.pkey);
-        if (ok < 0)
-            decide(s, DKIM_TEMPERROR, "internal error (signature check)");
-        else if (ok == 0)
-            decide(s, DKIM_FAIL, "signature did not verify");
-        else
-            decide(s, DKIM_PASS, s->sig.has_l ? "verified (body only up to l=)" : "verified");
-    }
-    dkim_key_free(&key);
+    evaluate_with_key(v, s, key);
+    if (key == &local)
+        dkim_key_free(&local);
 }
 
 size_t dkim_verify_results(struct dkim_verify *v, const struct dkim_result **results_r)

@@ -52,10 +52,16 @@ enum dkim_key_status {
     DKIM_KEY_PERMERROR, /* anything else that will not get better */
 };
 
+struct dkim_key_cache;
+
 struct dkim_verify_params {
     time_t now;             /* the current time, for x= */
     bool allow_body_length; /* accept signatures with l= (body after l= stays unverified) */
     unsigned min_rsa_bits;  /* 0 means DKIM_RSA_MIN_BITS */
+    /* Parsed key records kept across messages (auth/dkim-key-cache.h),
+     * borrowed: it must outlive the verifier. NULL: every key record is
+     * parsed for the message and dropped with it. */
+    struct dkim_key_cache *key_cache;
 };
 
 struct dkim_result {

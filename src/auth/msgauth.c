@@ -157,7 +157,8 @@ struct msgauth *msgauth_new(const struct msgauth_params *p)
 {
     struct msgauth *m = xcalloc(1, sizeof(*m));
     m->p = *p;
-    struct dkim_verify_params vp = {.now = time(NULL), .allow_body_length = false};
+    struct dkim_verify_params vp = {
+        .now = time(NULL), .allow_body_length = false, .key_cache = p->dkim_keys};
     m->dkim = dkim_verify_new(&vp);
     m->dmarc = dmarc_eval_new(p->od);
     m->from_status = DMARC_FROM_MISSING;

@@ -23,6 +23,8 @@ struct msgauth_params {
     const struct dmarc_orgdomain *od;
     unsigned timeout_secs;
     const char *ip; /* the client's address */
+    /* Parsed DKIM keys kept across messages (borrowed, may be NULL). */
+    struct dkim_key_cache *dkim_keys;
 };
 
 struct msgauth *msgauth_new(const struct msgauth_params *p);

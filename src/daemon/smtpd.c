@@ -21,6 +21,7 @@
 
 #include "auth/auth-results.h"
 #include "auth/authenticate.h"
+#include "auth/dkim-key-cache.h"
 #include "auth/msgauth.h"
 #include "auth/sasl.h"
 #include "auth/spf-header.h"
@@ -88,8 +89,9 @@ struct smtpd {
     struct ip_count *ips[IP_BUCKETS];
     unsigned nconns;
     struct smtpd_conn *conns;
-    struct dns *dns;            /* NULL if no resolver could be set up: no SPF */
-    struct dmarc_orgdomain *od; /* public suffixes; NULL: no DKIM/DMARC checks */
+    struct dns *dns;                  /* NULL if no resolver could be set up: no SPF */
+    struct dmarc_orgdomain *od;       /* public suffixes; NULL: no DKIM/DMARC checks */
+    struct dkim_key_cache *dkim_keys; /* parsed DKIM keys, kept across messages */
     bool stopping;
 };
 
@@ -540,7 +542,12 @@ static enum smtp_decision data_start_decide(struct smtpd_conn *c, struct smtp_re
     c->auth_summary[0] = '\0';
     c->have_dmarc = false;
     if (check_dkim) {
-        struct msgauth_params mp = {d->base, d->dns, d->od, (unsigned)d->cfg->spf_timeout, c->ip};
+        struct msgauth_params mp = {.base = d->base,
+                                    .dns = d->dns,
+                                    .od = d->od,
+                                    .timeout_secs = (unsigned)d->cfg->spf_timeout,
+                                    .ip = c->ip,
+                                    .dkim_keys = d->dkim_keys};
         c->ma = msgauth_new(&mp);
     }
     smtp_reply_set(r, 354, "", "ok");
@@ -1429,6 +1436,8 @@ int smtpd_main(struct daemon_env *env)
         d.od = dmarc_orgdomain_new(NULL, &pslerr);
         if (!d.od)
             log_error("no DKIM or DMARC checks: public suffix list: %s", pslerr ? pslerr : "?");
+        else
+            d.dkim_keys = dkim_key_cache_new(DKIM_KEY_CACHE_ENTRIES);
     }
     if (d.cfg->spf_check || d.cfg->dkim_verify) {
         char *dnserr = NULL;
@@ -1490,6 +1499,7 @@ int smtpd_main(struct daemon_env *env)
     }
     dns_free(&d.dns);
     dmarc_orgdomain_free(&d.od);
+    dkim_key_cache_free(&d.dkim_keys);
     tls_server_unref(&d.tls);
     event_free(d.events_ev);
     events_close(&d.events);

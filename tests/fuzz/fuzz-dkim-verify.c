@@ -1,7 +1,8 @@
 /* Fuzz target: DKIM verification and signing of a whole message.
  *
  * The input is a message. It is verified with fixed key records (one
- * Ed25519, one RSA) fed whole and in pieces chosen from the input: the
+ * Ed25519, one RSA) fed whole and in pieces chosen from the input, and
+ * whole again with the keys kept across inputs in a small key cache: the
  * results must be the same. Then it is signed with a fixed Ed25519 key;
  * when that works, the signed message must verify with our signature
  * first and passing (unless the message starts with whitespace, which
@@ -11,6 +12,7 @@
 
 #include <openssl/evp.h>
 
+#include "auth/dkim-key-cache.h"
 #include "auth/dkim-sign.h"
 #include "auth/dkim-verify.h"
 #include "fuzz-util.h"
@@ -21,6 +23,8 @@ static const unsigned char ed_seed[32] = {
     0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69, 0x19, 0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60};
 static EVP_PKEY *ed_key;
 static char ed_record[128];
+/* Kept across inputs; one entry, so that the two keys take turns in it. */
+static struct dkim_key_cache *key_cache;
 
 static const char *const rsa_record =
     "v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhdR6"
@@ -31,6 +35,7 @@ static void init(void)
 {
     if (ed_key)
         return;
+    key_cache = dkim_key_cache_new(1);
     ed_key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, ed_seed, sizeof(ed_seed));
     CHECK(ed_key);
     unsigned char pub[32], b64[64];
@@ -61,10 +66,12 @@ static void answer(struct dkim_verify *v)
     }
 }
 
-/* Verify msg in pieces (piece_rng NULL: whole); returns the verifier. */
-static struct dkim_verify *verify(const char *msg, size_t size, struct fuzz_rng *rng)
+/* Verify msg in pieces (piece_rng NULL: whole), with the key cache c (or
+ * none); returns the verifier. */
+static struct dkim_verify *verify(const char *msg, size_t size, struct fuzz_rng *rng,
+                                  struct dkim_key_cache *c)
 {
-    struct dkim_verify_params p = {.now = 1700000000, .allow_body_length = true};
+    struct dkim_verify_params p = {.now = 1700000000, .allow_body_length = true, .key_cache = c};
     struct dkim_verify *v = dkim_verify_new(&p);
     bool answered = false;
     size_t i = 0;
@@ -91,23 +98,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     init();
     char *msg = fuzz_copy(data, size);
 
-    struct dkim_verify *whole = verify(msg, size, NULL);
+    struct dkim_verify *whole = verify(msg, size, NULL, NULL);
     struct fuzz_rng rng;
     fuzz_rng_init(&rng, data, size);
-    struct dkim_verify *pieces = verify(msg, size, &rng);
-    const struct dkim_result *a, *b;
+    struct dkim_verify *pieces = verify(msg, size, &rng, NULL);
+    struct dkim_verify *cached = verify(msg, size, NULL, key_cache);
+    const struct dkim_result *a, *b, *k;
     size_t na = dkim_verify_results(whole, &a);
     size_t nb = dkim_verify_results(pieces, &b);
-    CHECK(na == nb && na <= DKIM_VERIFY_MAX_SIGS);
+    size_t nk = dkim_verify_results(cached, &k);
+    CHECK(na == nb && na == nk && na <= DKIM_VERIFY_MAX_SIGS);
     for (size_t i = 0; i < na; i++) {
-        CHECK(a[i].status == b[i].status);
+        CHECK(a[i].status == b[i].status && a[i].status == k[i].status);
         CHECK(a[i].status != DKIM_NONE);
-        CHECK(strcmp(a[i].reason, b[i].reason) == 0);
+        CHECK(strcmp(a[i].reason, b[i].reason) == 0 && strcmp(a[i].reason, k[i].reason) == 0);
+        CHECK(a[i].key_bits == k[i].key_bits && a[i].testing == k[i].testing);
         CHECK(strlen(a[i].header_b) <= 8);
         CHECK(dkim_status_name(a[i].status) != NULL);
     }
     dkim_verify_free(&whole);
     dkim_verify_free(&pieces);
+    dkim_verify_free(&cached);
 
     struct dkim_sign_params sp = {
         .domain = "example.com", .selector = "ed", .key = ed_key, .now = 1700000000};
@@ -118,7 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(out.len > 2 && out.data[out.len - 2] == '\r' && out.data[out.len - 1] == '\n');
         if (size == 0 || (msg[0] != ' ' && msg[0] != '\t')) {
             buf_append(&out, msg, size);
-            struct dkim_verify *v = verify(out.data, out.len, &rng);
+            struct dkim_verify *v = verify(out.data, out.len, &rng, key_cache);
             const struct dkim_result *r;
             size_t n = dkim_verify_results(v, &r);
             CHECK(n >= 1);

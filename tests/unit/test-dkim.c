@@ -15,6 +15,7 @@
 #include <openssl/x509.h>
 
 #include "auth/dkim-canon.h"
+#include "auth/dkim-key-cache.h"
 #include "auth/dkim-key.h"
 #include "auth/dkim-sign.h"
 #include "auth/dkim-signature.h"
@@ -744,6 +745,105 @@ static void test_rfc8463(void **state)
     buf_free(&msg);
 }
 
+/* Verify msg (all at once) with the records of k through cache c: the
+ * results, in a verifier to free. */
+static struct dkim_verify *verify_cached(const struct buf *msg, const struct keytab *k,
+                                         struct dkim_key_cache *c)
+{
+    struct dkim_verify_params p = {.now = 1700000000, .key_cache = c};
+    struct dkim_verify *v = dkim_verify_new(&p);
+    assert_int_equal(dkim_verify_feed(v, msg->data, msg->len), 0);
+    answer_keys(v, k);
+    dkim_verify_end(v);
+    return v;
+}
+
+/* Keys kept across messages: the same results as without; a record that
+ * changed in DNS is used as it is now. */
+static void test_key_cache(void **state)
+{
+    (void)state;
+    struct keytab k = {0};
+    struct buf dns, msg;
+    load("rfc/rfc8463.dns", &dns);
+    keytab_lines(&k, dns.data, dns.len);
+    load("rfc/rfc8463-A3.eml", &msg);
+    struct dkim_key_cache *c = dkim_key_cache_new(0);
+    const struct dkim_result *r;
+    for (int round = 0; round < 3; round++) {
+        struct dkim_verify *v = verify_cached(&msg, &k, c);
+        assert_int_equal(dkim_verify_results(v, &r), 2);
+        assert_int_equal(r[0].status, DKIM_PASS);
+        assert_int_equal(r[1].status, DKIM_PASS);
+        assert_int_equal(r[1].key_bits, 1024);
+        assert_false(r[1].testing);
+        dkim_verify_free(&v);
+        assert_int_equal(dkim_key_cache_count(c), 2);
+    }
+    /* a message changed on the way fails with the kept key too */
+    struct buf bad;
+    buf_init(&bad, BUF_UNLIMITED);
+    buf_append(&bad, msg.data, msg.len);
+    char *subj = memmem(bad.data, bad.len, "Subject: ", 9);
+    assert_non_null(subj);
+    subj[9] ^= 0x20;
+    struct dkim_verify *v = verify_cached(&bad, &k, c);
+    assert_int_equal(dkim_verify_results(v, &r), 2);
+    assert_int_equal(r[0].status, DKIM_FAIL);
+    assert_string_equal(r[0].reason, "signature did not verify");
+    assert_int_equal(r[1].status, DKIM_FAIL);
+    dkim_verify_free(&v);
+    buf_free(&bad);
+    /* the RSA record now says t=y, then is revoked, then broken, then back */
+    char *orig = k.txt[1];
+    struct buf rec;
+    buf_init(&rec, BUF_UNLIMITED);
+    buf_printf(&rec, "%s; t=y", orig);
+    k.txt[1] = rec.data;
+    v = verify_cached(&msg, &k, c);
+    assert_int_equal(dkim_verify_results(v, &r), 2);
+    assert_int_equal(r[1].status, DKIM_PASS);
+    assert_true(r[1].testing);
+    dkim_verify_free(&v);
+    assert_int_equal(dkim_key_cache_count(c), 3);
+    static const char *const changed[] = {"v=DKIM1; k=rsa; p=", "v=DKIM1; k=rsa; p=AAAA"};
+    static const enum dkim_status want[] = {DKIM_FAIL, DKIM_PERMERROR};
+    static const char *const reason[] = {"key revoked", "bad key data"};
+    for (size_t i = 0; i < 2; i++) {
+        for (int round = 0; round < 2; round++) {
+            k.txt[1] = (char *)changed[i];
+            v = verify_cached(&msg, &k, c);
+            assert_int_equal(dkim_verify_results(v, &r), 2);
+            assert_int_equal(r[0].status, DKIM_PASS);
+            assert_int_equal(r[1].status, want[i]);
+            assert_string_equal(r[1].reason, reason[i]);
+            dkim_verify_free(&v);
+            assert_int_equal(dkim_key_cache_count(c), 3);
+        }
+    }
+    k.txt[1] = orig;
+    v = verify_cached(&msg, &k, c);
+    assert_int_equal(dkim_verify_results(v, &r), 2);
+    assert_int_equal(r[1].status, DKIM_PASS);
+    assert_false(r[1].testing);
+    dkim_verify_free(&v);
+    /* a key of the wrong type for the signature, kept or not */
+    k.txt[1] = k.txt[0];
+    for (int round = 0; round < 2; round++) {
+        v = verify_cached(&msg, &k, c);
+        assert_int_equal(dkim_verify_results(v, &r), 2);
+        assert_int_equal(r[1].status, DKIM_PERMERROR);
+        assert_string_equal(r[1].reason, "key type does not match the algorithm");
+        dkim_verify_free(&v);
+    }
+    k.txt[1] = orig;
+    buf_free(&rec);
+    dkim_key_cache_free(&c);
+    keytab_free(&k, true);
+    buf_free(&dns);
+    buf_free(&msg);
+}
+
 /* ---- dkimpy's and Stalwart's test data ---- */
 
 static void test_dkimpy(void **state)
@@ -1322,6 +1422,7 @@ int main(void)
         cmocka_unit_test(test_key_rsa_der),
         cmocka_unit_test(test_rfc6376),
         cmocka_unit_test(test_rfc8463),
+        cmocka_unit_test(test_key_cache),
         cmocka_unit_test(test_dkimpy),
         cmocka_unit_test(test_stalwart),
         cmocka_unit_test(test_signature_tags),
