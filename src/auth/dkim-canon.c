@@ -175,6 +175,100 @@ static void end_line(struct dkim_body_hash *h)
     }
 }
 
+/* 16 bytes for the scan of relaxed_lines (SSE2 on x86-64, NEON on arm64;
+ * the compiler splits it where there is nothing as wide). */
+typedef unsigned char bytes16 __attribute__((vector_size(16)));
+typedef signed char mask16 __attribute__((vector_size(16)));
+
+/* 16 bytes at p, unaligned. */
+static bytes16 load16(const unsigned char *p)
+{
+    bytes16 v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+/* 16 times the byte c. */
+static bytes16 splat16(unsigned char c)
+{
+    bytes16 v;
+    memset(&v, c, sizeof(v));
+    return v;
+}
+
+/* True if the byte cur (after prev, before next) is one that relaxed_lines
+ * stops at: a tab, a space before a space or a CR, a CR not before an LF,
+ * an LF not after a CR. */
+static bool relaxed_stop(unsigned char prev, unsigned char cur, unsigned char next)
+{
+    return cur == '\t' || (cur == ' ' && (next == ' ' || next == '\r')) ||
+           (cur == '\r' && next != '\n') || (cur == '\n' && prev != '\r');
+}
+
+/* Relaxed: the length of the complete lines at the start of p (n bytes,
+ * p at the start of a line) that the canonicalization leaves as they are:
+ * lines ended by CRLF, without a bare CR or LF, a tab, two spaces in a
+ * row or a space at the end (empty lines are such lines). 0 if the first
+ * line is not one, or not complete. Scans 16 bytes at a time, with the
+ * byte before and the byte after each in two more loads. */
+static size_t relaxed_lines(const unsigned char *p, size_t n)
+{
+    if (n == 0 || relaxed_stop('\n', p[0], n > 1 ? p[1] : 0))
+        return 0;
+    size_t k = 1;
+    const bytes16 tab = splat16('\t'), sp = splat16(' '), cr = splat16('\r'), lf = splat16('\n');
+    for (; k + 17 <= n; k += 16) {
+        bytes16 prev = load16(p + k - 1), cur = load16(p + k), next = load16(p + k + 1);
+        mask16 bad = (cur == tab) | ((cur == sp) & ((next == sp) | (next == cr))) |
+                     ((cur == cr) & (next != lf)) | ((cur == lf) & (prev != cr));
+        uint64_t w[2];
+        memcpy(w, &bad, sizeof(w));
+        if (w[0] | w[1])
+            break;
+    }
+    for (; k < n; k++) {
+        if (relaxed_stop(p[k - 1], p[k], k + 1 < n ? p[k + 1] : 0))
+            break;
+    }
+    const unsigned char *lf_last = memrchr(p, '\n', k);
+    return lf_last ? (size_t)(lf_last - p) + 1 : 0;
+}
+
+/* Simple: the length of the complete lines at the start of p (n bytes, p
+ * at the start of a line): up to the last CRLF. */
+static size_t simple_lines(const unsigned char *p, size_t n)
+{
+    size_t end = n;
+    for (;;) {
+        const unsigned char *lf = memrchr(p, '\n', end);
+        if (!lf)
+            return 0;
+        end = (size_t)(lf - p);
+        if (end > 0 && p[end - 1] == '\r')
+            return end + 1;
+    }
+}
+
+/* The n bytes at p (at the start of a line) are complete lines that the
+ * canonicalization leaves as they are: hash them as they are (the empty
+ * lines held back first), except the empty lines at their end, which are
+ * held back in turn. */
+static void emit_lines(struct dkim_body_hash *h, const unsigned char *p, size_t n)
+{
+    size_t content = n;
+    while (content > 0 &&
+           (content == 2 || (content >= 4 && p[content - 4] == '\r' && p[content - 3] == '\n')))
+        content -= 2;
+    if (content > 0) {
+        for (; h->empty > 0; h->empty--) {
+            emit(h, '\r');
+            emit(h, '\n');
+        }
+        emit_run(h, p, content);
+    }
+    h->empty += (n - content) / 2;
+}
+
 /* True if relaxed canonicalization leaves the n bytes at p (n > 0, the
  * part of a line before its CR, starting with a byte that is neither CR
  * nor whitespace) as they are: no tab, no two spaces in a row, no space at
@@ -216,6 +310,18 @@ void dkim_body_hash_update(struct dkim_body_hash *h, const void *data, size_t n)
     size_t slow_end = 0; /* relaxed: before this, a line that is not plain */
     size_t i = 0;
     while (i < n) {
+        /* At the start of a line: the lines from here that go through
+         * unchanged (the usual body: all of it), hashed where they are. If
+         * the first one does not, it goes the way below, and so does the
+         * end of the chunk after the last complete line. */
+        if (!h->cr && !h->line && !h->wsp) {
+            size_t good = relaxed ? relaxed_lines(p + i, n - i) : simple_lines(p + i, n - i);
+            if (good > 0) {
+                emit_lines(h, p + i, good);
+                i += good;
+                continue;
+            }
+        }
         unsigned char c = p[i];
         if (h->cr) {
             h->cr = false;

@@ -378,6 +378,35 @@ static void test_canon_body(void **state)
     check_body(DKIM_CANON_SIMPLE, "hello\r\nworld\r\n", "hello\r\nworld\r\n", 5);
     check_body(DKIM_CANON_RELAXED, "hello  \r\nworld\r\n", "hello\r\nworld\r\n", 8);
     check_body(DKIM_CANON_SIMPLE, "", "\r\n", 0);
+    /* lines that go through unchanged, several at a time (16 bytes and
+     * more), with what stops them at every place */
+    const char *plain = "The quick brown fox\r\njumps over\r\n\r\nthe lazy dog.\r\n";
+    check_body(DKIM_CANON_RELAXED, plain, plain, DKIM_BODY_UNLIMITED);
+    check_body(DKIM_CANON_SIMPLE, plain, plain, DKIM_BODY_UNLIMITED);
+    check_body(DKIM_CANON_RELAXED, "\r\n\r\nThe quick brown fox jumps\r\n\r\n\r\n",
+               "\r\n\r\nThe quick brown fox jumps\r\n", DKIM_BODY_UNLIMITED);
+    check_body(DKIM_CANON_SIMPLE, "The quick brown fox\n\r\n\r\n", "The quick brown fox\n\r\n",
+               DKIM_BODY_UNLIMITED);
+    check_body(DKIM_CANON_RELAXED, "The quick brown fox\n\r\n\r\n", "The quick brown fox\n\r\n",
+               DKIM_BODY_UNLIMITED);
+    check_body(DKIM_CANON_SIMPLE, "The quick brown fox\r\r\n\r\nx",
+               "The quick brown fox\r\r\n\r\nx\r\n", DKIM_BODY_UNLIMITED);
+    static const char *const stops[][2] = {
+        {"\t", " "}, {"  ", " "}, {" \t ", " "}, {"\r", "\r"}, {"\n", "\n"}, {" \r\n", "\r\n"},
+    };
+    for (size_t i = 0; i < sizeof(stops) / sizeof(stops[0]); i++) {
+        for (size_t at = 0; at <= 40; at++) {
+            char in[128], want[128];
+            const char *text = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ";
+            snprintf(in, sizeof(in), "one line\r\n%.*sX%sY%s\r\nlast line\r\n", (int)at, text,
+                     stops[i][0], text + at);
+            snprintf(want, sizeof(want), "one line\r\n%.*sX%sY%s\r\nlast line\r\n", (int)at, text,
+                     stops[i][1], text + at);
+            check_body(DKIM_CANON_RELAXED, in, want, DKIM_BODY_UNLIMITED);
+            check_body(DKIM_CANON_SIMPLE, in, in, DKIM_BODY_UNLIMITED);
+            check_body(DKIM_CANON_RELAXED, in, want, 7 + at);
+        }
+    }
 }
 
 /* The canonical body the plain way (RFC 6376 3.4.3, 3.4.4), line by
@@ -447,7 +476,27 @@ static void test_canon_body_random(void **state)
         size_t wsp_rate = 2 + rand_below(20);
         /* some bodies only of words and single spaces: long plain runs */
         bool words = round % 5 == 1;
-        for (size_t i = 0; i < n; i++) {
+        /* and some of paragraphs: lines of words, empty lines between them
+         * and sometimes at the end, now and then something that relaxed
+         * changes or a bare CR or LF */
+        bool paragraphs = round % 5 == 3;
+        for (size_t i = 0; paragraphs && i < n; i++) {
+            size_t r = rand_below(1000);
+            if (r < 60 && i + 1 < n) {
+                in[i++] = '\r';
+                in[i] = '\n';
+                if (r < 15 && i + 2 < n) {
+                    in[++i] = '\r';
+                    in[++i] = '\n';
+                }
+            } else if (r < 66) {
+                static const char odd[] = {'\t', ' ', '\r', '\n'};
+                in[i] = odd[r % 4];
+            } else {
+                in[i] = r % 6 == 0 && i > 0 && in[i - 1] != ' ' ? ' ' : (char)('a' + r % 26);
+            }
+        }
+        for (size_t i = 0; !paragraphs && i < n; i++) {
             size_t r = rand_below(1000);
             if (r < 1000 / crlf_rate && i + 1 < n) {
                 in[i++] = '\r';
