@@ -31,6 +31,9 @@ int dkim_message_feed(struct dkim_message *m, const char *data, size_t n, const 
         *body_len = n;
         return 0;
     }
+    /* Room for a usual header section at once, rather than in doublings. */
+    if (!m->header.data)
+        buf_reserve(&m->header, DKIM_HEADER_RESERVE);
     /* Look for the end of the header section: CRLF CRLF, or a CRLF at
      * the very start (no header fields). A line at a time (the search
      * looks at what is kept, so it goes over chunk boundaries) while the
@@ -93,19 +96,23 @@ int dkim_message_end_header(struct dkim_message *m)
         return 0;
     const char *h = buf_cstr(&m->header);
     size_t n = m->header.len;
-    m->fields = xcalloc(1, sizeof(*m->fields));
-    size_t cap = 1;
+    size_t cap = 32;
+    m->fields = xcalloc(cap, sizeof(*m->fields));
     size_t i = 0;
     while (i < n) {
         /* One field: a line, then the lines that start with WSP. */
         size_t start = i, end;
         for (;;) {
             const char *crlf = NULL;
-            for (size_t j = i; j + 1 < n; j++) {
-                if (h[j] == '\r' && h[j + 1] == '\n') {
-                    crlf = h + j;
+            for (size_t j = i + 1; j < n;) {
+                const char *lf = memchr(h + j, '\n', n - j);
+                if (!lf)
+                    break;
+                if (lf[-1] == '\r') {
+                    crlf = lf - 1;
                     break;
                 }
+                j = (size_t)(lf - h) + 1;
             }
             if (!crlf) {
                 end = n;
@@ -158,6 +165,7 @@ int dkim_message_header_hash(const struct dkim_message *m, enum dkim_canon c,
     bool *used = xcalloc(m->field_count + 1, sizeof(*used));
     struct buf canon;
     buf_init(&canon, BUF_UNLIMITED);
+    buf_reserve(&canon, sig_len + 3); /* usually the longest field */
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     int r = -1;
     if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)

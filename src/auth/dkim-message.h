@@ -17,6 +17,8 @@
 /* The largest header section kept (RFC 5322 sets no limit; the SMTP
  * server has its own, smaller, message limits). */
 #define DKIM_HEADER_MAX (1024 * 1024)
+/* The room the header section gets at first (it grows past it). */
+#define DKIM_HEADER_RESERVE 4096
 /* The most header fields looked at in one message. */
 #define DKIM_FIELDS_MAX 1000
 

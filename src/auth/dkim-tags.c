@@ -128,46 +128,66 @@ bool dkim_tag_is_ci(const struct dkim_tag *t, const char *s)
     return t->value_len == strlen(s) && str_eqn_ci(t->value, s, t->value_len);
 }
 
-/* The 6-bit value of a base64 character, or -1. */
-static int b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
+/* What a byte is in a base64 tag value: its 6-bit value, or one of these. */
+enum {
+    B64_BAD = 64,  /* not base64 */
+    B64_SKIP = 65, /* whitespace, skipped */
+    B64_PAD = 66,  /* "=" */
+};
+
+/* What each byte is (X: B64_BAD, S: B64_SKIP, P: B64_PAD): a table lookup
+ * per byte rather than a chain of range checks, as b= is several hundred
+ * bytes long. */
+#define X B64_BAD
+#define S B64_SKIP
+#define P B64_PAD
+/* clang-format off */
+static const unsigned char b64_table[256] = {
+     X,  X,  X,  X,  X,  X,  X,  X,  X,  S,  S,  X,  X,  S,  X,  X,
+     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+     S,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X, 62,  X,  X,  X, 63,
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61,  X,  X,  X,  P,  X,  X,
+     X,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14,
+    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,  X,  X,  X,  X,  X,
+     X, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51,  X,  X,  X,  X,  X,
+     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+};
+/* clang-format on */
+#undef X
+#undef S
+#undef P
 
 long dkim_base64_decode(const char *s, size_t n, unsigned char *out, size_t outsize)
 {
     unsigned long acc = 0;
     size_t bits = 0, len = 0, pad = 0, chars = 0;
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+        unsigned char v = b64_table[(unsigned char)s[i]];
+        if (v < 64 && pad == 0) {
+            chars++;
+            acc = (acc << 6) | v;
+            bits += 6;
+            if (bits >= 8) {
+                bits -= 8;
+                if (len >= outsize)
+                    return -1;
+                out[len++] = (unsigned char)((acc >> bits) & 0xff);
+            }
+        } else if (v == B64_SKIP) {
             continue;
-        if (c == '=') {
+        } else if (v == B64_PAD) {
             pad++;
             chars++;
-            continue;
-        }
-        int v = b64_value(c);
-        if (v < 0 || pad > 0)
-            return -1;
-        chars++;
-        acc = (acc << 6) | (unsigned long)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (len >= outsize)
-                return -1;
-            out[len++] = (unsigned char)((acc >> bits) & 0xff);
+        } else {
+            return -1; /* not base64, or data after padding */
         }
     }
     if (chars % 4 != 0 || pad > 2)

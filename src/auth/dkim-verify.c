@@ -1,5 +1,6 @@
 #include "dkim-verify.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "auth/dkim-key-cache.h"
@@ -173,11 +174,15 @@ static void start(struct dkim_verify *v)
             continue;
         }
         s->body_active = true;
-        struct buf name;
-        buf_init(&name, 600);
-        buf_printf(&name, "%s._domainkey.%s", s->sig.selector, s->sig.domain);
-        s->key = key_index(v, buf_cstr(&name));
-        buf_free(&name);
+        char name[sizeof(s->sig.selector) + sizeof("._domainkey.") + sizeof(s->sig.domain)];
+        int len = snprintf(name, sizeof(name), "%s._domainkey.%s", s->sig.selector, s->sig.domain);
+        if (len < 0 || (size_t)len >= sizeof(name)) {
+            dkim_body_hash_free(&s->body);
+            s->body_active = false;
+            decide(s, DKIM_TEMPERROR, "internal error (key name)");
+            continue;
+        }
+        s->key = key_index(v, name);
     }
 }
 
@@ -264,6 +269,7 @@ static int check_signature(struct dkim_verify *v, struct sig_state *s, struct dk
     size_t value_off = (size_t)(value - f->text);
     struct buf sigfield;
     buf_init(&sigfield, BUF_UNLIMITED);
+    buf_reserve(&sigfield, f->len + 1);
     buf_append(&sigfield, f->text, value_off + s->sig.b_tag->after_eq_off);
     buf_append(&sigfield, f->text + value_off + s->sig.b_tag->spec_end_off,
                f->len - value_off - s->sig.b_tag->spec_end_off);
