@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "access-server.h"
 #include "daemon.h"
@@ -23,13 +24,16 @@
 #include "state/state-user.h"
 #include "store/store.h"
 
-#define IDLE_POLL_MS 500
+#define IDLE_POLL_MS      500
+#define ACCOUNT_KEEP_SECS 600 /* an account stays open this long after its last session */
+#define ACCOUNTS_KEPT_MAX 64  /* accounts without sessions kept open at most */
 
 /* One open store account and the sessions using it. */
 struct account {
     char user[320];
     struct store_account *acc; /* the table's own reference */
     unsigned sessions;
+    time_t unused_since; /* when the last session left (sessions == 0) */
     struct account *next;
 };
 
@@ -96,10 +100,8 @@ static struct account *account_get(const char *user, const char **error_r)
     return a;
 }
 
-static void account_put(struct account *a)
+static void account_close(struct account *a)
 {
-    if (--a->sessions > 0)
-        return;
     for (struct account **pp = &imapd.accounts; *pp; pp = &(*pp)->next)
         if (*pp == a) {
             *pp = a->next;
@@ -107,6 +109,35 @@ static void account_put(struct account *a)
         }
     store_account_unref(&a->acc);
     free(a);
+}
+
+/* Close the accounts nobody used for ACCOUNT_KEEP_SECS, and the oldest
+ * unused ones past ACCOUNTS_KEPT_MAX (all of them with force). */
+static void accounts_trim(time_t now, bool force)
+{
+    size_t unused = 0;
+    for (struct account *a = imapd.accounts; a; a = a->next)
+        unused += a->sessions == 0;
+    for (struct account *a = imapd.accounts, *next; a; a = next) {
+        next = a->next;
+        if (a->sessions)
+            continue;
+        if (force || now - a->unused_since >= ACCOUNT_KEEP_SECS || unused > ACCOUNTS_KEPT_MAX) {
+            account_close(a);
+            unused--;
+        }
+    }
+}
+
+/* A session leaves its account. The account stays open a while: the
+ * next login of the same user (a phone polling, a client's second
+ * connection) then finds the index open and its folders in memory. */
+static void account_put(struct account *a)
+{
+    if (--a->sessions > 0)
+        return;
+    a->unused_since = time(NULL);
+    accounts_trim(a->unused_since, false);
 }
 
 /* --- the session's owner --- */
@@ -316,6 +347,12 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     (void)arg;
+    static time_t last_trim;
+    time_t now = time(NULL);
+    if (now - last_trim >= 60) {
+        last_trim = now;
+        accounts_trim(now, false);
+    }
     for (struct imapd_session *p = imapd.sessions; p; p = p->next)
         if (p->s && imap_session_idling(p->s))
             imap_session_notify(p->s);
@@ -345,6 +382,7 @@ static void teardown(struct access_server *srv, void *arg)
     if (imapd.poll_ev)
         event_free(imapd.poll_ev);
     imapd.poll_ev = NULL;
+    accounts_trim(0, true);
     imapd_expiry_stop(&imapd.expiry);
 }
 
