@@ -41,6 +41,8 @@ bool imap_session_output_full(struct imap_session *s)
 }
 
 static void tagged(struct imap_session *s, struct imap_cmd *cmd, const char *status,
+                   const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+static void tagged(struct imap_session *s, struct imap_cmd *cmd, const char *status,
                    const char *fmt, va_list ap)
 {
     struct buf b;
