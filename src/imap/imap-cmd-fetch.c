@@ -306,16 +306,35 @@ static int answer(struct imap_session *s, struct fetch_state *f, size_t i)
     return 0;
 }
 
+/* Does the fetch cache structures (ENVELOPE, BODY, BODYSTRUCTURE)? */
+static bool caches(const struct fetch_state *f)
+{
+    for (size_t k = 0; k < f->spec.count; k++) {
+        enum imap_fetch_type t = f->spec.items[k].type;
+        if (t == IMAP_FETCH_ENVELOPE || t == IMAP_FETCH_BODY || t == IMAP_FETCH_BODYSTRUCTURE)
+            return true;
+    }
+    return false;
+}
+
 static enum imap_cmd_status fetch_resume(struct imap_session *s, struct imap_cmd *cmd)
 {
     struct fetch_state *f = cmd->state;
+    /* What gets cached during this slice goes to the index in batches;
+     * the batch ends before other sessions may run. */
+    bool batch = caches(f) && store_view_cache_batch(s->view, true) == 0;
     while (f->next < f->n) {
         if (answer(s, f, f->next) < 0)
             f->expunged = true;
         f->next++;
-        if (f->next < f->n && imap_session_output_full(s))
+        if (f->next < f->n && imap_session_output_full(s)) {
+            if (batch)
+                store_view_cache_batch(s->view, false);
             return IMAP_CMD_MORE;
+        }
     }
+    if (batch)
+        store_view_cache_batch(s->view, false);
     buf_free(&f->msg);
     mime_message_free(&f->mime);
     if (f->expunged)

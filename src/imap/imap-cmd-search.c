@@ -821,6 +821,8 @@ enum imap_cmd_status imap_cmd_search(struct imap_session *s, struct imap_cmd *cm
     buf_append_str(&out, "* SEARCH");
     uint64_t highest = 0;
     size_t count = store_view_count(s->view);
+    /* The header fields cached on the way go to the index in batches. */
+    bool batch = c.need_hdr && store_view_cache_batch(s->view, true) == 0;
     for (size_t i = 0; i < count; i++) {
         const struct store_msg *m = store_view_msg(s->view, i);
         if (m->expunged || judge(&c, i) != 1)
@@ -834,6 +836,8 @@ enum imap_cmd_status imap_cmd_search(struct imap_session *s, struct imap_cmd *cm
             buf_reset(&out);
         }
     }
+    if (batch)
+        store_view_cache_batch(s->view, false);
     if (c.q.uses_modseq && highest > 0)
         buf_printf(&out, " (MODSEQ %llu)", (unsigned long long)highest);
     buf_append_str(&out, "\r\n");

@@ -606,6 +606,35 @@ int store_view_cache_get(struct store_view *v, uint32_t uid, const char *key, st
     return result;
 }
 
+int store_view_cache_batch(struct store_view *v, bool begin)
+{
+    struct store_account *acc = v->acc;
+    if (begin) {
+        if (acc->cache_batch || acc->tx_depth > 0)
+            return -1;
+        if (store_tx_begin(acc, true) < 0)
+            return -1;
+        acc->cache_batch = true;
+        acc->cache_batch_n = 0;
+        return 0;
+    }
+    if (!acc->cache_batch)
+        return 0;
+    acc->cache_batch = false;
+    return store_tx_commit(acc);
+}
+
+/* A batch commits every STORE_CACHE_BATCH_MAX puts, so that other
+ * processes are not kept waiting for the index for long. */
+static void cache_batch_step(struct store_account *acc)
+{
+    if (!acc->cache_batch || ++acc->cache_batch_n < STORE_CACHE_BATCH_MAX)
+        return;
+    acc->cache_batch_n = 0;
+    if (store_tx_commit(acc) < 0 || store_tx_begin(acc, true) < 0)
+        acc->cache_batch = false; /* go on one put at a time */
+}
+
 int store_view_cache_put(struct store_view *v, uint32_t uid, const char *key, const void *data,
                          size_t len)
 {
@@ -630,5 +659,6 @@ int store_view_cache_put(struct store_view *v, uint32_t uid, const char *key, co
         return store_fail_db(v->acc, "cache");
     if (sqlite3_changes(v->acc->db) == 0)
         return store_fail(v->acc, STORE_ERR_EXPUNGED, "no such message");
+    cache_batch_step(v->acc);
     return 0;
 }

@@ -42,6 +42,8 @@ struct store_account {
     int tx_depth;           /* 1 inside a transaction (no nesting) */
     uint64_t local_changes; /* bumped by every commit that changed something */
     bool tx_changed;        /* the current transaction changed something */
+    bool cache_batch;       /* store_view_cache_batch() has a transaction open */
+    unsigned cache_batch_n; /* puts in it */
     struct store_quota quota;
     enum store_err err;
     char errtext[512];

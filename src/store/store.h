@@ -395,6 +395,14 @@ int store_append(struct store_account *acc, const char *name, const void *data, 
 int store_view_cache_get(struct store_view *v, uint32_t uid, const char *key, struct buf *out);
 int store_view_cache_put(struct store_view *v, uint32_t uid, const char *key, const void *data,
                          size_t len);
+/* Group the cache puts of a long loop (a SEARCH or FETCH filling the
+ * cache of a whole folder) into transactions of up to
+ * STORE_CACHE_BATCH_MAX puts instead of one each: begin = true before the
+ * loop, false after it. In between, only cache gets and puts, message
+ * reads and view lookups may be called on the account. Without a batch
+ * each put is its own transaction. 0, or -1 (then puts go one by one). */
+#define STORE_CACHE_BATCH_MAX 2000
+int store_view_cache_batch(struct store_view *v, bool begin);
 
 /* ---------------------------------------------------------------- housekeeping */
 

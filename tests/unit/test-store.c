@@ -814,6 +814,49 @@ static void test_account_root(void **state)
     assert_int_equal(store_account_root("/m", "a@b", out, 6), -1);
 }
 
+/* Cache puts grouped in batches: every value is kept (more than one batch
+ * of STORE_CACHE_BATCH_MAX), another handle sees them once the batch
+ * ends, and a second batch cannot start inside the first. */
+static void test_cache_batch(void **state)
+{
+    (void)state;
+    char root[512];
+    new_root(root, sizeof(root));
+    struct store_account *a = open_acc(root);
+    const char m[] = "Subject: x\r\n\r\nhi\r\n";
+    const uint32_t n = STORE_CACHE_BATCH_MAX + 10;
+    for (uint32_t i = 0; i < n; i++)
+        assert_int_equal(store_append(a, "Archive", m, strlen(m), 0, NULL, 0, 0, NULL, NULL), 0);
+    struct store_view *v = store_view_open(a, "Archive", 0);
+    assert_non_null(v);
+    assert_int_equal(store_view_cache_batch(v, true), 0);
+    assert_int_equal(store_view_cache_batch(v, true), -1);
+    char val[32];
+    for (uint32_t uid = 1; uid <= n; uid++) {
+        int len = snprintf(val, sizeof(val), "v%u", uid);
+        assert_int_equal(store_view_cache_put(v, uid, "k", val, (size_t)len), 0);
+    }
+    assert_int_equal(store_view_cache_batch(v, false), 0);
+    struct store_account *b = open_acc(root);
+    struct store_view *w = store_view_open(b, "Archive", STORE_VIEW_READONLY);
+    assert_non_null(w);
+    struct buf out;
+    buf_init(&out, 100);
+    for (uint32_t uid = 1; uid <= n; uid += 997) {
+        buf_reset(&out);
+        assert_int_equal(store_view_cache_get(w, uid, "k", &out), 1);
+        snprintf(val, sizeof(val), "v%u", uid);
+        assert_string_equal(buf_cstr(&out), val);
+    }
+    buf_free(&out);
+    /* Without a batch, puts still work one by one. */
+    assert_int_equal(store_view_cache_put(v, 1, "k2", "y", 1), 0);
+    store_view_close(&w);
+    store_view_close(&v);
+    store_account_unref(&b);
+    store_account_unref(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -830,6 +873,7 @@ int main(void)
         cmocka_unit_test(test_quota),
         cmocka_unit_test(test_expire),
         cmocka_unit_test(test_large_folder),
+        cmocka_unit_test(test_cache_batch),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
