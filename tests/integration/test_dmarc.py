@@ -119,9 +119,15 @@ def test_reject_without_aligned_pass(make_server, dns):
             (code, text)
         assert not delivered(srv, tok, timeout=1)
     srv.wait_log(r"NOQUEUE: reject: DATA from \[127\.0\.0\.1\]: 550 5\.7\.1 ", count=2)
-    # both count in the aggregate data of d, as one row: reject, nothing aligned
-    rows = [r for r in json.loads(srv.cli("dmarc", "stats", "--json").out)
-            if r["policy_domain"] == d]
+    # both count in the aggregate data of d, as one row: reject, nothing
+    # aligned (smtpd writes it just after its reply: wait for the count)
+    deadline = time.time() + 15
+    while True:
+        rows = [r for r in json.loads(srv.cli("dmarc", "stats", "--json").out)
+                if r["policy_domain"] == d]
+        if (rows and rows[0]["count"] >= 2) or time.time() > deadline:
+            break
+        time.sleep(0.1)
     assert len(rows) == 1, rows
     r = rows[0]
     assert (r["count"], r["disposition"], r["result"], r["dkim"], r["spf"]) == \
