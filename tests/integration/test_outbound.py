@@ -142,7 +142,7 @@ def test_mx_preference_first_down_second_used(make_server, dns, peers):
     [m] = peer.wait_messages(1)
     assert m.rcpts == ["carol@" + domain]
     evs = wait_event(srv, qid, "delivered")
-    attempts = [e[2] for e in events_of(srv, qid) if e[0] == "attempt"]
+    attempts = [e[2] for e in wait_event(srv, qid, "attempt", count=2)]
     assert len(attempts) == 2, attempts
     assert attempts[0].startswith("mx1.%s[%s]:25" % (domain, down)), attempts
     assert "refused" in attempts[0], attempts
@@ -247,9 +247,8 @@ def test_plaintext_to_postfix_without_tls(make_server, dns, peers):
         assert header_values(got, "Subject") == ["plain"]
     pf.wait_log(r"from=<bob@example\.test>, size=\d+, nrcpt=2")
     wait_event(srv, qid, "delivered", count=2)
-    for kind, rcpt, text in events_of(srv, qid):
-        if kind == "attempt":
-            assert "no TLS" in text, text
+    for kind, rcpt, text in wait_event(srv, qid, "attempt"):
+        assert "no TLS" in text, text
 
 
 def test_postfix_rejects_unknown_user(make_server, dns, peers):
@@ -1101,7 +1100,7 @@ def test_connection_dropped_in_data(make_server, dns, peers):
     assert peer.dropped == 1
     assert body_after_received(m.content) == msg
     srv.wait_queue_empty()
-    evs = events_of(srv, qid)
+    evs = wait_event(srv, qid, "deferred")
     deferred = [e for e in evs if e[0] == "deferred"]
     assert len(deferred) == 1 and "lost connection" in deferred[0][2], evs
     time.sleep(1)
@@ -1118,7 +1117,7 @@ def test_greeting_refused_tries_next_mx(make_server, dns, peers):
     [m] = good.wait_messages(1)
     assert busy.received() == [] and busy.connections == 1
     wait_event(srv, qid, "delivered")
-    attempts = [e[2] for e in events_of(srv, qid) if e[0] == "attempt"]
+    attempts = [e[2] for e in wait_event(srv, qid, "attempt", count=2)]
     assert len(attempts) == 2 and "421 4.3.2 too busy" in attempts[0], attempts
 
 
