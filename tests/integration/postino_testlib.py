@@ -343,6 +343,40 @@ class Server:
         local, _, domain = addr.rpartition("@")
         return os.path.join(self.dir, "mail", domain.lower(), local.lower())
 
+    def make_maildir(self, user):
+        """Create the user's Maildir (cur, new, tmp) as the server would:
+        owned by the owner of data/mail (the mail user), mode 0700.
+        Returns its path."""
+        st = os.stat(os.path.join(self.dir, "mail"))
+        root = self.maildir(user)
+        domain_dir = os.path.dirname(root)
+        for d in (domain_dir, root) + tuple(os.path.join(root, s) for s in ("cur", "new", "tmp")):
+            if not os.path.isdir(d):
+                os.mkdir(d, 0o700)
+            os.chown(d, st.st_uid, st.st_gid)
+        return root
+
+    def put_messages(self, user, messages, sub="cur", info="2,", start_time=1700000000):
+        """Write messages (bytes with LF line ends) straight into the
+        user's Maildir sub ("cur" or "new") under names like the store's:
+        "SECS.MUSECSP1Qn.test,S=size,W=vsize" plus ":INFO" in cur/. Files
+        are owned by the mail user. Returns the file names in order."""
+        root = self.make_maildir(user)
+        st = os.stat(os.path.join(self.dir, "mail"))
+        d = os.path.join(root, sub)
+        names = []
+        for i, data in enumerate(messages):
+            name = "%d.M%dP1Q%d.test,S=%d,W=%d" % (start_time + i, i, i + 1, len(data),
+                                                     len(data) + data.count(b"\n"))
+            if sub == "cur" and info is not None:
+                name += ":" + info
+            path = os.path.join(d, name)
+            with open(path, "wb") as f:
+                f.write(data)
+            os.chown(path, st.st_uid, st.st_gid)
+            names.append(name)
+        return names
+
     def message_files(self, user, sub="new"):
         d = os.path.join(self.maildir(user), sub)
         try:
