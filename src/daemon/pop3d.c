@@ -203,6 +203,8 @@ static void proto_tls_started(void *session)
 {
     struct pop3d_session *p = session;
     pop3_server_tls_started(p->s);
+    /* Input waited for the handshake (STLS made the session busy). */
+    access_conn_resume(p->c);
 }
 
 static void proto_auth_done(void *session, const struct auth_outcome *o)
