@@ -70,7 +70,7 @@ static int try_open(struct store_account *acc, const char *path, char **why)
     /* a small page cache: many accounts stay open in one process */
     rc = sqlite3_exec(acc->db,
                       "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-                      "PRAGMA cache_size = -256;",
+                      "PRAGMA cache_size = " STORE_CACHE_KIB_IDLE ";",
                       NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         goto fail;
@@ -197,6 +197,8 @@ sqlite3_stmt *store_stmt(struct store_account *acc, enum store_stmt_id id, const
 {
     sqlite3_stmt *st = acc->stmts[id];
     if (!st) {
+        if (!sql)
+            return NULL;
         if (sqlite3_prepare_v3(acc->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
             SQLITE_OK) {
             store_fail_db(acc, "prepare");
@@ -244,6 +246,17 @@ void store_tx_rollback(struct store_account *acc)
     acc->tx_depth = 0;
     /* cached state of views may have seen uncommitted rows: make them look */
     acc->local_changes++;
+}
+
+void store_index_bulk(struct store_account *acc, bool on)
+{
+    if (on == acc->bulk)
+        return;
+    sqlite3_exec(acc->db,
+                 on ? "PRAGMA cache_size = " STORE_CACHE_KIB_BULK
+                    : "PRAGMA cache_size = " STORE_CACHE_KIB_IDLE,
+                 NULL, NULL, NULL);
+    acc->bulk = on;
 }
 
 int store_data_version(struct store_account *acc)
@@ -457,5 +470,60 @@ int store_index_insert(struct store_account *acc, int64_t folder, uint32_t uid, 
     if (rc != SQLITE_DONE)
         return store_fail_db(acc, "message insert");
     acc->tx_changed = true;
+    return 0;
+}
+
+/* The statement inserting STORE_INSERT_BATCH rows: ?1 folder, ?2 saved,
+ * ?3 modseq, then six parameters a row. */
+static sqlite3_stmt *insert_many_stmt(struct store_account *acc)
+{
+    if (acc->stmts[SQ_MSG_INSERT_MANY])
+        return store_stmt(acc, SQ_MSG_INSERT_MANY, NULL);
+    struct buf b;
+    buf_init(&b, 64 * 1024);
+    int rc = buf_append_str(&b, "INSERT INTO messages (folder, uid, name, flags, keywords, size, "
+                                "idate, saved, modseq) VALUES ");
+    for (int i = 0; i < STORE_INSERT_BATCH && rc == 0; i++) {
+        int p = 4 + i * 6;
+        rc = buf_printf(&b, "%s(?1, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?2, ?3)", i ? ", " : "", p, p + 1,
+                        p + 2, p + 3, p + 4, p + 5);
+    }
+    sqlite3_stmt *st = rc == 0 ? store_stmt(acc, SQ_MSG_INSERT_MANY, buf_cstr(&b)) : NULL;
+    buf_free(&b);
+    return st;
+}
+
+int store_index_insert_rows(struct store_account *acc, int64_t folder,
+                            const struct store_index_row *rows, size_t n, int64_t saved,
+                            uint64_t modseq)
+{
+    size_t i = 0;
+    for (; n - i >= STORE_INSERT_BATCH; i += STORE_INSERT_BATCH) {
+        sqlite3_stmt *st = insert_many_stmt(acc);
+        if (!st)
+            return -1;
+        sqlite3_bind_int64(st, 1, folder);
+        sqlite3_bind_int64(st, 2, saved);
+        sqlite3_bind_int64(st, 3, (int64_t)modseq);
+        for (int k = 0; k < STORE_INSERT_BATCH; k++) {
+            const struct store_index_row *r = &rows[i + (size_t)k];
+            int p = 4 + k * 6;
+            sqlite3_bind_int64(st, p, r->uid);
+            sqlite3_bind_text(st, p + 1, r->name, (int)r->name_len, SQLITE_STATIC);
+            sqlite3_bind_int64(st, p + 2, r->flags);
+            sqlite3_bind_int64(st, p + 3, r->keywords);
+            sqlite3_bind_int64(st, p + 4, (int64_t)r->size);
+            sqlite3_bind_int64(st, p + 5, r->idate);
+        }
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            return store_fail_db(acc, "message insert");
+        acc->tx_changed = true;
+    }
+    for (; i < n; i++)
+        if (store_index_insert(acc, folder, rows[i].uid, rows[i].name, rows[i].flags,
+                               rows[i].keywords, rows[i].size, rows[i].idate, saved, modseq) < 0)
+            return -1;
     return 0;
 }

@@ -11,12 +11,22 @@
 #define STORE_PATH_MAX     4096
 #define STORE_FILENAME_MAX 255
 
+/* The index's page cache (PRAGMA cache_size, negative: KiB): small while
+ * the account is idle (many accounts stay open in one process), larger
+ * for the one transaction of a big sync so that its pages are not spilled
+ * to the WAL before the commit. */
+#define STORE_CACHE_KIB_IDLE "-256"
+#define STORE_CACHE_KIB_BULK "-32768"
+/* A sync that indexes at least this many new files uses the larger cache. */
+#define STORE_SYNC_BULK_MIN 1000
+
 enum store_stmt_id {
     SQ_FOLDER_BY_NAME,
     SQ_FOLDER_BY_ID,
     SQ_FOLDER_INSERT,
     SQ_FOLDER_SAVE,
     SQ_MSG_INSERT,
+    SQ_MSG_INSERT_MANY,
     SQ_MSG_BY_UID,
     SQ_MSG_ALL,
     SQ_MSG_FROM_UID,
@@ -44,6 +54,7 @@ struct store_account {
     bool tx_changed;        /* the current transaction changed something */
     bool cache_batch;       /* store_view_cache_batch() has a transaction open */
     unsigned cache_batch_n; /* puts in it */
+    bool bulk;              /* the page cache is STORE_CACHE_KIB_BULK */
     struct store_quota quota;
     enum store_err err;
     char errtext[512];
@@ -124,6 +135,9 @@ int store_tx_begin(struct store_account *acc, bool write);
 int store_tx_commit(struct store_account *acc);
 void store_tx_rollback(struct store_account *acc);
 int store_data_version(struct store_account *acc);
+/* Grow the page cache for a big transaction (on), or shrink it back and
+ * free what it held (off). */
+void store_index_bulk(struct store_account *acc, bool on);
 /* 1 found, 0 not, -1 error. */
 int store_folder_row_get(struct store_account *acc, const char *name, struct store_folder_row *f);
 int store_folder_row_get_id(struct store_account *acc, int64_t id, struct store_folder_row *f);
@@ -138,6 +152,22 @@ int store_index_expunge(struct store_account *acc, int64_t folder, uint32_t uid,
 int store_index_insert(struct store_account *acc, int64_t folder, uint32_t uid, const char *name,
                        uint32_t flags, uint32_t keywords, uint64_t size, int64_t idate,
                        int64_t saved, uint64_t modseq);
+/* One message row for store_index_insert_rows(). */
+struct store_index_row {
+    uint32_t uid, flags, keywords;
+    uint64_t size;
+    int64_t idate;
+    const char *name;
+    size_t name_len;
+};
+/* Rows inserted per statement by store_index_insert_rows(). */
+#define STORE_INSERT_BATCH 64
+/* Insert n message rows of folder at once (all saved at saved, with
+ * modseq), STORE_INSERT_BATCH rows per statement. In a write
+ * transaction. 0 or -1. */
+int store_index_insert_rows(struct store_account *acc, int64_t folder,
+                            const struct store_index_row *rows, size_t n, int64_t saved,
+                            uint64_t modseq);
 
 /* store-filename.c */
 void store_name_parse(const char *name, struct store_name *p);

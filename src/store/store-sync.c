@@ -305,47 +305,56 @@ static int measure(int dir_fd, const char *name, uint64_t *psize, uint64_t *vsiz
     return 0;
 }
 
-/* Index one new file (moving it from new/ to cur/ first). */
+/* Prepare the index row of one new file (moving it from new/ to cur/
+ * first): 1 with r filled (r->name is fr->name, now the name in cur/), 0
+ * if the file is left alone, -1 on error. */
 static int add_fresh(struct store_account *acc, struct store_folder_row *f, int new_fd, int cur_fd,
-                     struct fresh *fr, uint64_t modseq, time_t now, bool *moved)
+                     struct fresh *fr, bool *moved, struct store_index_row *r)
 {
-    char name[STORE_FILENAME_MAX + 1];
-    if (str_copy(name, sizeof(name), fr->name) < 0)
+    size_t len = strlen(fr->name);
+    if (len > STORE_FILENAME_MAX)
         return 0; /* not a name we can handle: left alone */
     if (fr->in_new) {
+        char name[STORE_FILENAME_MAX + 1];
+        memcpy(name, fr->name, len + 1);
         if (!strchr(name, ':')) {
-            size_t l = strlen(name);
-            if (l + 3 >= sizeof(name))
+            if (len + 3 >= sizeof(name))
                 return 0;
-            memcpy(name + l, ":2,", 4);
+            memcpy(name + len, ":2,", 4);
+            len += 3;
         }
         if (renameat(new_fd, fr->name, cur_fd, name) < 0)
             return errno == ENOENT ? 0
                                    : store_fail(acc, STORE_ERR_TEMP, "cannot move %s to cur/: %s",
                                                 fr->name, strerror(errno));
         *moved = true;
+        free(fr->name);
+        fr->name = xstrdup(name);
     }
     struct store_name p;
-    store_name_parse(name, &p);
+    store_name_parse(fr->name, &p);
     uint64_t vsize;
     if (p.vsize >= 0) {
         vsize = (uint64_t)p.vsize;
     } else {
         uint64_t ps;
-        if (measure(cur_fd, name, &ps, &vsize) < 0)
+        if (measure(cur_fd, fr->name, &ps, &vsize) < 0)
             return 0; /* gone meanwhile */
     }
     int64_t idate = p.time;
     if (idate < 0) {
         struct stat sb;
-        if (fstatat(cur_fd, name, &sb, 0) < 0)
+        if (fstatat(cur_fd, fr->name, &sb, 0) < 0)
             return 0;
         idate = sb.st_mtim.tv_sec;
     }
-    if (store_index_insert(acc, f->id, f->uidnext, name, p.flags, p.keywords, vsize, idate,
-                           (int64_t)now, modseq) < 0)
-        return -1;
-    f->uidnext++;
+    r->uid = f->uidnext++;
+    r->flags = p.flags;
+    r->keywords = p.keywords;
+    r->size = vsize;
+    r->idate = idate;
+    r->name = fr->name;
+    r->name_len = len;
     return 1;
 }
 
@@ -412,6 +421,8 @@ int store_folder_sync(struct store_account *acc, struct store_folder_row *f)
     uint64_t modseq = f->modseq + 1;
     bool changed = false, moved = false;
     time_t now = time(NULL);
+    struct store_index_row *rows = NULL;
+    size_t n_rows = 0;
     int rc = -1;
     if (new_fd < 0 || cur_fd < 0) {
         store_fail(acc, STORE_ERR_TEMP, "%s: %s", dir, strerror(errno));
@@ -427,12 +438,19 @@ int store_folder_sync(struct store_account *acc, struct store_folder_row *f)
         goto out;
     if (fresh.n > 1)
         qsort(fresh.v, fresh.n, sizeof(*fresh.v), fresh_cmp);
+    if (fresh.n >= STORE_SYNC_BULK_MIN)
+        store_index_bulk(acc, true);
+    rows = fresh.n ? xmalloc(fresh.n * sizeof(*rows)) : NULL;
     for (size_t i = 0; i < fresh.n; i++) {
-        int a = add_fresh(acc, f, new_fd, cur_fd, &fresh.v[i], modseq, now, &moved);
+        int a = add_fresh(acc, f, new_fd, cur_fd, &fresh.v[i], &moved, &rows[n_rows]);
         if (a < 0)
             goto out;
-        if (a > 0)
-            changed = true;
+        n_rows += (size_t)a;
+    }
+    if (n_rows > 0) {
+        if (store_index_insert_rows(acc, f->id, rows, n_rows, (int64_t)now, modseq) < 0)
+            goto out;
+        changed = true;
     }
     if (changed)
         f->modseq = modseq;
@@ -451,6 +469,7 @@ int store_folder_sync(struct store_account *acc, struct store_folder_row *f)
         goto out;
     rc = 0;
 out:
+    free(rows);
     for (size_t i = 0; i < fresh.n; i++)
         free(fresh.v[i].name);
     free(fresh.v);
@@ -461,11 +480,14 @@ out:
         close(cur_fd);
     if (rc < 0) {
         store_tx_rollback(acc);
+        store_index_bulk(acc, false);
         return -1;
     }
     if (!changed)
         acc->tx_changed = false; /* only the mtimes: views need not look */
-    return store_tx_commit(acc);
+    rc = store_tx_commit(acc);
+    store_index_bulk(acc, false);
+    return rc;
 }
 
 int store_folder_open_row(struct store_account *acc, const char *name, struct store_folder_row *f)
