@@ -137,6 +137,7 @@ void store_account_unref(struct store_account **accp)
     if (--acc->refs > 0)
         return;
     store_tx_rollback(acc);
+    store_snap_forget_all(acc);
     store_index_close(acc);
     free(acc->root);
     free(acc);

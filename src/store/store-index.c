@@ -248,6 +248,16 @@ void store_tx_rollback(struct store_account *acc)
     acc->local_changes++;
 }
 
+int64_t store_index_foreign_version(struct store_account *acc)
+{
+    sqlite3_stmt *st = store_stmt(acc, SQ_DATA_VERSION, "PRAGMA data_version");
+    if (!st || sqlite3_step(st) != SQLITE_ROW)
+        return -1;
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return v;
+}
+
 void store_index_bulk(struct store_account *acc, bool on)
 {
     if (on == acc->bulk)
@@ -403,6 +413,7 @@ int store_folder_row_delete(struct store_account *acc, int64_t id)
         "DELETE FROM cache WHERE folder = ?",
         "DELETE FROM folders WHERE id = ?",
     };
+    store_snap_forget(acc, id);
     for (size_t i = 0; i < 4; i++) {
         sqlite3_stmt *st;
         if (sqlite3_prepare_v2(acc->db, sql[i], -1, &st, NULL) != SQLITE_OK)
@@ -419,6 +430,7 @@ int store_folder_row_delete(struct store_account *acc, int64_t id)
 
 int store_index_expunge(struct store_account *acc, int64_t folder, uint32_t uid, uint64_t modseq)
 {
+    store_snap_forget(acc, folder);
     sqlite3_stmt *st =
         store_stmt(acc, SQ_MSG_DELETE, "DELETE FROM messages WHERE folder = ? AND uid = ?");
     if (!st)
@@ -451,6 +463,7 @@ int store_index_insert(struct store_account *acc, int64_t folder, uint32_t uid, 
                        uint32_t flags, uint32_t keywords, uint64_t size, int64_t idate,
                        int64_t saved, uint64_t modseq)
 {
+    store_snap_forget(acc, folder);
     sqlite3_stmt *st = store_stmt(acc, SQ_MSG_INSERT,
                                   "INSERT INTO messages (folder, uid, name, flags, keywords, size, "
                                   "idate, saved, modseq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
@@ -497,6 +510,7 @@ int store_index_insert_rows(struct store_account *acc, int64_t folder,
                             const struct store_index_row *rows, size_t n, int64_t saved,
                             uint64_t modseq)
 {
+    store_snap_forget(acc, folder);
     size_t i = 0;
     for (; n - i >= STORE_INSERT_BATCH; i += STORE_INSERT_BATCH) {
         sqlite3_stmt *st = insert_many_stmt(acc);

@@ -83,8 +83,7 @@ int store_view_msg_open(struct store_view *v, uint32_t uid, uint64_t *size_r)
         char name[STORE_FILENAME_MAX + 1];
         if (msg_row(v->acc, v->folder_id, uid, name, NULL, NULL, NULL, NULL, NULL) <= 0)
             break;
-        free((char *)v->msgs[i].filename);
-        v->msgs[i].filename = xstrdup(name);
+        store_view_set_filename(v, &v->msgs[i], name);
         fd = openat(cur, name, O_RDONLY | O_CLOEXEC);
     }
     int e = errno;
@@ -227,6 +226,7 @@ int store_view_store(struct store_view *v, const uint32_t *uids, size_t n, enum 
             lost = true; /* renamed or removed by another tool: rescan */
             continue;
         }
+        store_snap_forget(acc, v->folder_id);
         sqlite3_stmt *st = store_stmt(acc, SQ_MSG_UPDATE_FLAGS,
                                       "UPDATE messages SET name = ?, flags = ?, keywords = ?, "
                                       "modseq = CASE WHEN ? THEN ? ELSE modseq END "
@@ -251,8 +251,7 @@ int store_view_store(struct store_view *v, const uint32_t *uids, size_t n, enum 
         m->flags = nf;
         m->keywords = nk;
         m->modseq = ms;
-        free((char *)m->filename);
-        m->filename = xstrdup(to);
+        store_view_set_filename(v, m, to);
         push_uid(&v->st_changed, &n_ch, &cap_ch, uids[k]);
     }
     if (n_ch > 0 || lost) {

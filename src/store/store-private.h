@@ -40,9 +40,29 @@ enum store_stmt_id {
     SQ_CACHE_PUT,
     SQ_META_GET,
     SQ_META_PUT,
+    SQ_DATA_VERSION,
     SQ_COUNT_PLACEHOLDER,
 };
 #define STORE_STMT_COUNT ((size_t)SQ_COUNT_PLACEHOLDER)
+
+/* Snapshots of message rows kept by an account (store-snap.c): at most
+ * this many folders, and this many octets in all. */
+#define STORE_SNAPS_MAX      4
+#define STORE_SNAP_BYTES_MAX (64u * 1024 * 1024)
+
+/* A folder's message rows as read at one moment (store-snap.c). */
+struct store_snap {
+    int refs; /* the account's cache, and each view whose names are here */
+    int64_t folder_id;
+    uint32_t uidvalidity, uidnext; /* the folder row's, when read */
+    uint64_t modseq;
+    int64_t data_version;   /* PRAGMA data_version when read, -1 unknown */
+    struct store_msg *msgs; /* by UID; recent and expunged false */
+    size_t count;
+    char *names; /* every file name, NUL-terminated, one block */
+    size_t names_size;
+    uint64_t used; /* for the least-recently-used choice */
+};
 
 struct store_account {
     int refs;
@@ -55,6 +75,8 @@ struct store_account {
     bool cache_batch;       /* store_view_cache_batch() has a transaction open */
     unsigned cache_batch_n; /* puts in it */
     bool bulk;              /* the page cache is STORE_CACHE_KIB_BULK */
+    struct store_snap *snaps[STORE_SNAPS_MAX];
+    uint64_t snap_tick;
     struct store_quota quota;
     enum store_err err;
     char errtext[512];
@@ -90,6 +112,7 @@ struct store_view {
     uint64_t modseq;
     struct store_msg *msgs;
     size_t count, cap;
+    struct store_snap *names; /* holds the file names not malloc'ed one by one */
     struct store_keywords kw;
     /* what the cheap check of store_view_sync() compares */
     int64_t seen_new_mtime, seen_cur_mtime;
@@ -135,6 +158,9 @@ int store_tx_begin(struct store_account *acc, bool write);
 int store_tx_commit(struct store_account *acc);
 void store_tx_rollback(struct store_account *acc);
 int store_data_version(struct store_account *acc);
+/* PRAGMA data_version: changed by the commits of other connections only.
+ * Current inside a transaction that has read something. -1 on error. */
+int64_t store_index_foreign_version(struct store_account *acc);
 /* Grow the page cache for a big transaction (on), or shrink it back and
  * free what it held (off). */
 void store_index_bulk(struct store_account *acc, bool on);
@@ -168,6 +194,30 @@ struct store_index_row {
 int store_index_insert_rows(struct store_account *acc, int64_t folder,
                             const struct store_index_row *rows, size_t n, int64_t saved,
                             uint64_t modseq);
+
+/* store-view.c */
+/* Give message m of the view a new file name (a copy of name). */
+void store_view_set_filename(struct store_view *v, struct store_msg *m, const char *name);
+
+/* store-snap.c */
+/* A snapshot (one reference) of count messages: a copy of msgs and of
+ * their file names. Its folder state and data_version are the caller's
+ * to set. */
+struct store_snap *store_snap_build(int64_t folder_id, const struct store_msg *msgs, size_t count);
+struct store_snap *store_snap_ref(struct store_snap *s);
+void store_snap_unref(struct store_snap **sp);
+/* True if name points into the snapshot's block of names. */
+bool store_snap_owns(const struct store_snap *s, const char *name);
+/* Keep s (a reference of its own) as the snapshot of its folder,
+ * replacing the one before; the least recently used are dropped to stay
+ * within STORE_SNAPS_MAX and STORE_SNAP_BYTES_MAX. */
+void store_snap_put(struct store_account *acc, struct store_snap *s);
+/* The kept snapshot of a folder (not checked for validity), or NULL. */
+struct store_snap *store_snap_get(struct store_account *acc, int64_t folder_id);
+/* Drop the snapshot of a folder: called by every write of its message
+ * rows. */
+void store_snap_forget(struct store_account *acc, int64_t folder_id);
+void store_snap_forget_all(struct store_account *acc);
 
 /* store-filename.c */
 void store_name_parse(const char *name, struct store_name *p);

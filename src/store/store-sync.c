@@ -203,6 +203,7 @@ static int update_name(struct store_account *acc, int64_t folder, struct row_ent
     struct store_name p;
     store_name_parse(name, &p);
     bool flag_change = p.flags != r->flags || p.keywords != r->keywords;
+    store_snap_forget(acc, folder);
     sqlite3_stmt *st = store_stmt(acc, SQ_MSG_UPDATE_FLAGS,
                                   "UPDATE messages SET name = ?, flags = ?, keywords = ?, "
                                   "modseq = CASE WHEN ? THEN ? ELSE modseq END "

@@ -30,10 +30,113 @@ static struct store_msg *msg_push(struct store_view *v)
     return &v->msgs[v->count++];
 }
 
-static void msg_clear(struct store_msg *m)
+static void msg_clear(struct store_view *v, struct store_msg *m)
 {
-    free((char *)m->filename);
+    if (!store_snap_owns(v->names, m->filename))
+        free((char *)m->filename);
     m->filename = NULL;
+}
+
+void store_view_set_filename(struct store_view *v, struct store_msg *m, const char *name)
+{
+    msg_clear(v, m);
+    m->filename = xstrdup(name);
+}
+
+/* Read every message row of folder f into a new snapshot (in a
+ * transaction that has read f). */
+static struct store_snap *snap_read(struct store_account *acc, const struct store_folder_row *f,
+                                    int64_t data_version)
+{
+    sqlite3_stmt *st = store_stmt(acc, SQ_MSG_FROM_UID,
+                                  "SELECT " MSG_COLS " FROM messages WHERE folder = ? AND uid >= ? "
+                                  "ORDER BY uid");
+    if (!st)
+        return NULL;
+    sqlite3_bind_int64(st, 1, f->id);
+    sqlite3_bind_int64(st, 2, 1);
+    struct store_snap *s = xcalloc(1, sizeof(*s));
+    s->refs = 1;
+    s->folder_id = f->id;
+    size_t cap = 0, names_cap = 0;
+    size_t *offs = NULL;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (s->count == cap) {
+            cap = cap ? cap * 2 : 256;
+            s->msgs = xrealloc(s->msgs, cap * sizeof(*s->msgs));
+            offs = xrealloc(offs, cap * sizeof(*offs));
+        }
+        struct store_msg *m = &s->msgs[s->count];
+        memset(m, 0, sizeof(*m));
+        m->uid = (uint32_t)sqlite3_column_int64(st, 0);
+        m->flags = (uint32_t)sqlite3_column_int64(st, 2);
+        m->keywords = (uint32_t)sqlite3_column_int64(st, 3);
+        m->size = (uint64_t)sqlite3_column_int64(st, 4);
+        m->internal_date = (time_t)sqlite3_column_int64(st, 5);
+        m->modseq = (uint64_t)sqlite3_column_int64(st, 6);
+        const char *name = (const char *)sqlite3_column_text(st, 1);
+        size_t l = (size_t)sqlite3_column_bytes(st, 1) + 1;
+        if (s->names_size + l > names_cap) {
+            names_cap = names_cap ? names_cap * 2 : 16384;
+            while (s->names_size + l > names_cap)
+                names_cap *= 2;
+            s->names = xrealloc(s->names, names_cap);
+        }
+        memcpy(s->names + s->names_size, name ? name : "", l);
+        offs[s->count++] = s->names_size;
+        s->names_size += l;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        store_fail_db(acc, "reading messages");
+        free(offs);
+        store_snap_unref(&s);
+        return NULL;
+    }
+    for (size_t i = 0; i < s->count; i++)
+        s->msgs[i].filename = s->names + offs[i];
+    free(offs);
+    if (!s->msgs)
+        s->msgs = xmalloc(sizeof(*s->msgs));
+    if (!s->names)
+        s->names = xmalloc(1);
+    s->uidvalidity = f->uidvalidity;
+    s->uidnext = f->uidnext;
+    s->modseq = f->modseq;
+    s->data_version = data_version;
+    return s;
+}
+
+/* The view's messages from the folder's snapshot: the kept one if it is
+ * still valid, else one read now (and kept). In a transaction that has
+ * read f. */
+static int load_all(struct store_view *v, const struct store_folder_row *f)
+{
+    struct store_account *acc = v->acc;
+    int64_t dv = store_index_foreign_version(acc);
+    struct store_snap *s = store_snap_get(acc, f->id);
+    if (!s || dv < 0 || s->data_version != dv || s->uidvalidity != f->uidvalidity ||
+        s->uidnext != f->uidnext || s->modseq != f->modseq) {
+        store_snap_forget(acc, f->id);
+        s = snap_read(acc, f, dv);
+        if (!s)
+            return -1;
+        if (dv >= 0)
+            store_snap_put(acc, s);
+        v->names = s;
+    } else {
+        v->names = store_snap_ref(s);
+    }
+    s = v->names;
+    v->cap = s->count ? s->count : 1;
+    v->msgs = xmalloc(v->cap * sizeof(*v->msgs));
+    memcpy(v->msgs, s->msgs, s->count * sizeof(*v->msgs));
+    v->count = s->count;
+    if (!v->readonly)
+        for (size_t i = v->count; i > 0 && v->msgs[i - 1].uid >= f->recent_uid; i--)
+            v->msgs[i - 1].recent = true;
+    return 0;
 }
 
 /* Append the messages with uid >= from_uid; rw views claim \Recent from
@@ -105,8 +208,7 @@ struct store_view *store_view_open(struct store_account *acc, const char *name, 
         store_fail(acc, STORE_ERR_NOTFOUND, "no such folder");
         goto fail;
     }
-    size_t n = 0;
-    if (load_from(v, 1, f.recent_uid, &n) < 0) {
+    if (load_all(v, &f) < 0) {
         store_tx_rollback(acc);
         goto fail;
     }
@@ -135,8 +237,9 @@ void store_view_close(struct store_view **vp)
     if (!v)
         return;
     for (size_t i = 0; i < v->count; i++)
-        msg_clear(&v->msgs[i]);
+        msg_clear(v, &v->msgs[i]);
     free(v->msgs);
+    store_snap_unref(&v->names);
     store_keywords_free(&v->kw);
     free(v->res_seqs);
     free(v->res_uids);
@@ -285,7 +388,7 @@ static void compact(struct store_view *v)
             v->res_seqs[r] = (uint32_t)(i - r + 1);
             v->res_uids[r] = m->uid;
             r++;
-            msg_clear(m);
+            msg_clear(v, m);
             continue;
         }
         v->msgs[o++] = *m;
@@ -360,10 +463,8 @@ static int read_flag_changes(struct store_view *v, uint32_t old_uidnext)
         struct store_msg *m = &v->msgs[i];
         uint64_t ms = (uint64_t)sqlite3_column_int64(st, 6);
         const char *name = (const char *)sqlite3_column_text(st, 1);
-        if (strcmp(name, m->filename) != 0) {
-            free((char *)m->filename);
-            m->filename = xstrdup(name);
-        }
+        if (strcmp(name, m->filename) != 0)
+            store_view_set_filename(v, m, name);
         if (ms == m->modseq)
             continue; /* this view's own change */
         uint32_t fl = (uint32_t)sqlite3_column_int64(st, 2);
@@ -461,7 +562,7 @@ fail:
     store_tx_rollback(acc);
 fail_committed:
     for (size_t i = old_count; i < v->count; i++)
-        msg_clear(&v->msgs[i]);
+        msg_clear(v, &v->msgs[i]);
     v->count = old_count;
     return -1;
 }

@@ -757,6 +757,84 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The rows of a view opened while nothing changed come from the account's
+ * snapshot of the folder (the views share its file names); a change by
+ * this handle, by another handle (another process) or a delivery into
+ * new/ makes the next view read the index again, and see the change. */
+static void test_snapshot(void **state)
+{
+    (void)state;
+    char root[512];
+    new_root(root, sizeof(root));
+    struct store_account *a = open_acc(root);
+    struct store_account *b = open_acc(root);
+    for (int i = 0; i < 5; i++)
+        deliver(root, msg1);
+    struct store_view *v1 = store_view_open(a, "INBOX", 0);
+    assert_non_null(v1);
+    assert_int_equal(store_view_count(v1), 5);
+    assert_int_equal(store_view_recent_count(v1), 5);
+    /* reused: same names, no \Recent claimed twice */
+    struct store_view *v2 = store_view_open(a, "INBOX", 0);
+    assert_int_equal(store_view_count(v2), 5);
+    assert_int_equal(store_view_recent_count(v2), 0);
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(store_view_msg(v2, i)->uid, store_view_msg(v1, i)->uid);
+        assert_ptr_equal(store_view_msg(v2, i)->filename, store_view_msg(v1, i)->filename);
+    }
+    store_view_close(&v2);
+
+    /* a change by this handle */
+    uint32_t u2[] = {2};
+    assert_int_equal(store_view_store(v1, u2, 1, STORE_FLAGS_ADD, STORE_FLAG_FLAGGED, 0, 0, NULL),
+                     0);
+    v2 = store_view_open(a, "INBOX", STORE_VIEW_READONLY);
+    assert_true(store_view_msg(v2, 1)->flags & STORE_FLAG_FLAGGED);
+    assert_string_equal(store_view_msg(v2, 1)->filename, store_view_msg(v1, 1)->filename);
+    store_view_close(&v2);
+    /* the snapshot made by that open is reused by the next */
+    v2 = store_view_open(a, "INBOX", STORE_VIEW_READONLY);
+    struct store_view *v3 = store_view_open(a, "INBOX", STORE_VIEW_READONLY);
+    assert_ptr_equal(store_view_msg(v2, 0)->filename, store_view_msg(v3, 0)->filename);
+    store_view_close(&v3);
+
+    /* a change by another handle: only the index tells */
+    struct store_view *vb = store_view_open(b, "INBOX", 0);
+    uint32_t u3[] = {3};
+    assert_int_equal(store_view_store(vb, u3, 1, STORE_FLAGS_ADD, STORE_FLAG_SEEN, 0, 0, NULL), 0);
+    v3 = store_view_open(a, "INBOX", STORE_VIEW_READONLY);
+    assert_true(store_view_msg(v3, 2)->flags & STORE_FLAG_SEEN);
+    assert_false(store_view_msg(v2, 2)->flags & STORE_FLAG_SEEN);
+    assert_ptr_not_equal(store_view_msg(v3, 0)->filename, store_view_msg(v2, 0)->filename);
+    store_view_close(&v3);
+    /* an expunge by the other handle */
+    assert_int_equal(store_view_store(vb, u3, 1, STORE_FLAGS_ADD, STORE_FLAG_DELETED, 0, 0, NULL),
+                     0);
+    assert_int_equal(store_view_expunge(vb, NULL, 0, NULL), 0);
+    v3 = store_view_open(a, "INBOX", STORE_VIEW_READONLY);
+    assert_int_equal(store_view_count(v3), 4);
+    assert_int_equal(store_view_find_uid(v3, 3), -1);
+    store_view_close(&v3);
+
+    /* a delivery into new/ */
+    deliver(root, msg1);
+    v3 = store_view_open(a, "INBOX", 0);
+    assert_int_equal(store_view_count(v3), 5);
+    assert_int_equal(store_view_msg(v3, 4)->uid, 6);
+    assert_int_equal(store_view_recent_count(v3), 1);
+    /* and the older view learns of it all at its sync */
+    const struct store_sync_result *r;
+    assert_int_equal(store_view_sync(v2, 0, &r), 0);
+    assert_int_equal(r->n_expunged, 1);
+    assert_int_equal(store_view_count(v2), 5);
+    store_view_close(&v3);
+    store_view_close(&v2);
+    store_view_close(&vb);
+    store_view_close(&v1);
+    store_account_unref(&b);
+    store_account_unref(&a);
+}
+
 static void test_large_folder(void **state)
 {
     (void)state;
@@ -874,6 +952,13 @@ int main(void)
         cmocka_unit_test(test_expire),
         cmocka_unit_test(test_large_folder),
         cmocka_unit_test(test_cache_batch),
+        cmocka_unit_test(test_account_root),     cmocka_unit_test(test_open_creates),
+        cmocka_unit_test(test_deliver_sync),     cmocka_unit_test(test_flags),
+        cmocka_unit_test(test_external_removal), cmocka_unit_test(test_two_views),
+        cmocka_unit_test(test_two_handles),      cmocka_unit_test(test_snapshot),
+        cmocka_unit_test(test_append_copy_move), cmocka_unit_test(test_folders),
+        cmocka_unit_test(test_rebuild),          cmocka_unit_test(test_quota),
+        cmocka_unit_test(test_expire),           cmocka_unit_test(test_large_folder),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
