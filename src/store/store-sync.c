@@ -24,6 +24,8 @@
 struct row_ent {
     uint32_t uid;
     uint32_t flags, keywords;
+    uint64_t size, modseq;
+    int64_t idate;
     char *name;
     size_t base_len;
     bool seen;
@@ -157,6 +159,9 @@ static int load_rows(struct store_account *acc, int64_t folder, struct base_tabl
         r->base_len = base_len_of(r->name);
         r->flags = (uint32_t)sqlite3_column_int64(st, 2);
         r->keywords = (uint32_t)sqlite3_column_int64(st, 3);
+        r->size = (uint64_t)sqlite3_column_int64(st, 4);
+        r->idate = sqlite3_column_int64(st, 5);
+        r->modseq = (uint64_t)sqlite3_column_int64(st, 6);
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
@@ -226,8 +231,10 @@ static int update_name(struct store_account *acc, int64_t folder, struct row_ent
     r->flags = p.flags;
     r->keywords = p.keywords;
     acc->tx_changed = true;
-    if (flag_change)
+    if (flag_change) {
+        r->modseq = modseq;
         *changed = true;
+    }
     return 0;
 }
 
@@ -382,6 +389,51 @@ static int expunge_missing(struct store_account *acc, int64_t folder, int cur_fd
     return 0;
 }
 
+/* After a full scan of cur/: keep the folder's rows (those seen, and
+ * the new ones) as its snapshot, so that a view opened next need not
+ * read them back. dv: PRAGMA data_version in the scan's transaction. */
+static void keep_snapshot(struct store_account *acc, const struct store_folder_row *f,
+                          const struct base_table *t, const struct store_index_row *rows,
+                          size_t n_rows, uint64_t modseq, int64_t dv)
+{
+    size_t n = n_rows;
+    for (size_t i = 0; i < t->n; i++)
+        n += t->rows[i].seen;
+    struct store_msg *msgs = xcalloc(n ? n : 1, sizeof(*msgs));
+    size_t k = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        const struct row_ent *r = &t->rows[i];
+        if (!r->seen)
+            continue;
+        struct store_msg *m = &msgs[k++];
+        m->uid = r->uid;
+        m->flags = r->flags;
+        m->keywords = r->keywords;
+        m->size = r->size;
+        m->internal_date = (time_t)r->idate;
+        m->modseq = r->modseq;
+        m->filename = r->name;
+    }
+    for (size_t i = 0; i < n_rows; i++) {
+        struct store_msg *m = &msgs[k++];
+        m->uid = rows[i].uid;
+        m->flags = rows[i].flags;
+        m->keywords = rows[i].keywords;
+        m->size = rows[i].size;
+        m->internal_date = (time_t)rows[i].idate;
+        m->modseq = modseq;
+        m->filename = rows[i].name;
+    }
+    struct store_snap *s = store_snap_build(f->id, msgs, n);
+    free(msgs);
+    s->uidvalidity = f->uidvalidity;
+    s->uidnext = f->uidnext;
+    s->modseq = f->modseq;
+    s->data_version = dv;
+    store_snap_put(acc, s);
+    store_snap_unref(&s);
+}
+
 int store_folder_sync(struct store_account *acc, struct store_folder_row *f)
 {
     char dir[STORE_PATH_MAX];
@@ -412,6 +464,7 @@ int store_folder_sync(struct store_account *acc, struct store_folder_row *f)
         return 0;
     }
     bool do_cur = cm0 != f->cur_mtime, do_new = nm0 != f->new_mtime;
+    int64_t dv = do_cur ? store_index_foreign_version(acc) : -1;
     char p[STORE_PATH_MAX + 8];
     snprintf(p, sizeof(p), "%s/new", dir);
     int new_fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -470,6 +523,16 @@ int store_folder_sync(struct store_account *acc, struct store_folder_row *f)
         goto out;
     rc = 0;
 out:
+    if (rc < 0) {
+        store_tx_rollback(acc);
+    } else {
+        if (!changed)
+            acc->tx_changed = false; /* only the mtimes: views need not look */
+        rc = store_tx_commit(acc);
+        if (rc == 0 && do_cur && dv >= 0 && (changed || !store_snap_get(acc, f->id)))
+            keep_snapshot(acc, f, &t, rows, n_rows, modseq, dv);
+    }
+    store_index_bulk(acc, false);
     free(rows);
     for (size_t i = 0; i < fresh.n; i++)
         free(fresh.v[i].name);
@@ -479,15 +542,6 @@ out:
         close(new_fd);
     if (cur_fd >= 0)
         close(cur_fd);
-    if (rc < 0) {
-        store_tx_rollback(acc);
-        store_index_bulk(acc, false);
-        return -1;
-    }
-    if (!changed)
-        acc->tx_changed = false; /* only the mtimes: views need not look */
-    rc = store_tx_commit(acc);
-    store_index_bulk(acc, false);
     return rc;
 }
 
