@@ -945,6 +945,7 @@ int main(void)
         cmocka_unit_test(test_external_removal),
         cmocka_unit_test(test_two_views),
         cmocka_unit_test(test_two_handles),
+        cmocka_unit_test(test_snapshot),
         cmocka_unit_test(test_append_copy_move),
         cmocka_unit_test(test_folders),
         cmocka_unit_test(test_rebuild),
@@ -952,13 +953,6 @@ int main(void)
         cmocka_unit_test(test_expire),
         cmocka_unit_test(test_large_folder),
         cmocka_unit_test(test_cache_batch),
-        cmocka_unit_test(test_account_root),     cmocka_unit_test(test_open_creates),
-        cmocka_unit_test(test_deliver_sync),     cmocka_unit_test(test_flags),
-        cmocka_unit_test(test_external_removal), cmocka_unit_test(test_two_views),
-        cmocka_unit_test(test_two_handles),      cmocka_unit_test(test_snapshot),
-        cmocka_unit_test(test_append_copy_move), cmocka_unit_test(test_folders),
-        cmocka_unit_test(test_rebuild),          cmocka_unit_test(test_quota),
-        cmocka_unit_test(test_expire),           cmocka_unit_test(test_large_folder),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
