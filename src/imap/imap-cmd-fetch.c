@@ -83,6 +83,19 @@ static int load_text(struct imap_session *s, struct fetch_state *f, uint32_t uid
     return 0;
 }
 
+/* The header section of the message in f->msg (with its empty line):
+ * what the MIME parse would give as the root's header, without parsing
+ * the parts. Every line of f->msg ends in CRLF (the store converts). */
+static size_t top_header_len(const struct fetch_state *f)
+{
+    const char *d = f->msg.data ? f->msg.data : "";
+    size_t n = f->msg.len;
+    if (n >= 2 && d[0] == '\r' && d[1] == '\n')
+        return 2;
+    const char *end = memmem(d, n, "\r\n\r\n", 4);
+    return end ? (size_t)(end - d) + 4 : n;
+}
+
 static struct mime_message *load_mime(struct imap_session *s, struct fetch_state *f, uint32_t uid)
 {
     if (f->mime)
@@ -105,14 +118,18 @@ static int write_structure(struct imap_session *s, struct fetch_state *f, uint32
     if (got == 1)
         return 0;
     buf_truncate(&f->line, before);
-    struct mime_message *m = load_mime(s, f, uid);
-    if (!m)
-        return -1;
     int rc;
-    if (type == IMAP_FETCH_ENVELOPE)
-        rc = imap_envelope_write(&f->line, m->data + m->root->hdr_off, m->root->hdr_len);
-    else
+    if (type == IMAP_FETCH_ENVELOPE) {
+        /* The header is enough. */
+        if (load_text(s, f, uid) < 0)
+            return -1;
+        rc = imap_envelope_write(&f->line, f->msg.data ? f->msg.data : "", top_header_len(f));
+    } else {
+        struct mime_message *m = load_mime(s, f, uid);
+        if (!m)
+            return -1;
         rc = imap_bodystructure_write(&f->line, m, m->root, type == IMAP_FETCH_BODYSTRUCTURE);
+    }
     if (rc < 0)
         return -1;
     store_view_cache_put(s->view, uid, key, f->line.data + before, f->line.len - before);
@@ -120,9 +137,31 @@ static int write_structure(struct imap_session *s, struct fetch_state *f, uint32
 }
 
 /* BODY[section]<partial> and the RFC822 forms. */
+static int write_range(struct imap_session *s, struct fetch_state *f,
+                       const struct imap_fetch_item *it, const char *data, size_t len);
+
 static int write_section(struct imap_session *s, struct fetch_state *f, uint32_t uid,
                          const struct imap_fetch_item *it)
 {
+    size_t off = 0, len = 0;
+    const char *base;
+    if (it->part_count == 0 && it->kind != IMAP_SECTION_MIME) {
+        /* The message itself, its header or its text: no need to parse
+         * the parts (BODY[] of many messages is what clients fetch most). */
+        if (load_text(s, f, uid) < 0)
+            return -1;
+        base = f->msg.data ? f->msg.data : "";
+        size_t hlen = top_header_len(f);
+        if (it->kind == IMAP_SECTION_WHOLE) {
+            len = f->msg.len;
+        } else if (it->kind == IMAP_SECTION_TEXT) {
+            off = hlen;
+            len = f->msg.len - hlen;
+        } else {
+            len = hlen;
+        }
+        return write_range(s, f, it, base + off, len);
+    }
     struct mime_message *m = load_mime(s, f, uid);
     if (!m)
         return -1;
@@ -145,12 +184,18 @@ static int write_section(struct imap_session *s, struct fetch_state *f, uint32_t
         sec.kind = MIME_SECTION_HEADER;
         break;
     }
-    size_t off = 0, len = 0;
     /* A section that names nothing is empty (RFC 3501 leaves it open;
      * Dovecot answers an empty string too). */
     if (mime_section_range(m, &sec, &off, &len) < 0)
         off = len = 0;
-    const char *data = m->data + off;
+    return write_range(s, f, it, m->data + off, len);
+}
+
+/* The octets of a section, filtered (HEADER.FIELDS), cut (<partial>) and
+ * written with the item's name. */
+static int write_range(struct imap_session *s, struct fetch_state *f,
+                       const struct imap_fetch_item *it, const char *data, size_t len)
+{
     struct buf filtered;
     buf_init(&filtered, BUF_UNLIMITED);
     if (it->kind == IMAP_SECTION_HEADER_FIELDS || it->kind == IMAP_SECTION_HEADER_FIELDS_NOT) {
@@ -185,17 +230,16 @@ static int write_section(struct imap_session *s, struct fetch_state *f, uint32_t
 static int write_rfc822(struct imap_session *s, struct fetch_state *f, uint32_t uid,
                         enum imap_fetch_type type)
 {
-    struct mime_message *m = load_mime(s, f, uid);
-    if (!m)
+    if (load_text(s, f, uid) < 0)
         return -1;
-    const char *data = m->data;
-    size_t len = m->len;
+    const char *data = f->msg.data ? f->msg.data : "";
+    size_t len = f->msg.len;
+    size_t hlen = top_header_len(f);
     if (type == IMAP_FETCH_RFC822_HEADER) {
-        data = m->data + m->root->hdr_off;
-        len = m->root->hdr_len;
+        len = hlen;
     } else if (type == IMAP_FETCH_RFC822_TEXT) {
-        data = m->data + m->root->body_off;
-        len = m->root->body_len;
+        data += hlen;
+        len -= hlen;
     }
     buf_append_str(&f->line, type == IMAP_FETCH_RFC822          ? "RFC822 "
                              : type == IMAP_FETCH_RFC822_HEADER ? "RFC822.HEADER "

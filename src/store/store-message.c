@@ -120,17 +120,30 @@ int store_view_msg_read(struct store_view *v, uint32_t uid, bool crlf, struct bu
                 rc = store_fail(v->acc, STORE_ERR_LIMIT, "the message is too large");
             continue;
         }
-        size_t from = 0;
-        for (size_t k = 0; k < (size_t)n && rc == 0; k++) {
-            char c = in[k];
-            if (c == '\n' && (k > 0 ? in[k - 1] : prev) != '\r') {
-                if (buf_append(out, in + from, k - from) < 0 || buf_append(out, "\r\n", 2) < 0)
-                    rc = store_fail(v->acc, STORE_ERR_LIMIT, "the message is too large");
-                from = k + 1;
-            }
-        }
-        if (rc == 0 && buf_append(out, in + from, (size_t)n - from) < 0)
+        /* Count the LFs that need a CR, make room once, then copy the
+         * runs between them. */
+        size_t add = 0;
+        for (const char *p = in; (p = memchr(p, '\n', (size_t)(in + n - p))) != NULL; p++)
+            add += (p > in ? p[-1] : prev) != '\r';
+        char *dst = buf_reserve(out, (size_t)n + add);
+        if (!dst) {
             rc = store_fail(v->acc, STORE_ERR_LIMIT, "the message is too large");
+            break;
+        }
+        size_t from = 0, w = 0;
+        for (const char *p = in; (p = memchr(p, '\n', (size_t)(in + n - p))) != NULL; p++) {
+            size_t k = (size_t)(p - in);
+            if ((k > 0 ? in[k - 1] : prev) == '\r')
+                continue;
+            memcpy(dst + w, in + from, k - from);
+            w += k - from;
+            dst[w++] = '\r';
+            dst[w++] = '\n';
+            from = k + 1;
+        }
+        memcpy(dst + w, in + from, (size_t)n - from);
+        w += (size_t)n - from;
+        buf_commit(out, w);
         prev = in[n - 1];
     }
     close(fd);
