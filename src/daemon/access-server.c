@@ -2,15 +2,17 @@
  * pop3d (see access-server.h). */
 #include "access-server.h"
 
+#include "ip-count.h"
+#include "tls-conn.h"
+#include "login-check.h"
+
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -21,27 +23,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "auth/sasl.h"
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/net.h"
 #include "lib/str.h"
 #include "lib/tls.h"
-#include "lib/worker.h"
 #include "lib/xalloc.h"
 
-#define IP_BUCKETS      1021
 #define READ_HIGH_WATER (256 * 1024) /* input buffered before reading pauses */
 #define WRITE_LOW_WATER (64 * 1024)  /* output_drained() below this */
 #define FLUSH_POLLS_MAX 1000         /* 10 s for the last replies to leave */
-#define AUTH_THREADS    2
 #define PRINT_LINE_MAX  8192
-
-struct ip_count {
-    char ip[64];
-    unsigned n;
-    struct ip_count *next;
-};
 
 struct access_server;
 
@@ -60,24 +52,12 @@ struct access_server {
     struct listener *listeners;
     size_t n_listeners;
     struct tls_server *tls; /* NULL without certificates: no TLS at all */
-    struct worker_pool *auth_pool;
-    struct auth_settings auth;
-    char db_path[4096];
+    struct login_checker *logins;
     struct event *sigterm_ev, *sigint_ev, *sighup_ev;
-    struct ip_count *ips[IP_BUCKETS];
+    struct ip_counts *ips; /* connections per client address */
     unsigned nconns;
     struct access_conn *conns;
     bool stopping;
-};
-
-struct auth_job {
-    struct worker_job job; /* first: the pool hands this back */
-    struct access_conn *c; /* NULL once the connection is gone */
-    char user[SASL_USER_MAX + 1];
-    char password[PASSWORD_MAX + 1];
-    size_t password_len;
-    char ip[64];
-    struct auth_outcome out;
 };
 
 struct access_conn {
@@ -96,7 +76,7 @@ struct access_conn {
     bool in_process; /* conn_process() is on the stack */
     bool want_output;
     long long timeout;
-    struct auth_job *auth;
+    bool auth;                    /* a login check is running */
     struct auth_outcome auth_out; /* delivered when auth_delay fires */
     struct event *auth_delay;
     struct event *resume_ev;
@@ -108,42 +88,6 @@ struct access_conn {
 static void conn_process(struct access_conn *c);
 static void conn_setup_bev(struct access_conn *c);
 static void conn_free(struct access_conn *c);
-
-/* --- per-address counts --- */
-
-static unsigned ip_hash(const char *ip)
-{
-    unsigned h = 5381;
-    for (; *ip; ip++)
-        h = h * 33 + (unsigned char)*ip;
-    return h % IP_BUCKETS;
-}
-
-/* Change the count of connections from ip by delta; returns the new count. */
-static unsigned ip_adjust(struct access_server *s, const char *ip, int delta)
-{
-    struct ip_count **pp = &s->ips[ip_hash(ip)];
-    for (; *pp; pp = &(*pp)->next) {
-        if (strcmp((*pp)->ip, ip) != 0)
-            continue;
-        struct ip_count *e = *pp;
-        e->n = (unsigned)((int)e->n + delta);
-        unsigned n = e->n;
-        if (n == 0) {
-            *pp = e->next;
-            free(e);
-        }
-        return n;
-    }
-    if (delta <= 0)
-        return 0;
-    struct ip_count *e = xcalloc(1, sizeof(*e));
-    str_copy(e->ip, sizeof(e->ip), ip);
-    e->n = (unsigned)delta;
-    e->next = s->ips[ip_hash(ip)];
-    s->ips[ip_hash(ip)] = e;
-    return e->n;
-}
 
 /* --- accessors --- */
 
@@ -227,11 +171,7 @@ void access_conn_print(struct access_conn *c, const char *fmt, ...)
 
 size_t access_conn_output_len(struct access_conn *c)
 {
-    size_t n = evbuffer_get_length(bufferevent_get_output(c->bev));
-    struct bufferevent *under = bufferevent_get_underlying(c->bev);
-    if (under)
-        n += evbuffer_get_length(bufferevent_get_output(under));
-    return n;
+    return tls_conn_output_len(c->bev);
 }
 
 void access_conn_want_output(struct access_conn *c, bool want)
@@ -304,22 +244,10 @@ static bool conn_start_tls(struct access_conn *c, evutil_socket_t fd)
     if (!c->s->tls)
         return false;
     c->tls = tls_server_ref(c->s->tls);
-    c->ssl = tls_server_session(c->tls);
-    if (!c->ssl)
+    struct bufferevent *bev =
+        tls_conn_wrap(c->s->base, c->tls, (int)fd, fd >= 0 ? NULL : c->bev, &c->ssl);
+    if (!bev)
         return false;
-    struct bufferevent *bev;
-    if (fd >= 0)
-        bev = bufferevent_openssl_socket_new(c->s->base, fd, c->ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                             BEV_OPT_CLOSE_ON_FREE);
-    else
-        bev = bufferevent_openssl_filter_new(c->s->base, c->bev, c->ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                             BEV_OPT_CLOSE_ON_FREE);
-    if (!bev) {
-        SSL_free(c->ssl);
-        c->ssl = NULL;
-        return false;
-    }
-    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
     c->bev = bev;
     conn_setup_bev(c);
     return true;
@@ -344,22 +272,6 @@ static void conn_switch_to_tls(struct access_conn *c)
 
 /* --- logins --- */
 
-static void auth_run(struct worker_job *job, void *state)
-{
-    struct auth_job *a = (struct auth_job *)job;
-    if (state)
-        authenticate(state, a->user, a->password, a->password_len, a->ip, &a->out);
-    else
-        a->out.result = AUTH_TEMPFAIL; /* no database: logged at start */
-    memset(a->password, 0, sizeof(a->password));
-}
-
-static void auth_job_free(struct auth_job *a)
-{
-    memset(a, 0, sizeof(*a));
-    free(a);
-}
-
 static void auth_delay_done(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -374,44 +286,18 @@ static void auth_delay_done(evutil_socket_t fd, short what, void *arg)
     conn_process(c);
 }
 
-static void auth_done(struct worker_job *job)
+/* The login check is over (its lines are logged): answer at once, or
+ * after the penalty delay of a failure. */
+static void login_checked(void *arg, const struct auth_outcome *o)
 {
-    struct auth_job *a = (struct auth_job *)job;
-    struct access_conn *c = a->c;
-    const struct auth_outcome *o = &a->out;
-    char user[SASL_USER_MAX * 4 + 1];
-    str_printable(user, sizeof(user), o->user, strlen(o->user));
-    const char *service = c ? c->s->proto->name : "mail";
-    if (o->result == AUTH_OK) {
-        log_info("authenticated: service=%s client=%s user=<%s>%s", service, a->ip, user,
-                 o->upgraded ? " (password hash upgraded to argon2id)" : "");
-    } else if (o->result == AUTH_TEMPFAIL) {
-        log_error("authentication error: service=%s client=%s user=<%s> (database)", service, a->ip,
-                  user);
-    } else {
-        /* The one line per failure that fail2ban reads (contrib/fail2ban). */
-        log_warn("authentication failed: service=%s client=%s user=<%s> reason=%s%s "
-                 "account_failures=%lld client_failures=%lld delay=%lldms",
-                 service, a->ip, user, auth_result_name(o->result),
-                 o->repeated ? " (same password again)" : "", o->account_failures,
-                 o->client_failures, o->delay_ms);
-        if (o->locked_now)
-            log_warn("account locked: user=<%s> after %lld failures (last from %s)", user,
-                     o->account_failures, a->ip);
-    }
-    if (!c) {
-        auth_job_free(a);
-        return;
-    }
-    c->auth = NULL;
+    struct access_conn *c = arg;
+    c->auth = false;
     if (c->dead) {
-        auth_job_free(a);
         conn_free(c);
         return;
     }
     c->auth_out = *o;
     long long delay = o->result == AUTH_OK ? 0 : o->delay_ms;
-    auth_job_free(a);
     if (delay > 0) {
         if (!c->auth_delay)
             c->auth_delay = evtimer_new(c->s->base, auth_delay_done, c);
@@ -425,37 +311,10 @@ static void auth_done(struct worker_job *job)
 void access_conn_authenticate(struct access_conn *c, const char *user, const char *password,
                               size_t password_len)
 {
-    struct auth_job *a = xcalloc(1, sizeof(*a));
-    str_copy(a->user, sizeof(a->user), user);
-    if (password_len > PASSWORD_MAX)
-        password_len = PASSWORD_MAX; /* checked against nothing: fails */
-    memcpy(a->password, password, password_len);
-    a->password_len = password_len;
-    str_copy(a->ip, sizeof(a->ip), c->ip);
-    a->c = c;
-    a->job.run = auth_run;
-    a->job.done = auth_done;
-    c->auth = a;
+    c->auth = true;
     c->busy = true;
-    worker_submit(c->s->auth_pool, &a->job);
-}
-
-static void *auth_thread_init(void *arg)
-{
-    struct access_server *s = arg;
-    char *err = NULL;
-    struct auth_context *ac = auth_context_new(s->db_path, &s->auth, &err);
-    if (!ac) {
-        log_error("authentication unavailable: %s", err);
-        free(err);
-    }
-    return ac;
-}
-
-static void auth_thread_fini(void *state)
-{
-    struct auth_context *ac = state;
-    auth_context_free(&ac);
+    login_check_start(c->s->logins, c->s->proto->name, user, password, password_len, c->ip,
+                      login_checked, c);
 }
 
 /* --- connections --- */
@@ -480,7 +339,7 @@ static void conn_free(struct access_conn *c)
         event_free(c->flush_ev);
     bufferevent_free(c->bev); /* the TLS layer frees the SSL and what is under it */
     tls_server_unref(&c->tls);
-    ip_adjust(s, c->ip, -1);
+    ip_counts_adjust(s->ips, c->ip, -1);
     s->nconns--;
     if (c->prev)
         c->prev->next = c->next;
@@ -545,15 +404,9 @@ static void conn_write(struct bufferevent *bev, void *arg)
 
 static void log_tls_error(struct access_conn *c)
 {
-    unsigned long e;
-    char text[256] = "connection closed";
-    bool first = true;
-    while ((e = bufferevent_get_openssl_error(c->bev)) != 0) {
-        if (first)
-            ERR_error_string_n(e, text, sizeof(text));
-        first = false;
-    }
-    log_info("%s: TLS handshake failed with [%s]: %s", c->s->proto->name, c->ip, text);
+    char text[256];
+    log_info("%s: TLS handshake failed with [%s]: %s", c->s->proto->name, c->ip,
+             tls_conn_error(c->bev, text, sizeof(text)));
 }
 
 static void conn_event(struct bufferevent *bev, short what, void *arg)
@@ -636,13 +489,13 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         refuse(s, fd, ip, "Too many connections, try again later");
         return;
     }
-    if (ip_adjust(s, ip, 1) > (unsigned long long)s->set.max_connections_per_ip) {
-        ip_adjust(s, ip, -1);
+    if (ip_counts_adjust(s->ips, ip, 1) > (unsigned long long)s->set.max_connections_per_ip) {
+        ip_counts_adjust(s->ips, ip, -1);
         refuse(s, fd, ip, "Too many connections from your address, try again later");
         return;
     }
     if (li->tls && !s->tls) {
-        ip_adjust(s, ip, -1);
+        ip_counts_adjust(s->ips, ip, -1);
         refuse(s, fd, ip, "TLS is not available");
         return;
     }
@@ -662,7 +515,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         if (!conn_start_tls(c, fd)) {
             tls_server_unref(&c->tls);
             free(c);
-            ip_adjust(s, ip, -1);
+            ip_counts_adjust(s->ips, ip, -1);
             close(fd);
             log_error("%s: TLS setup failed for [%s]", s->proto->name, ip);
             return;
@@ -714,18 +567,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     struct access_server *s = arg;
     if (sig == SIGHUP) {
         /* Certificates are reloaded; connections keep theirs. */
-        if (!s->tls)
-            return;
-        char *err = NULL;
-        struct tls_server *t = tls_server_new(s->cfg, &err);
-        if (!t) {
-            log_error("TLS certificates not reloaded, keeping the old ones: %s", err);
-            free(err);
-            return;
-        }
-        tls_server_unref(&s->tls);
-        s->tls = t;
-        log_info("TLS certificates reloaded");
+        tls_conn_reload(&s->tls, s->cfg);
         return;
     }
     server_stop(s);
@@ -745,15 +587,14 @@ int access_server_run(struct daemon_env *env, const struct access_protocol *prot
     s->base = event_base_new();
     if (!s->base)
         log_fatal("cannot create an event loop");
-    daemon_path(s->cfg, "state/postino.db", s->db_path, sizeof(s->db_path));
     char *tlserr = NULL;
     s->tls = tls_server_new(s->cfg, &tlserr);
     if (!s->tls) {
         log_error("no TLS (no STARTTLS, no implicit TLS, no logins): %s", tlserr);
         free(tlserr);
     }
-    auth_settings_from_config(&s->auth, s->cfg);
-    s->auth_pool = worker_pool_new(s->base, AUTH_THREADS, auth_thread_init, auth_thread_fini, s);
+    s->logins = login_checker_new(s->base, s->cfg);
+    s->ips = ip_counts_new();
     s->listeners = xcalloc(n_listeners + 1, sizeof(*s->listeners));
     for (size_t i = 0; i < n_listeners; i++) {
         struct listener *li = &s->listeners[s->n_listeners];
@@ -782,9 +623,9 @@ int access_server_run(struct daemon_env *env, const struct access_protocol *prot
     for (size_t i = 0; i < s->n_listeners; i++)
         evconnlistener_free(s->listeners[i].l);
     /* Finish the login checks in flight, then drop what is left. */
-    worker_pool_free(&s->auth_pool);
+    login_checker_free(&s->logins);
     while (s->conns) {
-        s->conns->auth = NULL;
+        s->conns->auth = false;
         s->conns->closing = true;
         conn_free(s->conns);
     }
@@ -794,12 +635,7 @@ int access_server_run(struct daemon_env *env, const struct access_protocol *prot
     event_free(s->sigterm_ev);
     event_free(s->sigint_ev);
     event_free(s->sighup_ev);
-    for (size_t i = 0; i < IP_BUCKETS; i++)
-        while (s->ips[i]) {
-            struct ip_count *e = s->ips[i];
-            s->ips[i] = e->next;
-            free(e);
-        }
+    ip_counts_free(&s->ips);
     free(s->listeners);
     event_base_free(s->base);
     free(s);

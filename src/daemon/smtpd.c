@@ -5,9 +5,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -27,6 +25,9 @@
 #include "auth/spf-header.h"
 #include "auth/spf-resolve.h"
 #include "daemon.h"
+#include "ip-count.h"
+#include "tls-conn.h"
+#include "login-check.h"
 #include "lib/buf.h"
 #include "lib/dns.h"
 #include "lib/log.h"
@@ -34,7 +35,6 @@
 #include "lib/str.h"
 #include "lib/syncer.h"
 #include "lib/tls.h"
-#include "lib/worker.h"
 #include "lib/xalloc.h"
 #include "mime/header-stream.h"
 #include "queue/envelope.h"
@@ -47,17 +47,10 @@
 #include "state/state-domain.h"
 #include "state/state-resolve.h"
 
-#define IP_BUCKETS        509
 #define PULL_MAX          (SMTP_ANY_LINE_MAX + 2)
 #define READ_HIGH_WATER   (256 * 1024) /* input buffered before reading pauses */
 #define FLUSH_POLLS_MAX   1000         /* 10 s for the last replies to leave */
 #define AUTH_RESULTS_ROOM 8192         /* reserved in front of a message */
-
-struct ip_count {
-    char ip[64];
-    unsigned n;
-    struct ip_count *next;
-};
 
 struct smtpd;
 
@@ -74,8 +67,7 @@ struct smtpd {
     struct smtpd_listener listeners[DAEMON_MAX_LISTENERS];
     size_t n_listeners;
     struct tls_server *tls; /* NULL if no certificate could be loaded */
-    struct worker_pool *auth_pool;
-    struct auth_settings auth;
+    struct login_checker *logins;
     char db_path[4096];
     struct event *sigterm_ev, *sigint_ev, *sighup_ev;
     struct spool spool;
@@ -86,7 +78,7 @@ struct smtpd {
     struct net_cidr *relay_nets;
     size_t n_relay_nets;
     struct smtp_server_settings settings[3]; /* per enum smtpd_service */
-    struct ip_count *ips[IP_BUCKETS];
+    struct ip_counts *ips;                   /* connections per client address */
     unsigned nconns;
     struct smtpd_conn *conns;
     struct dns *dns;                  /* NULL if no resolver could be set up: no SPF */
@@ -94,8 +86,6 @@ struct smtpd {
     struct dkim_key_cache *dkim_keys; /* parsed DKIM keys, kept across messages */
     bool stopping;
 };
-
-struct auth_job;
 
 struct smtpd_conn {
     struct smtpd *d;
@@ -113,7 +103,7 @@ struct smtpd_conn {
     /* AUTH */
     char *auth_user; /* the authenticated account */
     unsigned auth_failures;
-    struct auth_job *auth; /* a check in progress */
+    bool auth; /* a login check is running */
     struct event *auth_delay;
     struct smtp_reply auth_reply; /* sent when auth_delay fires */
     struct event *flush_ev;       /* closing: waiting for the output to leave */
@@ -145,52 +135,6 @@ struct smtpd_conn {
 static void conn_free(struct smtpd_conn *c);
 static void conn_process(struct smtpd_conn *c);
 static void conn_setup_bev(struct smtpd_conn *c);
-
-/* A login being checked on a worker thread. */
-struct auth_job {
-    struct worker_job job;
-    struct smtpd_conn *c; /* NULL once the connection is gone */
-    char user[SASL_USER_MAX + 1];
-    char password[PASSWORD_MAX + 1];
-    size_t password_len;
-    char ip[64];
-    struct auth_outcome out;
-};
-
-/* --- per-IP connection counts --- */
-
-static unsigned ip_hash(const char *ip)
-{
-    unsigned h = 5381;
-    for (; *ip; ip++)
-        h = h * 33 + (unsigned char)*ip;
-    return h % IP_BUCKETS;
-}
-
-static unsigned ip_adjust(struct smtpd *d, const char *ip, int delta)
-{
-    struct ip_count **pp = &d->ips[ip_hash(ip)];
-    for (; *pp; pp = &(*pp)->next) {
-        if (strcmp((*pp)->ip, ip) != 0)
-            continue;
-        struct ip_count *e = *pp;
-        e->n = (unsigned)((int)e->n + delta);
-        unsigned n = e->n;
-        if (n == 0) {
-            *pp = e->next;
-            free(e);
-        }
-        return n;
-    }
-    if (delta <= 0)
-        return 0;
-    struct ip_count *e = xcalloc(1, sizeof(*e));
-    str_copy(e->ip, sizeof(e->ip), ip);
-    e->n = (unsigned)delta;
-    e->next = NULL;
-    *pp = e;
-    return e->n;
-}
 
 /* --- session callbacks --- */
 
@@ -848,22 +792,10 @@ static void cb_starttls(void *ctx)
 static bool conn_start_tls(struct smtpd_conn *c, evutil_socket_t fd)
 {
     c->tls = tls_server_ref(c->d->tls);
-    c->ssl = tls_server_session(c->tls);
-    if (!c->ssl)
+    struct bufferevent *bev =
+        tls_conn_wrap(c->d->base, c->tls, (int)fd, fd >= 0 ? NULL : c->bev, &c->ssl);
+    if (!bev)
         return false;
-    struct bufferevent *bev;
-    if (fd >= 0)
-        bev = bufferevent_openssl_socket_new(c->d->base, fd, c->ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                             BEV_OPT_CLOSE_ON_FREE);
-    else
-        bev = bufferevent_openssl_filter_new(c->d->base, c->bev, c->ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                             BEV_OPT_CLOSE_ON_FREE);
-    if (!bev) {
-        SSL_free(c->ssl);
-        c->ssl = NULL;
-        return false;
-    }
-    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
     c->bev = bev;
     conn_setup_bev(c);
     return true;
@@ -890,22 +822,6 @@ static void conn_switch_to_tls(struct smtpd_conn *c)
 
 /* --- AUTH --- */
 
-static void auth_run(struct worker_job *job, void *state)
-{
-    struct auth_job *a = (struct auth_job *)job;
-    if (state)
-        authenticate(state, a->user, a->password, a->password_len, a->ip, &a->out);
-    else
-        a->out.result = AUTH_TEMPFAIL; /* no database: logged at start */
-    memset(a->password, 0, sizeof(a->password));
-}
-
-static void auth_job_free(struct auth_job *a)
-{
-    memset(a, 0, sizeof(*a));
-    free(a);
-}
-
 /* The delayed answer to a failed login. */
 static void auth_delay_done(evutil_socket_t fd, short what, void *arg)
 {
@@ -918,38 +834,13 @@ static void auth_delay_done(evutil_socket_t fd, short what, void *arg)
     conn_process(c);
 }
 
-static void auth_done(struct worker_job *job)
+/* The login check is over (login-check has logged it): the reply, at
+ * once or after the penalty delay of a failure. */
+static void login_checked(void *arg, const struct auth_outcome *o)
 {
-    struct auth_job *a = (struct auth_job *)job;
-    struct smtpd_conn *c = a->c;
-    const struct auth_outcome *o = &a->out;
-    char user[SASL_USER_MAX * 4 + 1];
-    str_printable(user, sizeof(user), o->user, strlen(o->user));
-    const char *service = smtpd_service_name(c ? c->service : SERVICE_SMTP);
-    if (o->result == AUTH_OK) {
-        log_info("authenticated: service=%s client=%s user=<%s>%s", service, a->ip, user,
-                 o->upgraded ? " (password hash upgraded to argon2id)" : "");
-    } else if (o->result == AUTH_TEMPFAIL) {
-        log_error("authentication error: service=%s client=%s user=<%s> (database)", service, a->ip,
-                  user);
-    } else {
-        /* The one line per failure that fail2ban reads (contrib/fail2ban). */
-        log_warn("authentication failed: service=%s client=%s user=<%s> reason=%s%s "
-                 "account_failures=%lld client_failures=%lld delay=%lldms",
-                 service, a->ip, user, auth_result_name(o->result),
-                 o->repeated ? " (same password again)" : "", o->account_failures,
-                 o->client_failures, o->delay_ms);
-        if (o->locked_now)
-            log_warn("account locked: user=<%s> after %lld failures (last from %s)", user,
-                     o->account_failures, a->ip);
-    }
-    if (!c) {
-        auth_job_free(a);
-        return;
-    }
-    c->auth = NULL;
+    struct smtpd_conn *c = arg;
+    c->auth = false;
     if (c->dead) {
-        auth_job_free(a);
         conn_free(c);
         return;
     }
@@ -963,17 +854,15 @@ static void auth_done(struct worker_job *job)
         c->auth_failures++;
         smtp_reply_set(&r, 535, "5.7.8", "Authentication credentials invalid");
     }
+    c->auth_reply = r;
     long long delay = o->result == AUTH_OK ? 0 : o->delay_ms;
-    auth_job_free(a);
     if (delay > 0) {
-        c->auth_reply = r;
         if (!c->auth_delay)
             c->auth_delay = evtimer_new(c->d->base, auth_delay_done, c);
         struct timeval tv = {(time_t)(delay / 1000), (suseconds_t)(delay % 1000) * 1000};
         evtimer_add(c->auth_delay, &tv);
         return;
     }
-    c->auth_reply = r;
     auth_delay_done(-1, 0, c);
 }
 
@@ -981,7 +870,8 @@ static enum smtp_decision cb_auth(void *ctx, const struct smtp_auth_request *rq,
                                   struct smtp_reply *r)
 {
     struct smtpd_conn *c = ctx;
-    struct auth_job *a = xcalloc(1, sizeof(*a));
+    char user[SASL_USER_MAX + 1] = "";
+    char password[PASSWORD_MAX + 1] = "";
     int ok;
     if (rq->mech == SMTP_AUTH_PLAIN) {
         struct sasl_creds cr;
@@ -990,31 +880,27 @@ static enum smtp_decision cb_auth(void *ctx, const struct smtp_auth_request *rq,
         if (ok == 0 && cr.authzid[0] && !str_eq_ci(cr.authzid, cr.user))
             ok = -2;
         if (ok == 0) {
-            str_copy(a->user, sizeof(a->user), cr.user);
-            a->password_len = strlen(cr.password);
-            memcpy(a->password, cr.password, a->password_len);
+            str_copy(user, sizeof(user), cr.user);
+            str_copy(password, sizeof(password), cr.password);
         }
         memset(&cr, 0, sizeof(cr));
     } else {
-        ok = sasl_login_decode(rq->resp[0], rq->resp_len[0], a->user, sizeof(a->user));
+        ok = sasl_login_decode(rq->resp[0], rq->resp_len[0], user, sizeof(user));
         if (ok == 0)
-            ok = sasl_login_decode(rq->resp[1], rq->resp_len[1], a->password, sizeof(a->password));
-        a->password_len = strlen(a->password);
+            ok = sasl_login_decode(rq->resp[1], rq->resp_len[1], password, sizeof(password));
     }
     if (ok < 0) {
-        auth_job_free(a);
+        memset(password, 0, sizeof(password));
         if (ok == -2)
             smtp_reply_set(r, 535, "5.7.8", "Authentication credentials invalid");
         else
             smtp_reply_set(r, 501, "5.5.2", "Cannot decode the response");
         return SMTP_DECIDED;
     }
-    str_copy(a->ip, sizeof(a->ip), c->ip);
-    a->c = c;
-    a->job.run = auth_run;
-    a->job.done = auth_done;
-    c->auth = a;
-    worker_submit(c->d->auth_pool, &a->job);
+    c->auth = true;
+    login_check_start(c->d->logins, smtpd_service_name(c->service), user, password,
+                      strlen(password), c->ip, login_checked, c);
+    memset(password, 0, sizeof(password));
     return SMTP_PENDING;
 }
 
@@ -1083,7 +969,7 @@ static void conn_free(struct smtpd_conn *c)
     bufferevent_free(c->bev); /* the TLS layer frees the SSL and what is under it */
     tls_server_unref(&c->tls);
     free(c->auth_user);
-    ip_adjust(d, c->ip, -1);
+    ip_counts_adjust(d->ips, c->ip, -1);
     d->nconns--;
     if (c->prev)
         c->prev->next = c->next;
@@ -1101,10 +987,7 @@ static void conn_free(struct smtpd_conn *c)
  * last replies). */
 static bool conn_output_empty(struct smtpd_conn *c)
 {
-    if (evbuffer_get_length(bufferevent_get_output(c->bev)) != 0)
-        return false;
-    struct bufferevent *under = bufferevent_get_underlying(c->bev);
-    return !under || evbuffer_get_length(bufferevent_get_output(under)) == 0;
+    return tls_conn_output_len(c->bev) == 0;
 }
 
 /* Closing: free the connection once its output is out, looking again
@@ -1175,16 +1058,9 @@ static void conn_read(struct bufferevent *bev, void *arg)
 /* Why a TLS connection failed, for the log. */
 static void log_tls_error(struct smtpd_conn *c)
 {
-    unsigned long e;
-    char text[256] = "connection closed";
-    bool first = true;
-    /* The most specific reason comes first; drain the rest. */
-    while ((e = bufferevent_get_openssl_error(c->bev)) != 0) {
-        if (first)
-            ERR_error_string_n(e, text, sizeof(text));
-        first = false;
-    }
-    log_info("TLS handshake failed with [%s]: %s", c->ip, text);
+    char text[256];
+    log_info("TLS handshake failed with [%s]: %s", c->ip,
+             tls_conn_error(c->bev, text, sizeof(text)));
 }
 
 static void conn_event(struct bufferevent *bev, short what, void *arg)
@@ -1263,8 +1139,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         refuse(fd, ip, "Too many connections, try again later");
         return;
     }
-    if (ip_adjust(d, ip, 1) > (unsigned)d->cfg->smtpd_max_connections_per_ip) {
-        ip_adjust(d, ip, -1);
+    if (ip_counts_adjust(d->ips, ip, 1) > (unsigned)d->cfg->smtpd_max_connections_per_ip) {
+        ip_counts_adjust(d->ips, ip, -1);
         refuse(fd, ip, "Too many connections from your address, try again later");
         return;
     }
@@ -1283,7 +1159,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         if (!conn_start_tls(c, fd)) {
             tls_server_unref(&c->tls);
             free(c);
-            ip_adjust(d, ip, -1);
+            ip_counts_adjust(d->ips, ip, -1);
             close(fd);
             log_error("TLS setup failed for [%s]", ip);
             return;
@@ -1335,18 +1211,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     if (sig == SIGHUP) {
         /* Accounts are read live; certificates are reloaded. Connections
          * keep the certificates they started with. */
-        if (!d->tls)
-            return;
-        char *err = NULL;
-        struct tls_server *t = tls_server_new(d->cfg, &err);
-        if (!t) {
-            log_error("TLS certificates not reloaded, keeping the old ones: %s", err);
-            free(err);
-            return;
-        }
-        tls_server_unref(&d->tls);
-        d->tls = t;
-        log_info("TLS certificates reloaded");
+        tls_conn_reload(&d->tls, d->cfg);
         return;
     }
     smtpd_stop(d);
@@ -1358,24 +1223,6 @@ static void on_events_timer(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct smtpd *d = arg;
     events_flush(d->events);
-}
-
-static void *auth_thread_init(void *arg)
-{
-    struct smtpd *d = arg;
-    char *err = NULL;
-    struct auth_context *ac = auth_context_new(d->db_path, &d->auth, &err);
-    if (!ac) {
-        log_error("authentication unavailable: %s", err);
-        free(err);
-    }
-    return ac;
-}
-
-static void auth_thread_fini(void *state)
-{
-    struct auth_context *ac = state;
-    auth_context_free(&ac);
 }
 
 /* The session settings of each service. */
@@ -1455,8 +1302,8 @@ int smtpd_main(struct daemon_env *env)
     }
     d.events_ev = event_new(d.base, -1, EV_PERSIST, on_events_timer, &d);
     event_add(d.events_ev, &(struct timeval){0, 200000});
-    auth_settings_from_config(&d.auth, d.cfg);
-    d.auth_pool = worker_pool_new(d.base, 2, auth_thread_init, auth_thread_fini, &d);
+    d.logins = login_checker_new(d.base, d.cfg);
+    d.ips = ip_counts_new();
     d.relay_nets = xcalloc(d.cfg->relay_networks.n + 1, sizeof(*d.relay_nets));
     for (size_t i = 0; i < d.cfg->relay_networks.n; i++)
         if (net_parse_cidr(d.cfg->relay_networks.items[i], &d.relay_nets[d.n_relay_nets]) == 0)
@@ -1490,10 +1337,10 @@ int smtpd_main(struct daemon_env *env)
     /* Finish the commits and login checks in flight (their clients get
      * their replies), then drop whatever connection is left. */
     syncer_free(&d.syncer);
-    worker_pool_free(&d.auth_pool);
+    login_checker_free(&d.logins);
     while (d.conns) {
         d.conns->commit_pending = false;
-        d.conns->auth = NULL;
+        d.conns->auth = false;
         d.conns->closing = true;
         conn_free(d.conns);
     }
@@ -1509,12 +1356,7 @@ int smtpd_main(struct daemon_env *env)
     free(d.relay_nets);
     state_db_close(&d.db);
     spool_close(&d.spool);
-    for (size_t i = 0; i < IP_BUCKETS; i++)
-        while (d.ips[i]) {
-            struct ip_count *e = d.ips[i];
-            d.ips[i] = e->next;
-            free(e);
-        }
+    ip_counts_free(&d.ips);
     event_base_free(d.base);
     return 0;
 }
