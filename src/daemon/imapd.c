@@ -26,7 +26,9 @@
 
 #define IDLE_POLL_MS      500
 #define ACCOUNT_KEEP_SECS 600 /* an account stays open this long after its last session */
-#define ACCOUNTS_KEPT_MAX 64  /* accounts without sessions kept open at most */
+#define ACCOUNTS_KEPT_MAX                                                                          \
+    16 /* accounts without sessions kept open at most: each may hold                               \
+        * up to STORE_SNAP_BYTES_MAX of folder rows */
 
 /* One open store account and the sessions using it. */
 struct account {
