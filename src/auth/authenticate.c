@@ -147,6 +147,14 @@ static void failure_fp(struct auth_context *ac, const char *user, const char *pw
         snprintf(out + 2 * i, 3, "%02x", mac[i]);
 }
 
+/* A database step failed: the login is a temporary failure, and the log
+ * says which step and why (busy, locked, permissions...). */
+static void tempfail(struct auth_context *ac, struct auth_outcome *out, const char *step)
+{
+    log_error("authentication: %s failed: %s", step, state_db_error(ac->db));
+    out->result = AUTH_TEMPFAIL;
+}
+
 void authenticate(struct auth_context *ac, const char *user_in, const char *password, size_t len,
                   const char *client_ip, struct auth_outcome *out)
 {
@@ -158,7 +166,7 @@ void authenticate(struct auth_context *ac, const char *user_in, const char *pass
     str_lower(out->user);
     if (!ac->have_key) {
         if (state_meta_secret(ac->db, "login-failure-key", ac->fp_key) < 0) {
-            out->result = AUTH_TEMPFAIL;
+            tempfail(ac, out, "reading the failure key");
             return;
         }
         ac->have_key = true;
@@ -170,7 +178,7 @@ void authenticate(struct auth_context *ac, const char *user_in, const char *pass
     struct state_auth_client c;
     int cr = state_auth_client_get(ac->db, key, &c);
     if (cr < 0) {
-        out->result = AUTH_TEMPFAIL;
+        tempfail(ac, out, "reading the client's failures");
         return;
     }
     bool blocked = cr == 1 && c.window_start + ac->set.window > now &&
@@ -179,7 +187,7 @@ void authenticate(struct auth_context *ac, const char *user_in, const char *pass
     struct state_auth_user u;
     int ur = blocked ? 0 : state_auth_user_get(ac->db, out->user, &u);
     if (ur < 0) {
-        out->result = AUTH_TEMPFAIL;
+        tempfail(ac, out, "reading the account");
         return;
     }
     bool locked = ur == 1 && (u.admin_locked || u.locked_until == -1 || u.locked_until > now);
@@ -215,7 +223,7 @@ void authenticate(struct auth_context *ac, const char *user_in, const char *pass
                   : locked  ? AUTH_ACCOUNT_LOCKED
                             : AUTH_WRONG_PASSWORD;
     if (state_auth_begin(ac->db) < 0) {
-        out->result = AUTH_TEMPFAIL;
+        tempfail(ac, out, "starting the failure count");
         return;
     }
     if (out->result == AUTH_ACCOUNT_LOCKED)
@@ -252,7 +260,7 @@ void authenticate(struct auth_context *ac, const char *user_in, const char *pass
         goto fail;
     return;
 fail:
+    tempfail(ac, out, "counting the failure");
     state_auth_rollback(ac->db);
-    out->result = AUTH_TEMPFAIL;
     out->delay_ms = ac->set.delay_max_ms;
 }

@@ -184,6 +184,11 @@ struct state_db *state_db_open(const char *path, bool create, char **error_r)
         return NULL;
     }
     sqlite3_busy_timeout(h, 10000);
+    /* Several processes open and close this database. Without this, the
+     * last one to close deletes the WAL, and one opening at that moment can
+     * be told the database is busy without waiting. */
+    int persist = 1;
+    sqlite3_file_control(h, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
     char *sqlerr = NULL;
     if (sqlite3_exec(h,
                      "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
