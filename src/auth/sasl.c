@@ -6,21 +6,6 @@
 
 static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static int b64val(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
 long sasl_base64_decode(const char *in, size_t len, unsigned char *out, size_t outsize)
 {
     if (len % 4 != 0)
@@ -39,7 +24,7 @@ long sasl_base64_decode(const char *in, size_t len, unsigned char *out, size_t o
             }
             if (pad) /* data after padding */
                 return -1;
-            v[k] = b64val(c);
+            v[k] = str_base64_value(c, '/');
             if (v[k] < 0)
                 return -1;
         }

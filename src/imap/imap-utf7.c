@@ -6,22 +6,6 @@
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
 
-/* The value of a modified base64 digit, or -1. */
-static int b64_value(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == ',')
-        return 63;
-    return -1;
-}
-
 /* Decode one code point of valid UTF-8 at s[*i]. */
 static uint32_t utf8_next(const unsigned char *s, size_t *i)
 {
@@ -138,7 +122,7 @@ static int decode_run(const char *s, size_t start, size_t end, struct buf *out)
     uint32_t high = 0; /* a pending high surrogate */
     bool any = false;
     for (size_t i = start; i < end; i++) {
-        int v = b64_value(s[i]);
+        int v = str_base64_value(s[i], ','); /* modified base64 */
         if (v < 0)
             return -1;
         bits = (bits << 6) | (uint32_t)v;

@@ -147,3 +147,18 @@ bool str_utf8_valid(const char *s, size_t n)
     }
     return true;
 }
+
+int str_base64_value(char c, char c63)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == c63)
+        return 63;
+    return -1;
+}

@@ -34,6 +34,9 @@ char *str_printable(char *dst, size_t dstsize, const char *src, size_t n);
 /* True if the n bytes at s are well-formed UTF-8 (no overlongs, no
  * surrogates, nothing past U+10FFFF). */
 bool str_utf8_valid(const char *s, size_t n);
+/* The value of a base64 digit (RFC 4648: A-Z a-z 0-9 + and c63, which is
+ * '/' in base64 and ',' in IMAP's modified base64), or -1. */
+int str_base64_value(char c, char c63);
 /* True if all n bytes are ASCII (< 0x80). */
 bool str_is_ascii(const char *s, size_t n);
 

@@ -72,21 +72,6 @@ int mime_decode_q(const char *in, size_t len, struct buf *out)
     return qp_line(in, len, true, &soft, out);
 }
 
-static int b64val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
 int mime_decode_base64(const char *in, size_t len, struct buf *out)
 {
     unsigned acc = 0;
@@ -95,7 +80,7 @@ int mime_decode_base64(const char *in, size_t len, struct buf *out)
         unsigned char c = (unsigned char)in[i];
         if (c == '=')
             break;
-        int v = b64val(c);
+        int v = str_base64_value((char)c, '/');
         if (v < 0)
             continue;
         acc = (acc << 6) | (unsigned)v;

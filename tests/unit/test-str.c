@@ -332,13 +332,29 @@ static void test_str_is_ascii(void **state)
     assert_true(str_is_ascii("ab\xff", 2));
 }
 
+static void test_base64_value(void **state)
+{
+    (void)state;
+    const char *alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (int i = 0; i < 64; i++)
+        assert_int_equal(str_base64_value(alphabet[i], '/'), i);
+    assert_int_equal(str_base64_value(',', ','), 63);
+    assert_int_equal(str_base64_value('/', ','), -1);
+    assert_int_equal(str_base64_value(',', '/'), -1);
+    const char *bad = "=@[`{ -.\n";
+    for (const char *p = bad; *p; p++)
+        assert_int_equal(str_base64_value(*p, '/'), -1);
+    assert_int_equal(str_base64_value((char)0xc3, '/'), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_str_copy),       cmocka_unit_test(test_str_copyn),
-        cmocka_unit_test(test_str_compare_ci), cmocka_unit_test(test_str_lower),
-        cmocka_unit_test(test_str_to_u64),     cmocka_unit_test(test_str_printable),
-        cmocka_unit_test(test_str_utf8_valid), cmocka_unit_test(test_str_is_ascii),
+        cmocka_unit_test(test_base64_value),  cmocka_unit_test(test_str_copy),
+        cmocka_unit_test(test_str_copyn),     cmocka_unit_test(test_str_compare_ci),
+        cmocka_unit_test(test_str_lower),     cmocka_unit_test(test_str_to_u64),
+        cmocka_unit_test(test_str_printable), cmocka_unit_test(test_str_utf8_valid),
+        cmocka_unit_test(test_str_is_ascii),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
