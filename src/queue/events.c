@@ -9,6 +9,7 @@
 
 #include "lib/buf.h"
 #include "lib/log.h"
+#include "lib/sqlite-setup.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 
@@ -74,11 +75,12 @@ struct events *events_open(const char *data_dir, char **error_r)
         return NULL;
     }
     sqlite3_busy_timeout(h, 5000);
+    sqlite_setup_persist_wal(h);
     char *err = NULL;
     /* History, not mail: NORMAL durability is enough. */
-    if (sqlite3_exec(h, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;", NULL, NULL,
-                     &err) != SQLITE_OK ||
-        sqlite3_exec(h, schema, NULL, NULL, &err) != SQLITE_OK) {
+    if (sqlite_setup_exec(h, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;", &err) !=
+            SQLITE_OK ||
+        sqlite_setup_exec(h, schema, &err) != SQLITE_OK) {
         struct buf b;
         buf_init(&b, BUF_UNLIMITED);
         buf_printf(&b, "%s: %s", path, err ? err : "cannot set up");

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib/buf.h"
+#include "lib/sqlite-setup.h"
 #include "lib/xalloc.h"
 #include "state-private.h"
 
@@ -184,16 +185,12 @@ struct state_db *state_db_open(const char *path, bool create, char **error_r)
         return NULL;
     }
     sqlite3_busy_timeout(h, 10000);
-    /* Several processes open and close this database. Without this, the
-     * last one to close deletes the WAL, and one opening at that moment can
-     * be told the database is busy without waiting. */
-    int persist = 1;
-    sqlite3_file_control(h, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+    sqlite_setup_persist_wal(h);
     char *sqlerr = NULL;
-    if (sqlite3_exec(h,
-                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
-                     "PRAGMA foreign_keys = ON;",
-                     NULL, NULL, &sqlerr) != SQLITE_OK) {
+    if (sqlite_setup_exec(h,
+                          "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
+                          "PRAGMA foreign_keys = ON;",
+                          &sqlerr) != SQLITE_OK) {
         struct buf b;
         buf_init(&b, BUF_UNLIMITED);
         buf_printf(&b, "%s: %s", path, sqlerr ? sqlerr : "cannot set up");

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "lib/buf.h"
+#include "lib/sqlite-setup.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "store-private.h"
@@ -67,11 +68,12 @@ static int try_open(struct store_account *acc, const char *path, char **why)
     if (rc != SQLITE_OK)
         goto fail;
     sqlite3_busy_timeout(acc->db, STORE_BUSY_TIMEOUT_MS);
+    sqlite_setup_persist_wal(acc->db);
     /* a small page cache: many accounts stay open in one process */
-    rc = sqlite3_exec(acc->db,
-                      "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-                      "PRAGMA cache_size = " STORE_CACHE_KIB_IDLE ";",
-                      NULL, NULL, NULL);
+    rc = sqlite_setup_exec(acc->db,
+                           "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+                           "PRAGMA cache_size = " STORE_CACHE_KIB_IDLE ";",
+                           NULL);
     if (rc != SQLITE_OK)
         goto fail;
     sqlite3_stmt *st;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -935,24 +936,69 @@ static void test_cache_batch(void **state)
     store_account_unref(&a);
 }
 
+/* deliver-local, imapd and pop3d open an account at the same moment, often
+ * when it is new: every one of them must get it (none refused as busy while
+ * the others create index.db), and the UIDVALIDITY they see is one. */
+static void test_open_by_many_at_once(void **state)
+{
+    (void)state;
+    enum { ROUNDS = 20, PROCS = 5 };
+    for (int round = 0; round < ROUNDS; round++) {
+        char root[512];
+        new_root(root, sizeof(root));
+        int pipefd[2];
+        assert_int_equal(pipe(pipefd), 0);
+        pid_t pids[PROCS];
+        for (int i = 0; i < PROCS; i++) {
+            pids[i] = fork();
+            assert_true(pids[i] >= 0);
+            if (pids[i] == 0) {
+                close(pipefd[0]);
+                char *err = NULL;
+                struct store_account *acc = store_account_open(root, &err);
+                if (!acc) {
+                    fprintf(stderr, "child %d: %s\n", i, err);
+                    _exit(1);
+                }
+                struct store_status st;
+                if (store_folder_status(acc, "INBOX", &st) < 0)
+                    _exit(2);
+                uint32_t v = st.uidvalidity;
+                if (write(pipefd[1], &v, sizeof(v)) != (ssize_t)sizeof(v))
+                    _exit(3);
+                store_account_unref(&acc);
+                _exit(0);
+            }
+        }
+        close(pipefd[1]);
+        uint32_t first = 0;
+        for (int i = 0; i < PROCS; i++) {
+            int status = 0;
+            assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+            assert_true(WIFEXITED(status));
+            assert_int_equal(WEXITSTATUS(status), 0);
+            uint32_t v;
+            assert_int_equal(read(pipefd[0], &v, sizeof(v)), sizeof(v));
+            assert_true(v != 0);
+            if (i == 0)
+                first = v;
+            assert_int_equal(v, first);
+        }
+        close(pipefd[0]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_account_root),
-        cmocka_unit_test(test_open_creates),
-        cmocka_unit_test(test_deliver_sync),
-        cmocka_unit_test(test_flags),
-        cmocka_unit_test(test_external_removal),
-        cmocka_unit_test(test_two_views),
-        cmocka_unit_test(test_two_handles),
-        cmocka_unit_test(test_snapshot),
-        cmocka_unit_test(test_append_copy_move),
-        cmocka_unit_test(test_folders),
-        cmocka_unit_test(test_rebuild),
-        cmocka_unit_test(test_quota),
-        cmocka_unit_test(test_expire),
-        cmocka_unit_test(test_large_folder),
-        cmocka_unit_test(test_cache_batch),
+        cmocka_unit_test(test_account_root),     cmocka_unit_test(test_open_creates),
+        cmocka_unit_test(test_deliver_sync),     cmocka_unit_test(test_flags),
+        cmocka_unit_test(test_external_removal), cmocka_unit_test(test_two_views),
+        cmocka_unit_test(test_two_handles),      cmocka_unit_test(test_snapshot),
+        cmocka_unit_test(test_append_copy_move), cmocka_unit_test(test_folders),
+        cmocka_unit_test(test_rebuild),          cmocka_unit_test(test_quota),
+        cmocka_unit_test(test_expire),           cmocka_unit_test(test_large_folder),
+        cmocka_unit_test(test_cache_batch),      cmocka_unit_test(test_open_by_many_at_once),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
