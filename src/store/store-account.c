@@ -19,6 +19,8 @@ static const char *const special_names[] = {"Sent", "Drafts", "Trash", "Junk", "
 
 int store_fail(struct store_account *acc, enum store_err e, const char *fmt, ...)
 {
+    if (store_in_bg)
+        return -1; /* the background commit keeps its own error */
     acc->err = e;
     va_list ap;
     va_start(ap, fmt);

@@ -533,7 +533,7 @@ static int rename_inbox(struct store_account *acc, const char *new_name)
         /* every INBOX message is expunged there (and indexed anew in the
          * new folder at its first sync) */
         sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(acc->db, "SELECT uid FROM messages WHERE folder = ?", -1, &st,
+        if (sqlite3_prepare_v2(store_db(acc), "SELECT uid FROM messages WHERE folder = ?", -1, &st,
                                NULL) != SQLITE_OK)
             return store_fail_db(acc, "rename");
         sqlite3_bind_int64(st, 1, inbox.id);
@@ -618,9 +618,9 @@ int store_folder_rename(struct store_account *acc, const char *old_name, const c
     int root_fd = open(acc->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     size_t done = 0;
     sqlite3_stmt *st = NULL;
-    if (rc == 0 &&
-        (root_fd < 0 || sqlite3_prepare_v2(acc->db, "UPDATE folders SET name = ? WHERE name = ?",
-                                           -1, &st, NULL) != SQLITE_OK))
+    if (rc == 0 && (root_fd < 0 ||
+                    sqlite3_prepare_v2(store_db(acc), "UPDATE folders SET name = ? WHERE name = ?",
+                                       -1, &st, NULL) != SQLITE_OK))
         rc = root_fd < 0 ? store_fail(acc, STORE_ERR_TEMP, "%s", strerror(errno))
                          : store_fail_db(acc, "rename");
     for (; rc == 0 && done < moving.n; done++) {
@@ -698,7 +698,7 @@ int store_folder_status(struct store_account *acc, const char *name, struct stor
     if (store_folder_open_row(acc, name, &f) < 0)
         return -1;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(acc->db,
+    if (sqlite3_prepare_v2(store_db(acc),
                            "SELECT count(*), total(uid >= ?), total((flags & 1) = 0), "
                            "total((flags & 8) != 0), total(size) FROM messages WHERE folder = ?",
                            -1, &st, NULL) != SQLITE_OK)

@@ -19,8 +19,8 @@ static int expire_folder(struct store_account *acc, const char *name, int64_t cu
         return 0;
     }
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(acc->db, "SELECT uid FROM messages WHERE folder = ? AND saved < ?", -1,
-                           &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(store_db(acc), "SELECT uid FROM messages WHERE folder = ? AND saved < ?",
+                           -1, &st, NULL) != SQLITE_OK) {
         store_tx_rollback(acc);
         return store_fail_db(acc, "expire");
     }

@@ -189,14 +189,22 @@ int store_index_open(struct store_account *acc, char **error_r)
     return -1;
 }
 
+sqlite3 *store_db(struct store_account *acc)
+{
+    store_bg_wait(acc);
+    return acc->db;
+}
+
 void store_index_close(struct store_account *acc)
 {
+    store_bg_wait(acc);
     if (acc->db)
         close_db(acc);
 }
 
 sqlite3_stmt *store_stmt(struct store_account *acc, enum store_stmt_id id, const char *sql)
 {
+    store_bg_wait(acc);
     sqlite3_stmt *st = acc->stmts[id];
     if (!st) {
         if (!sql)
@@ -215,6 +223,7 @@ sqlite3_stmt *store_stmt(struct store_account *acc, enum store_stmt_id id, const
 
 int store_tx_begin(struct store_account *acc, bool write)
 {
+    store_bg_wait(acc);
     if (acc->tx_depth > 0)
         return store_fail(acc, STORE_ERR_TEMP, "internal: nested transaction");
     if (sqlite3_exec(acc->db, write ? "BEGIN IMMEDIATE" : "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
@@ -226,6 +235,7 @@ int store_tx_begin(struct store_account *acc, bool write)
 
 int store_tx_commit(struct store_account *acc)
 {
+    store_bg_wait(acc);
     if (sqlite3_exec(acc->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         store_fail_db(acc, "commit");
         store_tx_rollback(acc);
@@ -239,6 +249,7 @@ int store_tx_commit(struct store_account *acc)
 
 void store_tx_rollback(struct store_account *acc)
 {
+    store_bg_wait(acc);
     if (acc->tx_depth == 0)
         return;
     for (size_t i = 0; i < STORE_STMT_COUNT; i++)
@@ -262,6 +273,7 @@ int64_t store_index_foreign_version(struct store_account *acc)
 
 void store_index_bulk(struct store_account *acc, bool on)
 {
+    store_bg_wait(acc);
     if (on == acc->bulk)
         return;
     sqlite3_exec(acc->db,
@@ -273,6 +285,10 @@ void store_index_bulk(struct store_account *acc, bool on)
 
 int store_data_version(struct store_account *acc)
 {
+    /* the background commit holds the write lock: nobody else can change
+     * the index meanwhile, and its own change is counted once it ends */
+    if (store_bg_pending(acc))
+        return acc->bg_data_version;
     int v = 0;
     if (sqlite3_file_control(acc->db, "main", SQLITE_FCNTL_DATA_VERSION, &v) != SQLITE_OK)
         return -1;
@@ -381,7 +397,7 @@ int store_folder_row_create(struct store_account *acc, const char *name, struct 
         return store_fail_db(acc, "folder insert");
     }
     sqlite3_reset(st);
-    f->id = sqlite3_last_insert_rowid(acc->db);
+    f->id = sqlite3_last_insert_rowid(store_db(acc));
     acc->tx_changed = true;
     return 0;
 }
@@ -407,6 +423,43 @@ int store_folder_row_save(struct store_account *acc, const struct store_folder_r
     return 0;
 }
 
+int store_folder_row_renew(struct store_account *acc, struct store_folder_row *f)
+{
+    const char *sql[] = {
+        "DELETE FROM messages WHERE folder = ?",
+        "DELETE FROM expunges WHERE folder = ?",
+        "DELETE FROM cache WHERE folder = ?",
+    };
+    store_snap_forget(acc, f->id);
+    for (size_t i = 0; i < 3; i++) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(store_db(acc), sql[i], -1, &st, NULL) != SQLITE_OK)
+            return store_fail_db(acc, "folder renewal");
+        sqlite3_bind_int64(st, 1, f->id);
+        int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+            return store_fail_db(acc, "folder renewal");
+    }
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(store_db(acc), "UPDATE folders SET uidvalidity = ? WHERE id = ?", -1,
+                           &st, NULL) != SQLITE_OK)
+        return store_fail_db(acc, "folder renewal");
+    f->uidvalidity = next_uidvalidity(acc);
+    f->uidnext = 1;
+    f->recent_uid = 1;
+    f->new_mtime = -1;
+    f->cur_mtime = -1;
+    sqlite3_bind_int64(st, 1, f->uidvalidity);
+    sqlite3_bind_int64(st, 2, f->id);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE || store_folder_row_save(acc, f) < 0)
+        return store_fail_db(acc, "folder renewal");
+    acc->tx_changed = true;
+    return 0;
+}
+
 int store_folder_row_delete(struct store_account *acc, int64_t id)
 {
     const char *sql[] = {
@@ -418,7 +471,7 @@ int store_folder_row_delete(struct store_account *acc, int64_t id)
     store_snap_forget(acc, id);
     for (size_t i = 0; i < 4; i++) {
         sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(acc->db, sql[i], -1, &st, NULL) != SQLITE_OK)
+        if (sqlite3_prepare_v2(store_db(acc), sql[i], -1, &st, NULL) != SQLITE_OK)
             return store_fail_db(acc, "folder delete");
         sqlite3_bind_int64(st, 1, id);
         int rc = sqlite3_step(st);
@@ -461,11 +514,11 @@ int store_index_expunge(struct store_account *acc, int64_t folder, uint32_t uid,
     return 0;
 }
 
-int store_index_insert(struct store_account *acc, int64_t folder, uint32_t uid, const char *name,
-                       uint32_t flags, uint32_t keywords, uint64_t size, int64_t idate,
-                       int64_t saved, uint64_t modseq)
+/* One message row, the folder's snapshot left alone. */
+static int insert_one(struct store_account *acc, int64_t folder, uint32_t uid, const char *name,
+                      uint32_t flags, uint32_t keywords, uint64_t size, int64_t idate,
+                      int64_t saved, uint64_t modseq)
 {
-    store_snap_forget(acc, folder);
     sqlite3_stmt *st = store_stmt(acc, SQ_MSG_INSERT,
                                   "INSERT INTO messages (folder, uid, name, flags, keywords, size, "
                                   "idate, saved, modseq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
@@ -486,6 +539,14 @@ int store_index_insert(struct store_account *acc, int64_t folder, uint32_t uid, 
         return store_fail_db(acc, "message insert");
     acc->tx_changed = true;
     return 0;
+}
+
+int store_index_insert(struct store_account *acc, int64_t folder, uint32_t uid, const char *name,
+                       uint32_t flags, uint32_t keywords, uint64_t size, int64_t idate,
+                       int64_t saved, uint64_t modseq)
+{
+    store_snap_forget(acc, folder);
+    return insert_one(acc, folder, uid, name, flags, keywords, size, idate, saved, modseq);
 }
 
 /* The statement inserting STORE_INSERT_BATCH rows: ?1 folder, ?2 saved,
@@ -513,6 +574,13 @@ int store_index_insert_rows(struct store_account *acc, int64_t folder,
                             uint64_t modseq)
 {
     store_snap_forget(acc, folder);
+    return store_index_insert_rows_raw(acc, folder, rows, n, saved, modseq);
+}
+
+int store_index_insert_rows_raw(struct store_account *acc, int64_t folder,
+                                const struct store_index_row *rows, size_t n, int64_t saved,
+                                uint64_t modseq)
+{
     size_t i = 0;
     for (; n - i >= STORE_INSERT_BATCH; i += STORE_INSERT_BATCH) {
         sqlite3_stmt *st = insert_many_stmt(acc);
@@ -538,8 +606,8 @@ int store_index_insert_rows(struct store_account *acc, int64_t folder,
         acc->tx_changed = true;
     }
     for (; i < n; i++)
-        if (store_index_insert(acc, folder, rows[i].uid, rows[i].name, rows[i].flags,
-                               rows[i].keywords, rows[i].size, rows[i].idate, saved, modseq) < 0)
+        if (insert_one(acc, folder, rows[i].uid, rows[i].name, rows[i].flags, rows[i].keywords,
+                       rows[i].size, rows[i].idate, saved, modseq) < 0)
             return -1;
     return 0;
 }

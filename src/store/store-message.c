@@ -669,7 +669,7 @@ int store_view_cache_put(struct store_view *v, uint32_t uid, const char *key, co
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return store_fail_db(v->acc, "cache");
-    if (sqlite3_changes(v->acc->db) == 0)
+    if (sqlite3_changes(store_db(v->acc)) == 0)
         return store_fail(v->acc, STORE_ERR_EXPUNGED, "no such message");
     cache_batch_step(v->acc);
     return 0;

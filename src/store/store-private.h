@@ -78,6 +78,8 @@ struct store_account {
     struct store_snap *snaps[STORE_SNAPS_MAX];
     uint64_t snap_tick;
     struct store_quota quota;
+    struct store_bg_job *bg; /* a commit running on a thread (store-bg.c), or NULL */
+    int bg_data_version;     /* store_data_version() when it started */
     enum store_err err;
     char errtext[512];
 };
@@ -151,6 +153,9 @@ bool store_is_inbox(const char *name);
 unsigned store_special_use(const char *name);
 
 /* store-index.c */
+/* The connection, for a statement of one's own: waits for a commit
+ * running in the background first. */
+sqlite3 *store_db(struct store_account *acc);
 int store_index_open(struct store_account *acc, char **error_r);
 void store_index_close(struct store_account *acc);
 sqlite3_stmt *store_stmt(struct store_account *acc, enum store_stmt_id id, const char *sql);
@@ -195,6 +200,37 @@ int store_index_insert_rows(struct store_account *acc, int64_t folder,
                             const struct store_index_row *rows, size_t n, int64_t saved,
                             uint64_t modseq);
 
+/* store_index_insert_rows() without forgetting the folder's snapshot
+ * (for the background commit, whose rows are the snapshot). */
+int store_index_insert_rows_raw(struct store_account *acc, int64_t folder,
+                                const struct store_index_row *rows, size_t n, int64_t saved,
+                                uint64_t modseq);
+/* In a write transaction: give folder f a new UIDVALIDITY and forget its
+ * message rows, expunges and cache (the next sync indexes its files
+ * afresh). f is updated. 0 or -1. */
+int store_folder_row_renew(struct store_account *acc, struct store_folder_row *f);
+
+/* store-bg.c */
+struct store_bg_job;
+/* True on the thread of a background commit. */
+extern _Thread_local bool store_in_bg;
+/* Hand the open write transaction to a thread that inserts rows (n_rows,
+ * with the names they point to: names, n_names, now the job's), saves f
+ * and commits. Writes the marker first. 0 started (rows and names are the
+ * job's), -1 not (nothing changed: the caller goes on). */
+int store_bg_commit(struct store_account *acc, const struct store_folder_row *f,
+                    struct store_index_row *rows, size_t n_rows, char **names, size_t n_names,
+                    int64_t saved, uint64_t modseq);
+/* A background commit is running (false on its own thread). */
+bool store_bg_pending(const struct store_account *acc);
+/* Wait for the background commit, if any, and settle it. */
+void store_bg_wait(struct store_account *acc);
+/* In a write transaction: act on a marker left by a commit that never
+ * happened. 1 if there was one (remove it with store_bg_marker_remove()
+ * after the commit), 0 if none, -1 on error. */
+int store_bg_recover(struct store_account *acc);
+void store_bg_marker_remove(struct store_account *acc);
+
 /* store-view.c */
 /* Give message m of the view a new file name (a copy of name). */
 void store_view_set_filename(struct store_view *v, struct store_msg *m, const char *name);
@@ -236,6 +272,20 @@ int store_folder_sync(struct store_account *acc, struct store_folder_row *f);
 /* Look up a folder by name, creating its row (new UIDVALIDITY) if the
  * directory exists without one, and sync it. 0 or -1. */
 int store_folder_open_row(struct store_account *acc, const char *name, struct store_folder_row *f);
+/* For a view being opened: a sync that indexes many new files may leave
+ * their insert and its commit to a background thread (store-bg.c). */
+struct store_sync_bg {
+    bool claim_recent;    /* in: the view claims \Recent (read-write) */
+    bool started;         /* out: the commit runs in the background; f is
+                           * the row it saves and the folder's snapshot
+                           * holds every message */
+    uint32_t recent_from; /* out, if started: the first UID that is
+                           * \Recent for the view */
+};
+int store_folder_sync_bg(struct store_account *acc, struct store_folder_row *f,
+                         struct store_sync_bg *bg);
+int store_folder_open_row_bg(struct store_account *acc, const char *name,
+                             struct store_folder_row *f, struct store_sync_bg *bg);
 /* stat the mtimes (ns) of dir/new and dir/cur. 0 or -1. */
 int store_dir_mtimes(const char *dir, int64_t *new_m, int64_t *cur_m);
 /* After our own change to cur/ under the write lock: keep the stored

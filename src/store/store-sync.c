@@ -434,8 +434,45 @@ static void keep_snapshot(struct store_account *acc, const struct store_folder_r
     store_snap_unref(&s);
 }
 
+/* Hand the rest of a big first scan to a background commit: the rows
+ * become the folder's snapshot now, and the thread inserts them and saves
+ * f. True if it started (rows and the names of fresh are the job's). */
+static bool commit_in_background(struct store_account *acc, struct store_folder_row *f,
+                                 const struct base_table *t, struct store_index_row *rows,
+                                 size_t n_rows, struct fresh_list *fresh, int64_t saved,
+                                 uint64_t modseq, int64_t dv, struct store_sync_bg *bg)
+{
+    uint32_t recent_from = f->recent_uid;
+    if (bg->claim_recent)
+        f->recent_uid = f->uidnext;
+    keep_snapshot(acc, f, t, rows, n_rows, modseq, dv);
+    char **names = xmalloc(fresh->n * sizeof(*names));
+    for (size_t i = 0; i < fresh->n; i++)
+        names[i] = fresh->v[i].name;
+    if (!store_snap_get(acc, f->id) ||
+        store_bg_commit(acc, f, rows, n_rows, names, fresh->n, saved, modseq) < 0) {
+        free(names);
+        f->recent_uid = recent_from;
+        store_snap_forget(acc, f->id);
+        return false;
+    }
+    for (size_t i = 0; i < fresh->n; i++)
+        fresh->v[i].name = NULL;
+    bg->started = true;
+    bg->recent_from = recent_from;
+    return true;
+}
+
 int store_folder_sync(struct store_account *acc, struct store_folder_row *f)
 {
+    return store_folder_sync_bg(acc, f, NULL);
+}
+
+int store_folder_sync_bg(struct store_account *acc, struct store_folder_row *f,
+                         struct store_sync_bg *bg)
+{
+    if (bg)
+        bg->started = false;
     char dir[STORE_PATH_MAX];
     if (store_folder_path(acc, f->name, dir, sizeof(dir)) < 0)
         return store_fail(acc, STORE_ERR_INVALID, "folder path too long");
@@ -445,7 +482,8 @@ int store_folder_sync(struct store_account *acc, struct store_folder_row *f)
         return 0;
     if (store_tx_begin(acc, true) < 0)
         return -1;
-    int r = store_folder_row_get_id(acc, f->id, f);
+    int marker = store_bg_recover(acc);
+    int r = marker < 0 ? -1 : store_folder_row_get_id(acc, f->id, f);
     if (r <= 0) {
         store_tx_rollback(acc);
         return r < 0 ? -1 : store_fail(acc, STORE_ERR_NOTFOUND, "no such folder");
@@ -454,13 +492,17 @@ int store_folder_sync(struct store_account *acc, struct store_folder_row *f)
     if (!dir_ok) {
         /* the folder is gone: so is its index */
         int e = errno;
-        if (e == ENOENT && store_folder_row_delete(acc, f->id) == 0 && store_tx_commit(acc) == 0)
+        if (e == ENOENT && store_folder_row_delete(acc, f->id) == 0 && store_tx_commit(acc) == 0) {
+            if (marker > 0)
+                store_bg_marker_remove(acc);
             return store_fail(acc, STORE_ERR_NOTFOUND, "no such folder");
+        }
         store_tx_rollback(acc);
         return store_fail(acc, STORE_ERR_TEMP, "%s: %s", dir, strerror(e));
     }
     if (nm0 == f->new_mtime && cm0 == f->cur_mtime) {
-        store_tx_commit(acc);
+        if (store_tx_commit(acc) == 0 && marker > 0)
+            store_bg_marker_remove(acc);
         return 0;
     }
     bool do_cur = cm0 != f->cur_mtime, do_new = nm0 != f->new_mtime;
@@ -473,8 +515,9 @@ int store_folder_sync(struct store_account *acc, struct store_folder_row *f)
     struct base_table t = {0};
     struct fresh_list fresh = {0};
     uint64_t modseq = f->modseq + 1;
-    bool changed = false, moved = false;
+    bool changed = false, moved = false, background = false;
     time_t now = time(NULL);
+    const int64_t saved = (int64_t)now;
     struct store_index_row *rows = NULL;
     size_t n_rows = 0;
     int rc = -1;
@@ -501,8 +544,11 @@ int store_folder_sync(struct store_account *acc, struct store_folder_row *f)
             goto out;
         n_rows += (size_t)a;
     }
+    /* a big scan whose rows a view is waiting for (and no marker of
+     * another's to settle first) may commit in the background */
+    bool may_background = bg && do_cur && dv >= 0 && marker == 0 && n_rows >= STORE_SYNC_BULK_MIN;
     if (n_rows > 0) {
-        if (store_index_insert_rows(acc, f->id, rows, n_rows, (int64_t)now, modseq) < 0)
+        if (!may_background && store_index_insert_rows(acc, f->id, rows, n_rows, saved, modseq) < 0)
             goto out;
         changed = true;
     }
@@ -519,20 +565,35 @@ int store_folder_sync(struct store_account *acc, struct store_folder_row *f)
         f->cur_mtime = is_recent(cm0, now) ? -1 : cm1 == cm0 ? cm0 : moved ? cm1 : -1;
     else
         f->cur_mtime = cm1 == cm0 ? cm0 : moved ? cm1 : -1;
+    if (may_background) {
+        background = commit_in_background(acc, f, &t, rows, n_rows, &fresh, saved, modseq, dv, bg);
+        if (background) {
+            rows = NULL;
+            rc = 0;
+            goto out;
+        }
+        if (store_index_insert_rows(acc, f->id, rows, n_rows, saved, modseq) < 0)
+            goto out;
+    }
     if (store_folder_row_save(acc, f) < 0)
         goto out;
     rc = 0;
 out:
-    if (rc < 0) {
+    if (background) {
+        /* the thread commits, then shrinks the page cache back */
+    } else if (rc < 0) {
         store_tx_rollback(acc);
     } else {
         if (!changed)
             acc->tx_changed = false; /* only the mtimes: views need not look */
         rc = store_tx_commit(acc);
+        if (rc == 0 && marker > 0)
+            store_bg_marker_remove(acc);
         if (rc == 0 && do_cur && dv >= 0 && (changed || !store_snap_get(acc, f->id)))
             keep_snapshot(acc, f, &t, rows, n_rows, modseq, dv);
     }
-    store_index_bulk(acc, false);
+    if (!background)
+        store_index_bulk(acc, false);
     free(rows);
     for (size_t i = 0; i < fresh.n; i++)
         free(fresh.v[i].name);
@@ -547,6 +608,14 @@ out:
 
 int store_folder_open_row(struct store_account *acc, const char *name, struct store_folder_row *f)
 {
+    return store_folder_open_row_bg(acc, name, f, NULL);
+}
+
+int store_folder_open_row_bg(struct store_account *acc, const char *name,
+                             struct store_folder_row *f, struct store_sync_bg *bg)
+{
+    if (bg)
+        bg->started = false;
     if (!store_is_inbox(name) && !store_folder_name_valid(name))
         return store_fail(acc, STORE_ERR_INVALID, "invalid folder name");
     char dir[STORE_PATH_MAX];
@@ -573,5 +642,5 @@ int store_folder_open_row(struct store_account *acc, const char *name, struct st
         if (store_tx_commit(acc) < 0)
             return -1;
     }
-    return store_folder_sync(acc, f);
+    return store_folder_sync_bg(acc, f, bg);
 }

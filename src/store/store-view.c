@@ -108,6 +108,20 @@ static struct store_snap *snap_read(struct store_account *acc, const struct stor
     return s;
 }
 
+/* The view's messages: a copy of its snapshot (v->names); UIDs from
+ * recent_from on are \Recent in a read-write view. */
+static void copy_snap(struct store_view *v, uint32_t recent_from)
+{
+    const struct store_snap *s = v->names;
+    v->cap = s->count ? s->count : 1;
+    v->msgs = xmalloc(v->cap * sizeof(*v->msgs));
+    memcpy(v->msgs, s->msgs, s->count * sizeof(*v->msgs));
+    v->count = s->count;
+    if (!v->readonly)
+        for (size_t i = v->count; i > 0 && v->msgs[i - 1].uid >= recent_from; i--)
+            v->msgs[i - 1].recent = true;
+}
+
 /* The view's messages from the folder's snapshot: the kept one if it is
  * still valid, else one read now (and kept). In a transaction that has
  * read f. */
@@ -128,14 +142,7 @@ static int load_all(struct store_view *v, const struct store_folder_row *f)
     } else {
         v->names = store_snap_ref(s);
     }
-    s = v->names;
-    v->cap = s->count ? s->count : 1;
-    v->msgs = xmalloc(v->cap * sizeof(*v->msgs));
-    memcpy(v->msgs, s->msgs, s->count * sizeof(*v->msgs));
-    v->count = s->count;
-    if (!v->readonly)
-        for (size_t i = v->count; i > 0 && v->msgs[i - 1].uid >= f->recent_uid; i--)
-            v->msgs[i - 1].recent = true;
+    copy_snap(v, f->recent_uid);
     return 0;
 }
 
@@ -176,7 +183,8 @@ static void remember(struct store_view *v, int64_t nm, int64_t cm, const struct 
 struct store_view *store_view_open(struct store_account *acc, const char *name, unsigned flags)
 {
     struct store_folder_row f;
-    if (store_folder_open_row(acc, name, &f) < 0) {
+    struct store_sync_bg bg = {.claim_recent = !(flags & STORE_VIEW_READONLY)};
+    if (store_folder_open_row_bg(acc, name, &f, &bg) < 0) {
         if (acc->err == STORE_ERR_NOTFOUND && !store_is_inbox(name)) {
             struct store_folder_info *l;
             size_t n;
@@ -201,6 +209,17 @@ struct store_view *store_view_open(struct store_account *acc, const char *name, 
     int64_t nm = -1, cm = -1;
     store_dir_mtimes(dir, &nm, &cm);
     store_keywords_load(dir, &v->kw);
+    if (bg.started) {
+        /* the index is being written: the snapshot the sync kept is the
+         * folder, and f the row that will be saved */
+        v->names = store_snap_ref(store_snap_get(acc, f.id));
+        copy_snap(v, bg.recent_from);
+        v->uidvalidity = f.uidvalidity;
+        v->uidnext = f.uidnext;
+        v->modseq = f.modseq;
+        remember(v, nm, cm, &f);
+        return v;
+    }
     if (store_tx_begin(acc, !v->readonly) < 0)
         goto fail;
     if (store_folder_row_get_id(acc, f.id, &f) <= 0) {

@@ -31,11 +31,15 @@
  * and the keywords as 'a'..'z', the letter of a keyword being its line in
  * the folder's `dovecot-keywords` file (Dovecot's format: "N name").
  *
- * Threading: none. One account handle may be shared by every session of
- * one process (store_account_ref/unref); all calls on it and its views
- * must come from one thread (the event loop). Calls block on the file
- * system and, when another process holds the index's write lock, for up
- * to STORE_BUSY_TIMEOUT_MS.
+ * Threading: one account handle may be shared by every session of one
+ * process (store_account_ref/unref); all calls on it and its views must
+ * come from one thread (the event loop). Calls block on the file system
+ * and, when another process holds the index's write lock, for up to
+ * STORE_BUSY_TIMEOUT_MS. The store itself may run one thread per handle:
+ * when a view is opened on a folder with many files not yet indexed, the
+ * view is answered from the scan and the rows are committed by that
+ * thread (store-bg.c); the next call that needs the index waits for it,
+ * and other processes wait for its write lock.
  *
  * Errors: a function that fails returns -1 (or NULL) and records the
  * reason on the account: store_account_error() gives its kind (what the

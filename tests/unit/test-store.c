@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/str.h"
 #include "lib/syncer.h"
 #include "store/maildir.h"
 #include "store/store-quota.h"
@@ -936,6 +937,156 @@ static void test_cache_batch(void **state)
     store_account_unref(&a);
 }
 
+/* count files straight into root's cur/, the first one at t0. */
+static void fill_cur(const char *root, int count, int t0)
+{
+    char p[800];
+    for (int i = 0; i < count; i++) {
+        snprintf(p, sizeof(p), "%s/cur/%d.M%dP1Q%d.host,S=20,W=21:2,", root, t0 + i, i, i);
+        int fd = open(p, O_WRONLY | O_CREAT, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, "Subject: x\n\n4567890\n", 20), 20);
+        close(fd);
+    }
+}
+
+static bool marker_exists(const char *root)
+{
+    char p[800];
+    snprintf(p, sizeof(p), "%s/index.db-bulk", root);
+    return access(p, F_OK) == 0;
+}
+
+/* A first open of a big folder commits in the background: the view is
+ * whole at once, a second connection (another process) sees the same
+ * UIDs once the commit is in, and every use of the handle waits for it. */
+static void test_background_commit(void **state)
+{
+    (void)state;
+    enum { COUNT = 3000 };
+    char root[512];
+    new_root(root, sizeof(root));
+    struct store_account *acc = open_acc(root);
+    store_account_unref(&acc);
+    fill_cur(root, COUNT, 1600000000);
+    acc = open_acc(root);
+    struct store_view *v = store_view_open(acc, "INBOX", 0);
+    assert_non_null(v);
+    assert_int_equal(store_view_count(v), COUNT);
+    assert_int_equal(store_view_recent_count(v), COUNT);
+    assert_int_equal(store_view_uidnext(v), COUNT + 1);
+    uint32_t uidvalidity = store_view_uidvalidity(v);
+    /* a second handle: its own connection, as in another process */
+    struct store_account *other = open_acc(root);
+    struct store_view *w = store_view_open(other, "INBOX", STORE_VIEW_READONLY);
+    assert_non_null(w);
+    assert_int_equal(store_view_count(w), COUNT);
+    assert_int_equal(store_view_uidvalidity(w), uidvalidity);
+    for (size_t i = 0; i < COUNT; i += 97) {
+        assert_int_equal(store_view_msg(w, i)->uid, store_view_msg(v, i)->uid);
+        assert_string_equal(store_view_msg(w, i)->filename, store_view_msg(v, i)->filename);
+    }
+    /* the \Recent claim went in with the rows */
+    assert_int_equal(store_view_recent_count(w), 0);
+    store_view_close(&w);
+    /* a change through the first handle waits for its commit, then works */
+    uint32_t uid = store_view_msg(v, 5)->uid;
+    assert_int_equal(store_view_store(v, &uid, 1, STORE_FLAGS_ADD, STORE_FLAG_FLAGGED, 0, 0, NULL),
+                     0);
+    assert_false(marker_exists(root));
+    const struct store_sync_result *r;
+    assert_int_equal(store_view_sync(v, 0, &r), 0);
+    assert_int_equal(store_view_count(v), COUNT);
+    assert_true(store_view_msg(v, 5)->flags & STORE_FLAG_FLAGGED);
+    w = store_view_open(other, "INBOX", STORE_VIEW_READONLY);
+    assert_true(store_view_msg(w, 5)->flags & STORE_FLAG_FLAGGED);
+    store_view_close(&w);
+    store_account_unref(&other);
+    store_view_close(&v);
+    store_account_unref(&acc);
+    /* reopened from the index alone */
+    acc = open_acc(root);
+    v = store_view_open(acc, "INBOX", 0);
+    assert_int_equal(store_view_count(v), COUNT);
+    assert_int_equal(store_view_uidvalidity(v), uidvalidity);
+    assert_int_equal(store_view_recent_count(v), 0);
+    store_view_close(&v);
+    store_account_unref(&acc);
+}
+
+/* A process that showed UIDs and died before their commit: the next one
+ * must not give those UIDs to other files under the same UIDVALIDITY. The
+ * child shows (uidvalidity, the name of each UID) and exits at once; the
+ * file of UID 1 is then removed, so indexing afresh under the old
+ * UIDVALIDITY would give UID 1 to another file. */
+static void test_background_commit_crash(void **state)
+{
+    (void)state;
+    enum { COUNT = 4000 };
+    int crashed = 0;
+    for (int round = 0; round < 3; round++) {
+        char root[512], list[800];
+        new_root(root, sizeof(root));
+        struct store_account *acc = open_acc(root);
+        store_account_unref(&acc);
+        fill_cur(root, COUNT, 1600000000);
+        snprintf(list, sizeof(list), "%s.uids", root);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            struct store_account *a = store_account_open(root, &(char *){NULL});
+            struct store_view *cv = a ? store_view_open(a, "INBOX", 0) : NULL;
+            FILE *fp = cv ? fopen(list, "w") : NULL;
+            if (!fp)
+                _exit(1);
+            fprintf(fp, "%u\n", store_view_uidvalidity(cv));
+            for (size_t i = 0; i < store_view_count(cv); i++)
+                fprintf(fp, "%u %s\n", store_view_msg(cv, i)->uid, store_view_msg(cv, i)->filename);
+            fclose(fp);
+            _exit(0); /* no close: as if killed */
+        }
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        FILE *fp = fopen(list, "r");
+        assert_non_null(fp);
+        unsigned seen_validity = 0;
+        assert_int_equal(fscanf(fp, "%u", &seen_validity), 1);
+        static char names[COUNT + 1][256];
+        unsigned uid;
+        char name[256];
+        int n = 0;
+        while (fscanf(fp, "%u %255s", &uid, name) == 2) {
+            assert_true(uid >= 1 && uid <= COUNT);
+            str_copy(names[uid], sizeof(names[uid]), name);
+            n++;
+        }
+        fclose(fp);
+        assert_int_equal(n, COUNT);
+        char p[800];
+        snprintf(p, sizeof(p), "%s/cur/%s", root, names[1]);
+        assert_int_equal(unlink(p), 0);
+        acc = open_acc(root);
+        struct store_view *v = store_view_open(acc, "INBOX", 0);
+        assert_non_null(v);
+        assert_int_equal(store_view_count(v), COUNT - 1);
+        if (store_view_uidvalidity(v) == seen_validity) {
+            /* the commit made it: every UID is still its file */
+            for (size_t i = 0; i < store_view_count(v); i++) {
+                const struct store_msg *m = store_view_msg(v, i);
+                assert_string_equal(m->filename, names[m->uid]);
+            }
+        } else {
+            crashed++;
+            assert_true(store_view_uidvalidity(v) > seen_validity);
+        }
+        assert_false(marker_exists(root));
+        store_view_close(&v);
+        store_account_unref(&acc);
+    }
+    fprintf(stderr, "# %d of 3 children died before their commit\n", crashed);
+}
+
 /* deliver-local, imapd and pop3d open an account at the same moment, often
  * when it is new: every one of them must get it (none refused as busy while
  * the others create index.db), and the UIDVALIDITY they see is one. */
@@ -991,14 +1142,24 @@ static void test_open_by_many_at_once(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_account_root),     cmocka_unit_test(test_open_creates),
-        cmocka_unit_test(test_deliver_sync),     cmocka_unit_test(test_flags),
-        cmocka_unit_test(test_external_removal), cmocka_unit_test(test_two_views),
-        cmocka_unit_test(test_two_handles),      cmocka_unit_test(test_snapshot),
-        cmocka_unit_test(test_append_copy_move), cmocka_unit_test(test_folders),
-        cmocka_unit_test(test_rebuild),          cmocka_unit_test(test_quota),
-        cmocka_unit_test(test_expire),           cmocka_unit_test(test_large_folder),
-        cmocka_unit_test(test_cache_batch),      cmocka_unit_test(test_open_by_many_at_once),
+        cmocka_unit_test(test_account_root),
+        cmocka_unit_test(test_open_creates),
+        cmocka_unit_test(test_deliver_sync),
+        cmocka_unit_test(test_flags),
+        cmocka_unit_test(test_external_removal),
+        cmocka_unit_test(test_two_views),
+        cmocka_unit_test(test_two_handles),
+        cmocka_unit_test(test_snapshot),
+        cmocka_unit_test(test_append_copy_move),
+        cmocka_unit_test(test_folders),
+        cmocka_unit_test(test_rebuild),
+        cmocka_unit_test(test_quota),
+        cmocka_unit_test(test_expire),
+        cmocka_unit_test(test_large_folder),
+        cmocka_unit_test(test_cache_batch),
+        cmocka_unit_test(test_open_by_many_at_once),
+        cmocka_unit_test(test_background_commit),
+        cmocka_unit_test(test_background_commit_crash),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
