@@ -29,6 +29,7 @@ struct fetch_state {
     bool needs_text;           /* an item needs the message's octets */
     uint32_t *uids;            /* the messages to answer, in order */
     size_t n, next;            /* how many; the next to answer */
+    size_t hint;               /* the view index after the last answered */
     bool *seen_set;            /* uids[i] got \Seen from this FETCH */
     bool expunged;             /* some were expunged meanwhile */
     struct buf msg;            /* the message being answered (CRLF) */
@@ -252,16 +253,25 @@ static int write_rfc822(struct imap_session *s, struct fetch_state *f, uint32_t 
 static int answer(struct imap_session *s, struct fetch_state *f, size_t i)
 {
     uint32_t uid = f->uids[i];
-    long idx = store_view_find_uid(s->view, uid);
+    /* the UIDs come in order: the message after the last one is the likely
+     * one, and a binary search for each of 50,000 shows in the profile */
+    long idx = -1;
+    if (f->hint < store_view_count(s->view) && store_view_msg(s->view, f->hint)->uid == uid)
+        idx = (long)f->hint;
+    else
+        idx = store_view_find_uid(s->view, uid);
     if (idx < 0)
         return -1;
+    f->hint = (size_t)idx + 1;
     const struct store_msg *m = store_view_msg(s->view, (size_t)idx);
     if (m->expunged)
         return -1;
     buf_reset(&f->msg);
     mime_message_free(&f->mime);
     buf_reset(&f->line);
-    buf_printf(&f->line, "* %ld FETCH (", idx + 1);
+    buf_append_str(&f->line, "* ");
+    buf_append_u64(&f->line, (uint64_t)idx + 1);
+    buf_append_str(&f->line, " FETCH (");
     bool first = true;
     bool uid_done = false, flags_done = false, modseq_done = false;
 #define SEP()                                                                                      \
@@ -272,7 +282,8 @@ static int answer(struct imap_session *s, struct fetch_state *f, size_t i)
     } while (0)
     if (f->uid) {
         SEP();
-        buf_printf(&f->line, "UID %u", uid);
+        buf_append_str(&f->line, "UID ");
+        buf_append_u64(&f->line, uid);
         uid_done = true;
     }
     for (size_t k = 0; k < f->spec.count; k++) {
@@ -282,7 +293,8 @@ static int answer(struct imap_session *s, struct fetch_state *f, size_t i)
             if (uid_done)
                 continue;
             SEP();
-            buf_printf(&f->line, "UID %u", uid);
+            buf_append_str(&f->line, "UID ");
+            buf_append_u64(&f->line, uid);
             uid_done = true;
             break;
         case IMAP_FETCH_FLAGS:
@@ -300,7 +312,8 @@ static int answer(struct imap_session *s, struct fetch_state *f, size_t i)
             break;
         case IMAP_FETCH_RFC822_SIZE:
             SEP();
-            buf_printf(&f->line, "RFC822.SIZE %llu", (unsigned long long)m->size);
+            buf_append_str(&f->line, "RFC822.SIZE ");
+            buf_append_u64(&f->line, m->size);
             break;
         case IMAP_FETCH_MODSEQ:
             if (modseq_done)

@@ -155,21 +155,26 @@ void imap_write_flags(struct imap_session *s, const struct store_msg *m, struct 
     bool first = true;
     for (size_t i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)
         if (m->flags & sys[i].bit) {
-            buf_printf(out, "%s%s", first ? "" : " ", sys[i].name);
+            if (!first)
+                buf_append_char(out, ' ');
+            buf_append_str(out, sys[i].name);
             first = false;
         }
-    for (size_t i = 0; i < 32 && s->view; i++) {
+    for (size_t i = 0; i < 32 && s->view && m->keywords >> i; i++) {
         if (!(m->keywords & (1u << i)))
             continue;
         const char *kw = store_view_keyword_name(s->view, i);
         if (kw) {
-            buf_printf(out, "%s%s", first ? "" : " ", kw);
+            if (!first)
+                buf_append_char(out, ' ');
+            buf_append_str(out, kw);
             first = false;
         }
     }
     if (m->recent) {
-        buf_printf(out, "%s\\Recent", first ? "" : " ");
-        first = false;
+        if (!first)
+            buf_append_char(out, ' ');
+        buf_append_str(out, "\\Recent");
     }
     buf_append_char(out, ')');
 }

@@ -65,6 +65,17 @@ int buf_append_char(struct buf *b, char c)
     return buf_append(b, &c, 1);
 }
 
+int buf_append_u64(struct buf *b, uint64_t v)
+{
+    char digits[20];
+    size_t n = 0;
+    do {
+        digits[sizeof(digits) - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return buf_append(b, digits + sizeof(digits) - n, n);
+}
+
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
     va_list ap2;

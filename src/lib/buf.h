@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct buf {
     char *data; /* NULL until the first append; buf_cstr() never is */
@@ -33,6 +34,9 @@ void buf_reset(struct buf *b);
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_append_str(struct buf *b, const char *s);
 int buf_append_char(struct buf *b, char c);
+/* Append v in decimal (no printf: it is on the path of every line of a big
+ * FETCH). Returns 0, or -1 (buffer unchanged) past max. */
+int buf_append_u64(struct buf *b, uint64_t v);
 /* Append formatted text. Returns 0, or -1 (buffer unchanged) past max. */
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));

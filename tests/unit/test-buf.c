@@ -287,6 +287,30 @@ static void test_buf_steal(void **state)
     buf_free(&b);
 }
 
+static void test_buf_append_u64(void **state)
+{
+    (void)state;
+    struct buf b;
+    buf_init(&b, 64);
+    const uint64_t values[] = {0, 7, 10, 99, 4294967295u, 18446744073709551615u};
+    const char *const texts[] = {"0", "7", "10", "99", "4294967295", "18446744073709551615"};
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        buf_reset(&b);
+        assert_int_equal(buf_append_u64(&b, values[i]), 0);
+        assert_string_equal(buf_cstr(&b), texts[i]);
+    }
+    /* past max: refused, buffer unchanged */
+    struct buf small;
+    buf_init(&small, 4);
+    assert_int_equal(buf_append_str(&small, "ab"), 0);
+    assert_int_equal(buf_append_u64(&small, 123), -1);
+    assert_string_equal(buf_cstr(&small), "ab");
+    assert_int_equal(buf_append_u64(&small, 12), 0);
+    assert_string_equal(buf_cstr(&small), "ab12");
+    buf_free(&small);
+    buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -299,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_buf_reset_keeps_memory),
         cmocka_unit_test(test_buf_reserve_commit),
         cmocka_unit_test(test_buf_steal),
+        cmocka_unit_test(test_buf_append_u64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
