@@ -423,24 +423,35 @@ int store_folder_row_save(struct store_account *acc, const struct store_folder_r
     return 0;
 }
 
-int store_folder_row_renew(struct store_account *acc, struct store_folder_row *f)
+/* Delete what the index holds of folder id: its messages, expunges and
+ * cache, and with the_row its row too. */
+static int delete_folder_data(struct store_account *acc, int64_t id, bool the_row, const char *what)
 {
     const char *sql[] = {
         "DELETE FROM messages WHERE folder = ?",
         "DELETE FROM expunges WHERE folder = ?",
         "DELETE FROM cache WHERE folder = ?",
+        "DELETE FROM folders WHERE id = ?",
     };
-    store_snap_forget(acc, f->id);
-    for (size_t i = 0; i < 3; i++) {
+    store_snap_forget(acc, id);
+    for (size_t i = 0; i < (the_row ? 4u : 3u); i++) {
         sqlite3_stmt *st;
         if (sqlite3_prepare_v2(store_db(acc), sql[i], -1, &st, NULL) != SQLITE_OK)
-            return store_fail_db(acc, "folder renewal");
-        sqlite3_bind_int64(st, 1, f->id);
+            return store_fail_db(acc, what);
+        sqlite3_bind_int64(st, 1, id);
         int rc = sqlite3_step(st);
         sqlite3_finalize(st);
         if (rc != SQLITE_DONE)
-            return store_fail_db(acc, "folder renewal");
+            return store_fail_db(acc, what);
     }
+    acc->tx_changed = true;
+    return 0;
+}
+
+int store_folder_row_renew(struct store_account *acc, struct store_folder_row *f)
+{
+    if (delete_folder_data(acc, f->id, false, "folder renewal") < 0)
+        return -1;
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(store_db(acc), "UPDATE folders SET uidvalidity = ? WHERE id = ?", -1,
                            &st, NULL) != SQLITE_OK)
@@ -456,31 +467,12 @@ int store_folder_row_renew(struct store_account *acc, struct store_folder_row *f
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE || store_folder_row_save(acc, f) < 0)
         return store_fail_db(acc, "folder renewal");
-    acc->tx_changed = true;
     return 0;
 }
 
 int store_folder_row_delete(struct store_account *acc, int64_t id)
 {
-    const char *sql[] = {
-        "DELETE FROM messages WHERE folder = ?",
-        "DELETE FROM expunges WHERE folder = ?",
-        "DELETE FROM cache WHERE folder = ?",
-        "DELETE FROM folders WHERE id = ?",
-    };
-    store_snap_forget(acc, id);
-    for (size_t i = 0; i < 4; i++) {
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(store_db(acc), sql[i], -1, &st, NULL) != SQLITE_OK)
-            return store_fail_db(acc, "folder delete");
-        sqlite3_bind_int64(st, 1, id);
-        int rc = sqlite3_step(st);
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE)
-            return store_fail_db(acc, "folder delete");
-    }
-    acc->tx_changed = true;
-    return 0;
+    return delete_folder_data(acc, id, true, "folder delete");
 }
 
 int store_index_expunge(struct store_account *acc, int64_t folder, uint32_t uid, uint64_t modseq)
