@@ -1235,6 +1235,9 @@ static void make_settings(struct smtpd *d)
         set->max_recipients = (unsigned)d->cfg->smtpd_recipient_limit;
         set->max_errors = (unsigned)d->cfg->smtpd_error_limit;
         set->max_received = (unsigned)d->cfg->max_received_headers;
+        set->max_subject = (size_t)d->cfg->max_subject_length;
+        set->max_header_fields = (unsigned)d->cfg->max_header_fields;
+        set->max_header_size = (unsigned long long)d->cfg->max_header_size;
     }
     bool tls = d->tls != NULL;
     d->settings[SERVICE_SMTP].starttls = tls && d->cfg->smtp_starttls;

@@ -110,6 +110,17 @@ static const struct config_key_def config_keys[] = {
     {"max_received_headers", CT_INT, "100", 10, 1000, OFF(max_received_headers), NULL,
      "A message with more Received: headers than this is looping and is refused with "
      "`554 5.4.6`."},
+    {"max_subject_length", CT_INT, "998", 0, 1000000, OFF(max_subject_length), NULL,
+     "Longest Subject a message may have, in octets of its value unfolded (the line breaks of "
+     "its continuation lines removed); a longer one is refused at the end of DATA with "
+     "`554 5.6.0`. 0: no limit. RFC 5322 lets no line exceed 998 octets; a Subject longer than "
+     "that is, in practice, spam."},
+    {"max_header_fields", CT_INT, "1000", 0, 1000000, OFF(max_header_fields), NULL,
+     "Most header fields a message may have (Received: fields are also limited by "
+     "max_received_headers); more are refused with `554 5.6.0`. 0: no limit."},
+    {"max_header_size", CT_SIZE, "1M", 0, 1 * GIB, OFF(max_header_size), NULL,
+     "Largest header section a message may have, in octets (suffixes K, M, G); a larger one is "
+     "refused with `552 5.3.4`. 0: no limit."},
     {"relay_networks", CT_CIDR_LIST, "", 0, 0, OFF(relay_networks), NULL,
      "Client networks (comma-separated CIDR) allowed to send to any domain without "
      "authentication. Empty (the default) means no client may relay."},

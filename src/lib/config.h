@@ -46,6 +46,9 @@ struct config {
     long long smtpd_error_limit;
     long long smtpd_timeout;
     long long max_received_headers;
+    long long max_subject_length;
+    long long max_header_fields;
+    long long max_header_size;
     struct config_list relay_networks;
     bool spf_check;
     bool spf_reject_fail;

@@ -36,6 +36,7 @@ static void end_line(struct smtp_data_parser *p)
     if (p->mid_state == 1)
         p->mid_state = 2;
     if (p->in_header) {
+        p->header_size += p->line_len + 2;
         if (p->line_len == 0)
             p->in_header = false;
         else if (p->head_len >= 9 && str_eqn_ci(p->head, "received:", 9))
@@ -107,6 +108,14 @@ size_t smtp_data_feed(struct smtp_data_parser *p, const char *data, size_t n,
             if (++p->line_len > SMTP_TEXT_LINE_MAX)
                 p->errors |= SMTP_DATA_LONG_LINE;
             if (p->in_header) {
+                if (p->line_len == 1 && c != ' ' && c != '\t') {
+                    p->header_fields++; /* not a continuation: a new field */
+                    p->in_subject = false;
+                }
+                /* the Subject: value unfolded: every octet after the colon
+                 * on its first line and on its continuation lines */
+                if (p->in_subject && ++p->subject_cur > p->subject_len)
+                    p->subject_len = p->subject_cur;
                 if (p->line_len == 1 && p->mid_state == 2 && c != ' ' && c != '\t')
                     p->mid_state = 0; /* not a continuation: the field ended */
                 if (p->mid_state && p->mid_len < sizeof(p->message_id) - 1 &&
@@ -114,6 +123,10 @@ size_t smtp_data_feed(struct smtp_data_parser *p, const char *data, size_t n,
                     p->message_id[p->mid_len++] = (char)c;
                 if (p->head_len < sizeof(p->head) - 1) {
                     p->head[p->head_len++] = (char)c;
+                    if (p->head_len == 8 && str_eqn_ci(p->head, "subject:", 8)) {
+                        p->in_subject = true;
+                        p->subject_cur = 0;
+                    }
                     if (p->head_len == 11 && !p->mid_len && str_eqn_ci(p->head, "message-id:", 11))
                         p->mid_state = 1;
                 }

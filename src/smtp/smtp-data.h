@@ -32,10 +32,16 @@ struct smtp_data_parser {
     size_t line_len;         /* octets of the current line so far */
     unsigned long long size; /* octets of message output so far */
     bool has_8bit;
-    /* Header section tracking, for the Received: hop count. */
+    /* Header section tracking, for the Received: hop count and the
+     * limits the server applies at the end (smtp_server_settings). */
     bool in_header;
-    unsigned received; /* Received: header fields seen */
-    char head[12];     /* the first octets of the current line */
+    unsigned received;              /* Received: header fields seen */
+    unsigned header_fields;         /* header fields seen */
+    unsigned long long header_size; /* octets of the header section so far */
+    size_t subject_len;             /* octets of the longest Subject: value, unfolded */
+    size_t subject_cur;             /* ... of the Subject: field being read */
+    bool in_subject;                /* inside a Subject: field's value */
+    char head[12];                  /* the first octets of the current line */
     size_t head_len;
     /* The Message-ID: field's value (for the trace), as found. */
     char message_id[256];

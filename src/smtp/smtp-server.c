@@ -715,11 +715,37 @@ static bool data_acceptable(struct smtp_server_session *s, const char *verb)
         enh = "5.4.6";
         text = "Too many Received: headers, a mail loop";
     }
-    if (!code)
-        return true;
-    reset_transaction(s);
-    reply_self(s, verb, code, enh, "%s", text);
-    return false;
+    if (code) {
+        reset_transaction(s);
+        reply_self(s, verb, code, enh, "%s", text);
+        return false;
+    }
+    /* the administrator's limits on the header section */
+    size_t subject = p->subject_len;
+    unsigned fields = p->header_fields;
+    unsigned long long hsize = p->header_size;
+    if (s->set.max_subject && subject > s->set.max_subject) {
+        reset_transaction(s);
+        reply_self(s, verb, 554, "5.6.0",
+                   "Message refused: its Subject is %zu octets long, more than the %zu accepted",
+                   subject, s->set.max_subject);
+        return false;
+    }
+    if (s->set.max_header_fields && fields > s->set.max_header_fields) {
+        reset_transaction(s);
+        reply_self(s, verb, 554, "5.6.0",
+                   "Message refused: %u header fields, more than the %u accepted", fields,
+                   s->set.max_header_fields);
+        return false;
+    }
+    if (s->set.max_header_size && hsize > s->set.max_header_size) {
+        reset_transaction(s);
+        reply_self(s, verb, 552, "5.3.4",
+                   "Message refused: its header is %llu octets long, more than the %llu accepted",
+                   hsize, s->set.max_header_size);
+        return false;
+    }
+    return true;
 }
 
 /* The whole message is in: final checks, then ask the owner to store it. */

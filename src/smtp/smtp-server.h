@@ -103,6 +103,12 @@ struct smtp_server_settings {
     unsigned max_recipients;
     unsigned max_errors;
     unsigned max_received;
+    /* Limits on the header section, checked at the end of the message
+     * (0: none): the unfolded Subject value, the number of fields, the
+     * octets of the whole section. */
+    size_t max_subject;
+    unsigned max_header_fields;
+    unsigned long long max_header_size;
     bool starttls;     /* offer STARTTLS (until TLS is on) */
     bool auth;         /* offer AUTH, once TLS is on */
     bool tls;          /* TLS from the start (implicit TLS) */

@@ -338,3 +338,59 @@ def test_too_many_received_headers_default_limit(server):
         r = send_data(c, received_headers(101) + b"Subject: loop\r\n\r\nbody\r\n")
         assert (r.code, r.enh) == (554, "5.4.6"), r
     assert_nothing_stored(server)
+
+
+def folded_subject(octets):
+    """A Subject field whose unfolded value is `octets` long, in lines of
+    at most 900 octets (each continuation line starts with a space)."""
+    parts, left = [], octets
+    while left > 0:
+        n = min(900, left)
+        parts.append(b" " + b"x" * (n - 1))
+        left -= n
+    return b"Subject:" + b"\r\n".join(parts) + b"\r\n"
+
+
+def test_subject_length_default_998(server):
+    """The default refuses the 3,501-octet Subject of pure spam, folded so
+    that no line is too long; 998 octets pass."""
+    with server.smtp() as c:
+        start_transaction(c)
+        r = send_data(c, folded_subject(3501) + b"\r\nbuy now\r\n")
+        assert (r.code, r.enh) == (554, "5.6.0"), r
+        assert b"3501" in r.text.encode() and b"998" in r.text.encode(), r
+        assert c.cmd("MAIL FROM:<a@b.org>").code == 250
+        assert c.cmd("RCPT TO:<alice@example.test>").code == 250
+        r = send_data(c, folded_subject(998) + b"\r\nfine\r\n")
+        assert r.code == 250, r
+    server.wait_for_maildir("alice", 1)
+    assert server.grep_log(r"NOQUEUE: reject: DATA from \[127\.0\.0\.1\]: 554 5\.6\.0 Message "
+                           r"refused: its Subject is 3501 octets long")
+    assert_nothing_stored(server, users=("bob", "carol"))
+
+
+def test_header_field_count_and_size(make_server):
+    srv = make_server(max_header_fields=20, max_header_size="2K", max_subject_length=0)
+    fields = lambda n: b"".join(b"X-Field-%d: value\r\n" % i for i in range(n))
+    with srv.smtp() as c:
+        start_transaction(c)
+        r = send_data(c, fields(20) + b"\r\nbody\r\n")
+        assert r.code == 250, r
+        assert c.cmd("MAIL FROM:<a@b.org>").code == 250
+        assert c.cmd("RCPT TO:<alice@example.test>").code == 250
+        r = send_data(c, fields(21) + b"\r\nbody\r\n")
+        assert (r.code, r.enh) == (554, "5.6.0"), r
+        # few fields, but a header section over 2 KiB (folded lines)
+        assert c.cmd("MAIL FROM:<a@b.org>").code == 250
+        assert c.cmd("RCPT TO:<carol@example.test>").code == 250
+        r = send_data(c, b"X-Big: a\r\n" + b" " + b"y" * 900 + b"\r\n" + b" " + b"y" * 900 +
+                      b"\r\n" + b" " + b"y" * 300 + b"\r\n\r\nbody\r\n")
+        assert (r.code, r.enh) == (552, "5.3.4"), r
+        # with max_subject_length=0 a long Subject is no longer refused
+        assert c.cmd("MAIL FROM:<a@b.org>").code == 250
+        assert c.cmd("RCPT TO:<carol@example.test>").code == 250
+        r = send_data(c, folded_subject(1500) + b"\r\nbody\r\n")
+        assert r.code == 250, r
+    srv.wait_for_maildir("bob", 1)
+    srv.wait_for_maildir("carol", 1)
+    assert_nothing_stored(srv, users=("alice",))

@@ -28,6 +28,9 @@ struct result {
     unsigned long long size;
     bool has_8bit;
     unsigned received;
+    unsigned header_fields;
+    unsigned long long header_size;
+    size_t subject_len;
     bool finish_crlf; /* BDAT: smtp_data_finish_chunks() */
     char message_id[256];
 };
@@ -74,6 +77,9 @@ static void run(const char *data, size_t n, bool dots, const size_t *cuts, size_
     r->size = p.size;
     r->has_8bit = p.has_8bit;
     r->received = p.received;
+    r->header_fields = p.header_fields;
+    r->header_size = p.header_size;
+    r->subject_len = p.subject_len;
     memcpy(r->message_id, p.message_id, p.mid_len);
     r->message_id[p.mid_len] = '\0';
     /* The size counts exactly the octets handed out. */
@@ -85,7 +91,9 @@ static bool same(const struct result *a, const struct result *b)
     return a->out.len == b->out.len && memcmp(a->out.data, b->out.data, a->out.len) == 0 &&
            a->consumed == b->consumed && a->done == b->done && a->errors == b->errors &&
            a->size == b->size && a->has_8bit == b->has_8bit && a->received == b->received &&
-           a->finish_crlf == b->finish_crlf && strcmp(a->message_id, b->message_id) == 0;
+           a->header_fields == b->header_fields && a->header_size == b->header_size &&
+           a->subject_len == b->subject_len && a->finish_crlf == b->finish_crlf &&
+           strcmp(a->message_id, b->message_id) == 0;
 }
 
 static void print_result(const char *what, const struct result *r)
@@ -300,6 +308,65 @@ static void test_smtp_data_received_and_8bit(void **state)
     }
 }
 
+/* The header section's measures behind max_subject_length,
+ * max_header_fields and max_header_size: fields counted at their first
+ * line, the section's octets with its CRLFs and the empty line, the
+ * longest Subject value unfolded (continuation lines with their leading
+ * blanks, the CRLFs between them not). */
+static void test_smtp_data_header_measures(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        unsigned fields;
+        unsigned long long size;
+        size_t subject;
+    } cases[] = {
+        {"Subject: hello\r\n\r\nbody\r\n.\r\n", 1, 18, 6},
+        {"From: a\r\nTo: b\r\n folded\r\nSUBJECT:x\r\n\r\n.\r\n", 3, 38, 1},
+        /* folded Subject: " part one" + " part two" */
+        {"Subject: part one\r\n part two\r\n\r\n.\r\n", 1, 32, 18},
+        /* the longest of two Subject fields; X-Subject is not one */
+        {"Subject: ab\r\nX-Subject: abcdefgh\r\nsubject: abcd\r\n\r\n.\r\n", 3, 51, 5},
+        /* a Subject in the body does not count */
+        {"To: x\r\n\r\nSubject: long long long\r\n.\r\n", 1, 9, 0},
+        /* no header at all */
+        {"\r\nbody\r\n.\r\n", 0, 2, 0},
+        {"Subject:\r\n\r\n.\r\n", 1, 12, 0},
+    };
+    for (size_t i = 0; i < N_ELEMS(cases); i++) {
+        struct result r;
+        run(cases[i].in, strlen(cases[i].in), true, NULL, 0, &r);
+        if (r.header_fields != cases[i].fields || r.header_size != cases[i].size ||
+            r.subject_len != cases[i].subject || !r.done)
+            fail_msg("case %zu: fields %u size %llu subject %zu done %d", i, r.header_fields,
+                     r.header_size, r.subject_len, r.done);
+        check_splits(cases[i].in, strlen(cases[i].in), true, &r);
+        buf_free(&r.out);
+    }
+    /* a 3,501-octet Subject folded into lines of at most 998 */
+    struct buf m;
+    buf_init(&m, BUF_UNLIMITED);
+    buf_append_str(&m, "Subject:");
+    size_t value = 0;
+    while (value < 3501) {
+        size_t line = 3501 - value < 900 ? 3501 - value : 900;
+        if (value)
+            buf_append_str(&m, "\r\n");
+        buf_append_char(&m, ' ');
+        for (size_t k = 1; k < line; k++)
+            buf_append_char(&m, 'x');
+        value += line;
+    }
+    buf_append_str(&m, "\r\n\r\nbody\r\n.\r\n");
+    struct result r;
+    run(m.data, m.len, true, NULL, 0, &r);
+    assert_int_equal(r.subject_len, 3501);
+    assert_int_equal(r.errors, 0);
+    buf_free(&r.out);
+    buf_free(&m);
+}
+
 /* The Message-ID: field's value, for the trace: the first such field of
  * the header section, unfolded, wherever the input is cut. */
 static void test_smtp_data_message_id(void **state)
@@ -383,6 +450,7 @@ int main(void)
         cmocka_unit_test(test_smtp_data_bdat),
         cmocka_unit_test(test_smtp_data_line_limit),
         cmocka_unit_test(test_smtp_data_received_and_8bit),
+        cmocka_unit_test(test_smtp_data_header_measures),
         cmocka_unit_test(test_smtp_data_message_id),
         cmocka_unit_test(test_smtp_data_long_message),
     };
