@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,7 +29,10 @@ struct spool_file {
     unsigned long long size;
     unsigned long long start; /* the message begins here (room for spool_file_prepend) */
     bool reserved;
-    int error; /* errno of the first write failure */
+    int error;   /* errno of the first write failure */
+    int dest_fd; /* the directory finish renames into */
+    void *map;   /* spool_file_map() */
+    size_t map_len;
 };
 
 int spool_create_dirs(const char *data_dir)
@@ -47,7 +51,7 @@ int spool_create_dirs(const char *data_dir)
 int spool_open(struct spool *sp, const char *data_dir, const char **error_r)
 {
     memset(sp, 0, sizeof(*sp));
-    sp->incoming_fd = sp->queue_fd = sp->free_fd = sp->hold_fd = -1;
+    sp->incoming_fd = sp->queue_fd = sp->free_fd = sp->hold_fd = sp->quarantine_fd = -1;
     char path[4096];
     snprintf(path, sizeof(path), "%s/spool", data_dir);
     sp->dir = xstrdup(path);
@@ -64,6 +68,7 @@ int spool_open(struct spool *sp, const char *data_dir, const char **error_r)
     mkdirat(sp->queue_fd, "../free", 0750);
     sp->free_fd = openat(sp->queue_fd, "../free", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     sp->hold_fd = openat(sp->queue_fd, "../hold", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    sp->quarantine_fd = openat(sp->queue_fd, "../quarantine", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     return 0;
 }
 
@@ -77,7 +82,9 @@ void spool_close(struct spool *sp)
         close(sp->free_fd);
     if (sp->hold_fd >= 0)
         close(sp->hold_fd);
-    sp->incoming_fd = sp->queue_fd = sp->free_fd = sp->hold_fd = -1;
+    if (sp->quarantine_fd >= 0)
+        close(sp->quarantine_fd);
+    sp->incoming_fd = sp->queue_fd = sp->free_fd = sp->hold_fd = sp->quarantine_fd = -1;
     x_free(&sp->free_names);
     sp->n_free = 0;
     x_free(&sp->dir);
@@ -212,7 +219,7 @@ static int take_free(struct spool *sp, const char *name)
             }
             continue; /* taken by someone else */
         }
-        int fd = openat(sp->incoming_fd, name, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+        int fd = openat(sp->incoming_fd, name, O_RDWR | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
         if (fd >= 0)
             return fd;
         unlinkat(sp->incoming_fd, name, 0);
@@ -227,7 +234,7 @@ struct spool_file *spool_file_create(struct spool *sp, char id[QUEUE_ID_LEN + 1]
         name_of(name, sizeof(name), id, "msg");
         int fd = take_free(sp, name);
         if (fd < 0)
-            fd = openat(sp->incoming_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+            fd = openat(sp->incoming_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
         if (fd < 0) {
             if (errno == EEXIST)
                 continue;
@@ -237,6 +244,7 @@ struct spool_file *spool_file_create(struct spool *sp, char id[QUEUE_ID_LEN + 1]
         f->sp = sp;
         memcpy(f->id, id, QUEUE_ID_LEN + 1);
         f->msg_fd = fd;
+        f->dest_fd = -1;
         return f;
     }
     errno = EEXIST;
@@ -338,6 +346,54 @@ int spool_file_prepend(struct spool_file *f, const void *data, size_t len)
 
 int spool_file_finish(struct spool_file *f, const struct envelope *env, struct sync_op *op)
 {
+    return spool_file_finish_into(f, env, op, SPOOL_DEST_QUEUE);
+}
+
+int spool_file_map(struct spool_file *f, const char **data_r, size_t *len_r)
+{
+    spool_file_unmap(f);
+    if (flush_wbuf(f) < 0) {
+        errno = f->error;
+        return -1;
+    }
+    *data_r = NULL;
+    *len_r = 0;
+    if (f->size == 0)
+        return 0;
+    /* mmap offsets are page-aligned: map from the page holding the start */
+    long page = sysconf(_SC_PAGESIZE);
+    unsigned long long base = f->start - f->start % (unsigned long long)page;
+    size_t len = (size_t)(f->start - base + f->size);
+    void *p = mmap(NULL, len, PROT_READ, MAP_SHARED, f->msg_fd, (off_t)base);
+    if (p == MAP_FAILED)
+        return -1;
+    f->map = p;
+    f->map_len = len;
+    *data_r = (const char *)p + (f->start - base);
+    *len_r = (size_t)f->size;
+    return 0;
+}
+
+void spool_file_unmap(struct spool_file *f)
+{
+    if (f->map)
+        munmap(f->map, f->map_len);
+    f->map = NULL;
+    f->map_len = 0;
+}
+
+int spool_file_finish_into(struct spool_file *f, const struct envelope *env, struct sync_op *op,
+                           enum spool_dest dest)
+{
+    int dest_fd = dest == SPOOL_DEST_HOLD         ? f->sp->hold_fd
+                  : dest == SPOOL_DEST_QUARANTINE ? f->sp->quarantine_fd
+                                                  : f->sp->queue_fd;
+    if (dest_fd < 0) {
+        errno = ENOENT;
+        return -1;
+    }
+    f->dest_fd = dest_fd;
+    spool_file_unmap(f);
     if (flush_wbuf(f) < 0) {
         errno = f->error;
         return -1;
@@ -372,8 +428,8 @@ int spool_file_finish(struct spool_file *f, const struct envelope *env, struct s
     name_of(name, sizeof(name), f->id, "msg");
     sync_op_init(op);
     sync_op_add_fd(op, f->msg_fd);
-    sync_op_add_rename(op, f->sp->incoming_fd, name, f->sp->queue_fd, name);
-    sync_op_add_dir(op, f->sp->queue_fd);
+    sync_op_add_rename(op, f->sp->incoming_fd, name, dest_fd, name);
+    sync_op_add_dir(op, dest_fd);
     return 0;
 }
 
@@ -397,9 +453,10 @@ void spool_file_done(struct spool_file **fp, bool committed)
     } else {
         /* A failed commit may have renamed the file or not: the message was
          * not acknowledged, so remove it wherever it is. */
-        close_and_remove(f, f->sp->queue_fd);
+        close_and_remove(f, f->dest_fd >= 0 ? f->dest_fd : f->sp->queue_fd);
         close_and_remove(f, f->sp->incoming_fd);
     }
+    spool_file_unmap(f);
     free(f->wbuf);
     x_free(fp);
 }
@@ -409,6 +466,7 @@ void spool_file_abort(struct spool_file **fp)
     struct spool_file *f = *fp;
     if (!f)
         return;
+    spool_file_unmap(f);
     close_and_remove(f, f->sp->incoming_fd);
     free(f->wbuf);
     x_free(fp);

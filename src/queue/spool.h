@@ -44,8 +44,9 @@ struct spool {
     char *dir;       /* .../spool */
     int incoming_fd; /* directory fds */
     int queue_fd;
-    int free_fd; /* -1 if spool/free is unusable: then no reuse */
-    int hold_fd; /* spool/hold, -1 if missing */
+    int free_fd;       /* -1 if spool/free is unusable: then no reuse */
+    int hold_fd;       /* spool/hold, -1 if missing */
+    int quarantine_fd; /* spool/quarantine, -1 if missing */
     /* Names of files seen in free/ and not yet taken by this process. */
     char (*free_names)[QUEUE_ID_LEN + 1];
     size_t n_free;
@@ -95,6 +96,20 @@ int spool_file_prepend(struct spool_file *f, const void *data, size_t len);
  * describe the commit (flush, rename into queue/, flush of queue/) in op.
  * env->size must be the octets written. Returns 0, or -1 with errno set. */
 int spool_file_finish(struct spool_file *f, const struct envelope *env, struct sync_op *op);
+/* Where spool_file_finish_into() puts a message: queue/ (to be
+ * delivered), hold/ (kept until the administrator releases it) or
+ * quarantine/ (kept until released or expired). */
+enum spool_dest { SPOOL_DEST_QUEUE, SPOOL_DEST_HOLD, SPOOL_DEST_QUARANTINE };
+/* spool_file_finish(), renaming into dest. -1 with errno ENOENT if that
+ * directory is missing. */
+int spool_file_finish_into(struct spool_file *f, const struct envelope *env, struct sync_op *op,
+                           enum spool_dest dest);
+/* The message written so far, mapped read-only (the buffered octets are
+ * written out first), for checks that need it whole. *data_r is NULL for
+ * an empty message. Unmap with spool_file_unmap() before finishing. 0, or
+ * -1 with errno. */
+int spool_file_map(struct spool_file *f, const char **data_r, size_t *len_r);
+void spool_file_unmap(struct spool_file *f);
 /* After the op is durable (or failed): close the files. If the op failed,
  * also remove whatever is left. Frees f. */
 void spool_file_done(struct spool_file **f, bool committed);

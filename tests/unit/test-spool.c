@@ -141,6 +141,58 @@ static void test_spool_reserve_prepend(void **state)
     spool_close(&sp);
 }
 
+/* The message being received, mapped whole for the content checks (with
+ * reserved room in front and the write buffer not yet flushed), then
+ * finished into hold/ and quarantine/ instead of queue/. */
+static void test_spool_map_and_finish_into(void **state)
+{
+    (void)state;
+    struct spool sp;
+    const char *err;
+    assert_int_equal(spool_open(&sp, base, &err), 0);
+    const enum spool_dest dests[] = {SPOOL_DEST_HOLD, SPOOL_DEST_QUARANTINE};
+    const char *const dirs[] = {"hold", "quarantine"};
+    for (size_t k = 0; k < 2; k++) {
+        char id[QUEUE_ID_LEN + 1];
+        struct spool_file *f = spool_file_create(&sp, id);
+        assert_non_null(f);
+        const char *data;
+        size_t len;
+        assert_int_equal(spool_file_map(f, &data, &len), 0);
+        assert_null(data);
+        assert_int_equal(len, 0);
+        assert_int_equal(spool_file_reserve(f, 5000), 0); /* the start is not page-aligned */
+        assert_int_equal(spool_file_write(f, message, strlen(message)), 0);
+        assert_int_equal(spool_file_map(f, &data, &len), 0);
+        assert_int_equal(len, strlen(message));
+        assert_memory_equal(data, message, len);
+        assert_int_equal(spool_file_write(f, "more\r\n", 6), 0);
+        assert_int_equal(spool_file_map(f, &data, &len), 0); /* again: a new map */
+        assert_int_equal(len, strlen(message) + 6);
+        assert_memory_equal(data + strlen(message), "more\r\n", 6);
+        struct envelope env;
+        envelope_init(&env);
+        memcpy(env.id, id, QUEUE_ID_LEN + 1);
+        env.size = spool_file_size(f);
+        env.sender = strdup("alice@example.org");
+        envelope_add_rcpt(&env, "bob@example.test", NULL, NULL, 0, ROUTE_LOCAL);
+        struct sync_op op;
+        assert_int_equal(spool_file_finish_into(f, &env, &op, dests[k]), 0);
+        sync_op_run_now(&op, SYNCER_FSYNC);
+        assert_int_equal(op.error, 0);
+        spool_file_done(&f, true);
+        envelope_free(&env);
+        char path[600];
+        snprintf(path, sizeof(path), "%s/spool/%s/%s.msg", base, dirs[k], id);
+        assert_int_equal(access(path, F_OK), 0);
+        snprintf(path, sizeof(path), "%s/spool/queue/%s.msg", base, id);
+        assert_int_equal(access(path, F_OK), -1);
+        snprintf(path, sizeof(path), "%s/spool/%s/%s.msg", base, dirs[k], id);
+        assert_int_equal(unlink(path), 0);
+    }
+    spool_close(&sp);
+}
+
 static void count_id(const char *id, void *arg)
 {
     (void)id;
@@ -559,6 +611,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spool_commit_read_remove),
         cmocka_unit_test(test_spool_reserve_prepend),
+        cmocka_unit_test(test_spool_map_and_finish_into),
         cmocka_unit_test(test_spool_abort_and_clean),
         cmocka_unit_test(test_spool_torn_file),
         cmocka_unit_test(test_spool_recycle),
