@@ -39,6 +39,7 @@
 #include "mime/header-stream.h"
 #include "queue/envelope.h"
 #include "queue/events.h"
+#include "policy/policy.h"
 #include "queue/spool.h"
 #include "smtp/smtp-server.h"
 #include "state/state-db.h"
@@ -84,6 +85,7 @@ struct smtpd {
     struct dns *dns;                  /* NULL if no resolver could be set up: no SPF */
     struct dmarc_orgdomain *od;       /* public suffixes; NULL: no DKIM/DMARC checks */
     struct dkim_key_cache *dkim_keys; /* parsed DKIM keys, kept across messages */
+    struct policy_config policy;      /* the content checks at the end of DATA */
     bool stopping;
 };
 
@@ -610,18 +612,24 @@ static enum smtp_decision cb_data_end(void *ctx, const struct smtp_data_result *
 }
 
 /* Refuse the message in progress at the end of DATA. */
-static void refuse_message(struct smtpd_conn *c, struct smtp_reply *r, const char *enh,
-                           const char *why)
+static void refuse_message_code(struct smtpd_conn *c, struct smtp_reply *r, int code,
+                                const char *enh, const char *why)
 {
     char from[SMTP_PATH_MAX * 4 + 1], text[600];
     str_printable(from, sizeof(from), c->env.sender, strlen(c->env.sender));
     str_printable(text, sizeof(text), why, strlen(why));
-    smtp_reply_set(r, 550, enh, "%s", text);
-    log_info("NOQUEUE: reject: DATA from [%s]: 550 %s %s; from=<%s>%s%s", c->ip, enh, text, from,
-             c->message_id[0] ? " message-id=" : "", c->message_id);
+    smtp_reply_set(r, code, enh, "%s", text);
+    log_info("NOQUEUE: reject: DATA from [%s]: %d %s %s; from=<%s>%s%s", c->ip, code, enh, text,
+             from, c->message_id[0] ? " message-id=" : "", c->message_id);
     if (c->file)
         spool_file_abort(&c->file);
     c->qid[0] = '\0';
+}
+
+static void refuse_message(struct smtpd_conn *c, struct smtp_reply *r, const char *enh,
+                           const char *why)
+{
+    refuse_message_code(c, r, 550, enh, why);
 }
 
 /* Count the message in the DMARC aggregate data of its policy domain. */
@@ -741,11 +749,37 @@ static void add_auth_results(struct smtpd_conn *c)
     buf_free(&h);
 }
 
+/* The content policy on the whole message (policy.h). False if the
+ * message is refused (r set); else v says what becomes of it. */
+static bool check_content(struct smtpd_conn *c, struct policy_verdict *v, struct smtp_reply *r)
+{
+    const char *data;
+    size_t len;
+    if (spool_file_map(c->file, &data, &len) < 0) {
+        log_error("%s: cannot read the message back for the content checks: %s", c->qid,
+                  strerror(errno));
+        spool_file_abort(&c->file);
+        c->qid[0] = '\0';
+        smtp_reply_set(r, 451, "4.3.0", "Temporary failure: cannot check the message");
+        return false;
+    }
+    policy_check_message(&c->d->policy, data, len, v);
+    spool_file_unmap(c->file);
+    if (v->action == POLICY_REJECT) {
+        refuse_message_code(c, r, v->code, v->enh, v->text);
+        return false;
+    }
+    return true;
+}
+
 static enum smtp_decision data_end_decide(struct smtpd_conn *c, const struct smtp_data_result *res,
                                           struct smtp_reply *r)
 {
     const struct smtp_mail_args *m = smtp_server_mail(c->session);
     struct envelope *env = &c->env;
+    struct policy_verdict pv;
+    if (!check_content(c, &pv, r))
+        return SMTP_DECIDED;
     add_auth_results(c);
     memcpy(env->id, c->qid, sizeof(env->id));
     env->arrival = (long long)time(NULL);
@@ -1239,6 +1273,8 @@ static void make_settings(struct smtpd *d)
         set->max_header_fields = (unsigned)d->cfg->max_header_fields;
         set->max_header_size = (unsigned long long)d->cfg->max_header_size;
     }
+    d->policy.mime_max_depth = (unsigned)d->cfg->mime_max_depth;
+    d->policy.mime_max_parts = (unsigned)d->cfg->mime_max_parts;
     bool tls = d->tls != NULL;
     d->settings[SERVICE_SMTP].starttls = tls && d->cfg->smtp_starttls;
     d->settings[SERVICE_SMTP].auth = tls && d->cfg->smtp_auth;

@@ -121,6 +121,12 @@ static const struct config_key_def config_keys[] = {
     {"max_header_size", CT_SIZE, "1M", 0, 1 * GIB, OFF(max_header_size), NULL,
      "Largest header section a message may have, in octets (suffixes K, M, G); a larger one is "
      "refused with `552 5.3.4`. 0: no limit."},
+    {"mime_max_depth", CT_INT, "20", 0, 100, OFF(mime_max_depth), NULL,
+     "Deepest nesting of MIME parts (multiparts and attached messages) a message may have; a "
+     "deeper one is refused at the end of DATA with `554 5.6.0`. 0: no limit."},
+    {"mime_max_parts", CT_INT, "1000", 0, 10000, OFF(mime_max_parts), NULL,
+     "Most MIME parts a message may have, itself included; more are refused with "
+     "`554 5.6.0`. 0: no limit."},
     {"relay_networks", CT_CIDR_LIST, "", 0, 0, OFF(relay_networks), NULL,
      "Client networks (comma-separated CIDR) allowed to send to any domain without "
      "authentication. Empty (the default) means no client may relay."},

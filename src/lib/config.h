@@ -49,6 +49,8 @@ struct config {
     long long max_subject_length;
     long long max_header_fields;
     long long max_header_size;
+    long long mime_max_depth;
+    long long mime_max_parts;
     struct config_list relay_networks;
     bool spf_check;
     bool spf_reject_fail;

@@ -394,3 +394,53 @@ def test_header_field_count_and_size(make_server):
     srv.wait_for_maildir("bob", 1)
     srv.wait_for_maildir("carol", 1)
     assert_nothing_stored(srv, users=("alice",))
+
+
+def nested_mime(depth, extra_parts=0):
+    """A message (bytes, CRLF) built by Python's email package: `depth`
+    multipart/mixed levels, each with a text part, the innermost text at
+    depth `depth`; `extra_parts` more attachments at the top level."""
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.text import MIMEText
+    from email.mime.application import MIMEApplication
+    top = MIMEMultipart()
+    top["Subject"] = "nested %d" % depth
+    top["From"] = "a@b.org"
+    level = top
+    for i in range(depth - 1):
+        level.attach(MIMEText("level %d" % i))
+        inner = MIMEMultipart()
+        level.attach(inner)
+        level = inner
+    level.attach(MIMEText("innermost"))
+    for k in range(extra_parts):
+        top.attach(MIMEApplication(b"data %d" % k, Name="f%d.bin" % k))
+    return top.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def test_mime_depth_and_parts(make_server):
+    srv = make_server(mime_max_depth=3, mime_max_parts=12)
+    with srv.smtp() as c:
+        start_transaction(c)
+        r = send_data(c, nested_mime(3))
+        assert r.code == 250, r
+        assert c.cmd("MAIL FROM:<a@b.org>").code == 250
+        assert c.cmd("RCPT TO:<alice@example.test>").code == 250
+        r = send_data(c, nested_mime(4))
+        assert (r.code, r.enh) == (554, "5.6.0"), r
+        assert "nested 4 deep, more than the 3" in r.text, r
+        # depth 1 (the message, its text part) plus 10 attachments: 12 parts
+        assert c.cmd("MAIL FROM:<a@b.org>").code == 250
+        assert c.cmd("RCPT TO:<carol@example.test>").code == 250
+        r = send_data(c, nested_mime(1, extra_parts=10))
+        assert r.code == 250, r
+        assert c.cmd("MAIL FROM:<a@b.org>").code == 250
+        assert c.cmd("RCPT TO:<alice@example.test>").code == 250
+        r = send_data(c, nested_mime(1, extra_parts=11))
+        assert (r.code, r.enh) == (554, "5.6.0"), r
+        assert "13 MIME parts, more than the 12" in r.text, r
+    srv.wait_for_maildir("bob", 1)
+    srv.wait_for_maildir("carol", 1)
+    assert_nothing_stored(srv, users=("alice",))
+    assert srv.grep_log(r"NOQUEUE: reject: DATA from \[127\.0\.0\.1\]: 554 5\.6\.0 Message refused: "
+                        r"MIME parts nested 4 deep")
