@@ -55,12 +55,12 @@ static void json_rcpts(const struct envelope *env)
     printf("]");
 }
 
-static void json_message(const struct envelope *env, bool held)
+void cmd_message_json(const struct envelope *env, const char *flag, bool on)
 {
     printf("{\"id\":\"%s\",\"size\":%llu,\"arrival\":%lld,\"sender\":", env->id, env->size,
            env->arrival);
     cmd_json_string(stdout, env->sender);
-    printf(",\"held\":%s,", held ? "true" : "false");
+    printf(",\"%s\":%s,", flag, on ? "true" : "false");
     json_rcpts(env);
     printf("}");
 }
@@ -73,7 +73,7 @@ static void text_time(long long t, char *out, size_t size)
     strftime(out, size, "%b %e %H:%M:%S", &tm);
 }
 
-static void text_message(const struct envelope *env, bool held)
+void cmd_message_text(const struct envelope *env, bool held)
 {
     char when[32];
     text_time(env->arrival, when, sizeof(when));
@@ -111,9 +111,9 @@ static void list_one(const char *id, void *arg)
         return;
     if (lc->json) {
         printf("%s", lc->n ? "," : "");
-        json_message(&env, lc->held);
+        cmd_message_json(&env, "held", lc->held);
     } else {
-        text_message(&env, lc->held);
+        cmd_message_text(&env, lc->held);
     }
     lc->n++;
     envelope_free(&env);
@@ -219,8 +219,7 @@ static void flush_one(const char *id, void *arg)
 
 /* What the administrator did, for postino trace, when the queue manager
  * is not there to record it (it records what goes through its socket). */
-static void record_event(const struct config *cfg, const char *id, const char *kind,
-                         const char *text)
+void cmd_record_event(const struct config *cfg, const char *id, const char *kind, const char *text)
 {
     char *err = NULL;
     struct events *e = events_open(cfg->data_dir, &err);
@@ -290,10 +289,10 @@ int cmd_queue(int argc, char **argv)
             rc = 1;
         } else {
             if (c.json) {
-                json_message(&env, held);
+                cmd_message_json(&env, "held", held);
                 printf("\n");
             } else {
-                text_message(&env, held);
+                cmd_message_text(&env, held);
                 printf("  client %s helo %s proto %s, body %s%s\n", env.client ? env.client : "-",
                        env.helo ? env.helo : "-", env.proto ? env.proto : "-",
                        env.body_8bit ? "8BITMIME" : "7BIT", env.smtputf8 ? ", SMTPUTF8" : "");
@@ -306,7 +305,7 @@ int cmd_queue(int argc, char **argv)
             rc = 1;
         } else {
             printf("%s released\n", id);
-            record_event(cfg, id, "released", "released by the administrator");
+            cmd_record_event(cfg, id, "released", "released by the administrator");
         }
     } else {
         char command[600];
@@ -328,11 +327,12 @@ int cmd_queue(int argc, char **argv)
                 rc = edit_envelope(&sp, id, strcmp(sub, "bounce") == 0) < 0 ? 1 : 0;
                 if (rc == 0) {
                     printf("%s: done (takes effect when postino runs)\n", id);
-                    record_event(cfg, id, sub[0] == 'b' ? "bounce" : "retry",
-                                 sub[0] == 'b' ? "to be returned to the sender (the administrator, "
-                                                 "while postino was stopped)"
-                                               : "to be tried again at once (the administrator, "
-                                                 "while postino was stopped)");
+                    cmd_record_event(cfg, id, sub[0] == 'b' ? "bounce" : "retry",
+                                     sub[0] == 'b'
+                                         ? "to be returned to the sender (the administrator, "
+                                           "while postino was stopped)"
+                                         : "to be tried again at once (the administrator, "
+                                           "while postino was stopped)");
                 }
             } else if (strcmp(sub, "hold") == 0) {
                 rc = spool_hold(&sp, id) < 0 ? 1 : 0;
@@ -340,7 +340,7 @@ int cmd_queue(int argc, char **argv)
                     cmd_error("%s: %s", id, strerror(errno));
                 else {
                     printf("%s held\n", id);
-                    record_event(cfg, id, "held", "held by the administrator");
+                    cmd_record_event(cfg, id, "held", "held by the administrator");
                 }
             } else if (from) {
                 struct from_ctx fc = {&sp, argv[3], 0};
@@ -352,7 +352,7 @@ int cmd_queue(int argc, char **argv)
                     cmd_error("%s: %s", id, strerror(errno));
                 else {
                     printf("%s deleted\n", id);
-                    record_event(cfg, id, "deleted", "deleted by the administrator");
+                    cmd_record_event(cfg, id, "deleted", "deleted by the administrator");
                 }
             }
         }

@@ -36,6 +36,7 @@ struct trace_ctx {
     char related[MAX_QIDS][16]; /* notifications found in the events */
     size_t nrelated;
     bool deleted, held_ev;
+    char set_aside[2048]; /* the last "held" or "quarantined" event's text */
 };
 
 static void print_time(double t)
@@ -87,6 +88,8 @@ static void on_event(const struct event *ev, void *arg)
     }
     if (strcmp(ev->kind, "deleted") == 0)
         t->deleted = true;
+    if (strcmp(ev->kind, "held") == 0 || strcmp(ev->kind, "quarantined") == 0)
+        str_copy(t->set_aside, sizeof(t->set_aside), ev->text);
     if (strcmp(ev->kind, "notified") == 0 && t->nrelated < MAX_QIDS) {
         const char *p = strstr(ev->text, "notification ");
         if (p && queue_id_valid(p + 13, QUEUE_ID_LEN))
@@ -99,11 +102,15 @@ static void present_state(struct spool *sp, const char *qid, struct trace_ctx *t
 {
     struct envelope env;
     const char *err;
-    bool missing = true, held = false;
+    bool missing = true, held = false, quarantined = false;
     int r = spool_read_envelope(sp, qid, &env, &err, &missing);
     if (r < 0 && missing) {
         r = spool_read_held_envelope(sp, qid, &env, &err);
         held = r == 0;
+    }
+    if (r < 0 && missing) {
+        r = spool_read_quarantined_envelope(sp, qid, &env, &err);
+        quarantined = r == 0;
     }
     if (t->json)
         printf("],\"state\":[");
@@ -116,8 +123,13 @@ static void present_state(struct spool *sp, const char *qid, struct trace_ctx *t
             char word[3000];
             switch (rc->status) {
             case RCPT_PENDING:
-                snprintf(word, sizeof(word), "%s",
-                         held ? "held by the administrator" : "in transit");
+                if (held || quarantined)
+                    snprintf(word, sizeof(word), "%s",
+                             t->set_aside[0] ? t->set_aside
+                             : held          ? "held by the administrator"
+                                             : "quarantined");
+                else
+                    snprintf(word, sizeof(word), "in transit");
                 break;
             case RCPT_DEFERRED: {
                 char when[32];

@@ -25,6 +25,7 @@ int cmd_dkim(int argc, char **argv);
 int cmd_dmarc(int argc, char **argv);
 int cmd_dns_records(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_quarantine(int argc, char **argv);
 
 /* Options every subcommand shares. */
 struct cmd_common {
@@ -78,5 +79,16 @@ int cmd_dkim_key_value(const struct config *cfg, const struct state_dkim_key *k,
                        char **error_r);
 /* Print "NAME. IN TXT "..." "..."" (value split into 255-octet strings). */
 void cmd_zone_txt(FILE *f, const char *name, const char *value);
+
+/* One spooled message for postino queue and postino quarantine: as text
+ * (marked with "!" when held or quarantined) or as a JSON object with the
+ * boolean field flag. */
+struct envelope;
+void cmd_message_text(const struct envelope *env, bool marked);
+void cmd_message_json(const struct envelope *env, const char *flag, bool on);
+/* Record what the administrator did in the message history (postino
+ * trace); a failure is reported, not fatal. */
+struct config;
+void cmd_record_event(const struct config *cfg, const char *id, const char *kind, const char *text);
 
 #endif

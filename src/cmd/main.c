@@ -23,6 +23,7 @@ static const struct {
     {"domain", cmd_domain, "add, delete, list mail domains"},
     {"trace", cmd_trace, "what happened to a message, and where it is now"},
     {"queue", cmd_queue, "list, show, flush, retry, hold, release, delete, bounce"},
+    {"quarantine", cmd_quarantine, "list, show, release, delete what the content policy set aside"},
     {"transport", cmd_transport, "where mail for a domain goes (relay, LMTP, refuse...)"},
     {"dkim", cmd_dkim, "DKIM signing keys: generate, list, show, delete"},
     {"dns-records", cmd_dns_records, "the DNS records to publish for a domain (MX, SPF, DKIM...)"},

@@ -722,6 +722,16 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* Quarantined mail is kept quarantine_retention, then removed. */
+static void expire_quarantine(struct queue *q)
+{
+    long long before = (long long)time(NULL) - q->cfg->quarantine_retention;
+    size_t n = spool_quarantine_expire(&q->spool, before);
+    if (n)
+        log_info("removed %zu quarantined message%s older than %lld days", n, n == 1 ? "" : "s",
+                 q->cfg->quarantine_retention / 86400);
+}
+
 static void on_scan(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -730,6 +740,7 @@ static void on_scan(evutil_socket_t fd, short what, void *arg)
     spool_scan(&q->spool, load, q);
     /* The history is kept for 30 days. */
     events_prune(q->events, now_s() - 30 * 86400);
+    expire_quarantine(q);
 }
 
 static void on_events_timer(evutil_socket_t fd, short what, void *arg)

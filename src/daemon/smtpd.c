@@ -772,6 +772,26 @@ static bool check_content(struct smtpd_conn *c, struct policy_verdict *v, struct
     return true;
 }
 
+/* DISCARD: the client is told the message was queued (it must not try
+ * again or learn what the policy looks for); the message is dropped, and
+ * the log and the trace say so and why. */
+static enum smtp_decision discard_message(struct smtpd_conn *c, const struct policy_verdict *v,
+                                          struct smtp_reply *r)
+{
+    record_received(c);
+    char from[SMTP_PATH_MAX * 4 + 1];
+    str_printable(from, sizeof(from), c->env.sender, strlen(c->env.sender));
+    log_info("%s: discard: %s; from=<%s>, client=[%s]", c->qid, v->why, from, c->ip);
+    for (size_t i = 0; i < c->env.nrcpts; i++)
+        events_add(c->d->events, c->qid, "discarded", c->env.rcpts[i].addr,
+                   "discarded by the content policy: %s", v->why);
+    smtp_reply_set(r, 250, "2.0.0", "Ok: queued as %s", c->qid);
+    spool_file_abort(&c->file);
+    c->qid[0] = '\0';
+    c->messages++;
+    return SMTP_DECIDED;
+}
+
 static enum smtp_decision data_end_decide(struct smtpd_conn *c, const struct smtp_data_result *res,
                                           struct smtp_reply *r)
 {
@@ -796,7 +816,12 @@ static enum smtp_decision data_end_decide(struct smtpd_conn *c, const struct smt
     env->helo = xstrdup(smtp_server_helo(c->session));
     free(env->proto);
     env->proto = xstrdup(protocol_name(c));
-    if (spool_file_finish(c->file, env, &c->op) < 0) {
+    if (pv.action == POLICY_DISCARD)
+        return discard_message(c, &pv, r);
+    enum spool_dest dest = pv.action == POLICY_HOLD         ? SPOOL_DEST_HOLD
+                           : pv.action == POLICY_QUARANTINE ? SPOOL_DEST_QUARANTINE
+                                                            : SPOOL_DEST_QUEUE;
+    if (spool_file_finish_into(c->file, env, &c->op, dest) < 0) {
         log_error("%s: cannot write the queue file: %s", c->qid, strerror(errno));
         spool_file_abort(&c->file);
         c->qid[0] = '\0';
@@ -806,6 +831,11 @@ static enum smtp_decision data_end_decide(struct smtpd_conn *c, const struct smt
     /* Recorded now, so that it comes before what the queue manager does
      * with the message (it may see it before the commit returns). */
     record_received(c);
+    if (dest != SPOOL_DEST_QUEUE) {
+        const char *kind = dest == SPOOL_DEST_HOLD ? "held" : "quarantined";
+        log_info("%s: %s: %s", c->qid, dest == SPOOL_DEST_HOLD ? "hold" : "quarantine", pv.why);
+        events_add(c->d->events, c->qid, kind, NULL, "%s by the content policy: %s", kind, pv.why);
+    }
     c->op.done = commit_done;
     c->op.arg = c;
     c->commit_pending = true;

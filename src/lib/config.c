@@ -127,6 +127,10 @@ static const struct config_key_def config_keys[] = {
     {"mime_max_parts", CT_INT, "1000", 0, 10000, OFF(mime_max_parts), NULL,
      "Most MIME parts a message may have, itself included; more are refused with "
      "`554 5.6.0`. 0: no limit."},
+    {"quarantine_retention", CT_DURATION, "30d", 1 * HOUR, 3650 * DAY, OFF(quarantine_retention),
+     NULL,
+     "How long a message the content policy quarantined is kept (`postino quarantine list`) "
+     "before it is removed; checked at each queue scan."},
     {"relay_networks", CT_CIDR_LIST, "", 0, 0, OFF(relay_networks), NULL,
      "Client networks (comma-separated CIDR) allowed to send to any domain without "
      "authentication. Empty (the default) means no client may relay."},

@@ -51,6 +51,7 @@ struct config {
     long long max_header_size;
     long long mime_max_depth;
     long long mime_max_parts;
+    long long quarantine_retention;
     struct config_list relay_networks;
     bool spf_check;
     bool spf_reject_fail;

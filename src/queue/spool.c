@@ -658,16 +658,46 @@ int spool_release(struct spool *sp, const char *id)
     return move_message(sp->hold_fd, sp->queue_fd, id);
 }
 
-int spool_delete(struct spool *sp, const char *id)
+static int delete_in(int dirfd, const char *id)
 {
     char name[64];
+    if (dirfd < 0) {
+        errno = ENOENT;
+        return -1;
+    }
     name_of(name, sizeof(name), id, "msg");
-    if (unlinkat(sp->queue_fd, name, 0) < 0)
+    if (unlinkat(dirfd, name, 0) < 0)
         return -1;
     name_of(name, sizeof(name), id, "env");
-    unlinkat(sp->queue_fd, name, 0);
-    fsync(sp->queue_fd);
+    unlinkat(dirfd, name, 0);
+    fsync(dirfd);
     return 0;
+}
+
+int spool_delete(struct spool *sp, const char *id)
+{
+    return delete_in(sp->queue_fd, id);
+}
+
+int spool_read_quarantined_envelope(struct spool *sp, const char *id, struct envelope *env,
+                                    const char **error_r)
+{
+    bool missing;
+    if (sp->quarantine_fd < 0) {
+        *error_r = "no spool/quarantine";
+        return -1;
+    }
+    return read_envelope_in(sp->quarantine_fd, id, env, error_r, &missing);
+}
+
+int spool_quarantine_release(struct spool *sp, const char *id)
+{
+    return move_message(sp->quarantine_fd, sp->queue_fd, id);
+}
+
+int spool_quarantine_delete(struct spool *sp, const char *id)
+{
+    return delete_in(sp->quarantine_fd, id);
 }
 
 int spool_write_envelope(struct spool *sp, const struct envelope *env, struct sync_op *op,
@@ -773,6 +803,37 @@ size_t spool_scan_held(struct spool *sp, void (*fn)(const char *id, void *arg), 
 {
     struct scan_state st = {fn, arg, 0};
     each_name(sp->hold_fd, scan_one, &st);
+    return st.n;
+}
+
+size_t spool_scan_quarantined(struct spool *sp, void (*fn)(const char *id, void *arg), void *arg)
+{
+    struct scan_state st = {fn, arg, 0};
+    each_name(sp->quarantine_fd, scan_one, &st);
+    return st.n;
+}
+
+struct expire_state {
+    struct spool *sp;
+    long long before;
+    size_t n;
+};
+
+static void expire_one(const char *id, void *arg)
+{
+    struct expire_state *st = arg;
+    char name[64];
+    name_of(name, sizeof(name), id, "msg");
+    struct stat sb;
+    if (fstatat(st->sp->quarantine_fd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+        (long long)sb.st_mtim.tv_sec < st->before && delete_in(st->sp->quarantine_fd, id) == 0)
+        st->n++;
+}
+
+size_t spool_quarantine_expire(struct spool *sp, long long before)
+{
+    struct expire_state st = {sp, before, 0};
+    spool_scan_quarantined(sp, expire_one, &st);
     return st.n;
 }
 

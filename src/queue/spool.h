@@ -151,6 +151,18 @@ int spool_read_held_envelope(struct spool *sp, const char *id, struct envelope *
 /* Call fn for every held message. Returns the count. */
 size_t spool_scan_held(struct spool *sp, void (*fn)(const char *id, void *arg), void *arg);
 
+/* Quarantine: messages the content policy set aside (spool/quarantine).
+ * Scan, read, release (back into queue/, to be delivered), delete one, or
+ * delete those that arrived before `before` (unix time, from the file's
+ * modification time). Same returns as their queue/hold counterparts;
+ * spool_quarantine_expire returns the number removed. */
+size_t spool_scan_quarantined(struct spool *sp, void (*fn)(const char *id, void *arg), void *arg);
+int spool_read_quarantined_envelope(struct spool *sp, const char *id, struct envelope *env,
+                                    const char **error_r);
+int spool_quarantine_release(struct spool *sp, const char *id);
+int spool_quarantine_delete(struct spool *sp, const char *id);
+size_t spool_quarantine_expire(struct spool *sp, long long before);
+
 /* Call fn for the ID of every message in queue/. Returns the count. */
 size_t spool_scan(struct spool *sp, void (*fn)(const char *id, void *arg), void *arg);
 
