@@ -1,0 +1,248 @@
+/* attachment-archive: look inside archive attachments with libarchive,
+ * from memory, entry by entry, within the policy's bounds. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <string.h>
+
+#include "attachment-private.h"
+#include "lib/buf.h"
+#include "lib/str.h"
+
+/* Bytes asked of libarchive at a time when reading an entry. */
+#define ARCHIVE_READ_CHUNK ((size_t)64 * 1024)
+/* Longest name given to the single entry of a compressed stream. */
+#define ARCHIVE_STREAM_NAME_MAX 256
+
+/* True if data starts like an archive or compressed stream of a format
+ * we read: a reading failure then says "damaged", not "not an archive". */
+static bool has_archive_magic(const unsigned char *d, size_t len)
+{
+    static const struct {
+        const char *magic;
+        size_t len;
+    } m[] = {
+        {"PK\x03\x04", 4},         /* zip */
+        {"Rar!\x1a\x07", 6},       /* rar 1.5 to 5 */
+        {"7z\xbc\xaf\x27\x1c", 6}, /* 7z */
+        {"\x1f\x8b", 2},           /* gzip */
+        {"BZh", 3},                /* bzip2 */
+        {"\xfd"
+         "7zXZ\x00",
+         6}, /* xz */
+    };
+    for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+        if (len >= m[i].len && memcmp(d, m[i].magic, m[i].len) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A reader for the formats and filters we trust: all built in, none
+ * running an external program (a filter that would falls back to one
+ * and returns ARCHIVE_WARN, which is refused). */
+static struct archive *reader_new(void)
+{
+    struct archive *a = archive_read_new();
+    if (!a)
+        return NULL;
+    if (archive_read_support_format_zip(a) != ARCHIVE_OK ||
+        archive_read_support_format_7zip(a) != ARCHIVE_OK ||
+        archive_read_support_format_rar(a) != ARCHIVE_OK ||
+        archive_read_support_format_rar5(a) != ARCHIVE_OK ||
+        archive_read_support_format_tar(a) != ARCHIVE_OK ||
+        archive_read_support_format_raw(a) != ARCHIVE_OK ||
+        archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
+        archive_read_support_filter_bzip2(a) != ARCHIVE_OK ||
+        archive_read_support_filter_xz(a) != ARCHIVE_OK ||
+        archive_read_support_filter_lzma(a) != ARCHIVE_OK) {
+        archive_read_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+/* The name of a compressed stream's single entry: the container's name
+ * without its last extension ("a.exe.gz" → "a.exe"), "data" if none. */
+static void stream_entry_name(const char *container, char *out, size_t size)
+{
+    const char *base = container;
+    for (const char *s = container; *s; s++) {
+        if (*s == '/' || *s == '\\')
+            base = s + 1;
+    }
+    const char *dot = strrchr(base, '.');
+    if (!dot || dot == base || str_copyn(out, size, base, (size_t)(dot - base)) != 0)
+        str_copy(out, size, "data");
+}
+
+/* The file name of an entry path (after its last '/' or '\\'). */
+static const char *base_name(const char *path)
+{
+    const char *base = path;
+    for (const char *s = path; *s; s++) {
+        if (*s == '/' || *s == '\\')
+            base = s + 1;
+    }
+    return base;
+}
+
+/* Read the current entry into b (whose max is the entry's allowance).
+ * Returns 0 when all of it was read, 1 when it is longer than b's max,
+ * or the libarchive status (< 0) of a failed read. */
+static int read_entry(struct archive *a, struct buf *b)
+{
+    for (;;) {
+        size_t room = b->max - b->len;
+        if (room == 0) {
+            char probe;
+            la_ssize_t n = archive_read_data(a, &probe, 1);
+            if (n < 0)
+                return (int)n;
+            return n > 0 ? 1 : 0;
+        }
+        size_t want = room < ARCHIVE_READ_CHUNK ? room : ARCHIVE_READ_CHUNK;
+        char *p = buf_reserve(b, want);
+        if (!p)
+            return 1;
+        la_ssize_t n = archive_read_data(a, p, want);
+        if (n < 0)
+            return (int)n;
+        if (n == 0)
+            return 0;
+        buf_commit(b, (size_t)n);
+    }
+}
+
+/* Report a reading failure: encrypted if libarchive saw encryption,
+ * damaged otherwise. */
+static void report_failure(struct attachment_ctx *ctx, struct archive *a, struct archive_entry *e,
+                           size_t path_len)
+{
+    if ((e && archive_entry_is_encrypted(e)) || archive_read_has_encrypted_entries(a) > 0)
+        attachment_report(ctx, path_len, ATTACH_ENCRYPTED, "encrypted archive");
+    else
+        attachment_report(ctx, path_len, ATTACH_UNREADABLE, "damaged archive");
+}
+
+/* Judge the current (regular file) entry named name, whose path is
+ * already pushed; archive_path is the length of the archive's path.
+ * Returns false when the rest of the archive cannot be read. */
+static bool check_entry(struct attachment_ctx *ctx, struct archive *a, struct archive_entry *e,
+                        const char *name, size_t archive_path, unsigned depth)
+{
+    const struct attachment_policy *p = ctx->policy;
+    if (attachment_check_name(ctx, name))
+        return true;
+    if (archive_entry_is_encrypted(e)) {
+        attachment_report(ctx, ctx->path_len, ATTACH_ENCRYPTED, "encrypted archive");
+        return archive_read_data_skip(a) >= ARCHIVE_WARN;
+    }
+    if (archive_entry_size_is_set(e) && archive_entry_size(e) >= 0 &&
+        (unsigned long long)archive_entry_size(e) > p->max_entry_bytes) {
+        attachment_report(ctx, ctx->path_len, ATTACH_TOO_LARGE,
+                          "archive entry too large to inspect");
+        ctx->stop = true;
+        return false;
+    }
+    size_t left = p->max_total_bytes - ctx->bytes;
+    struct buf b;
+    buf_init(&b, p->max_entry_bytes < left ? p->max_entry_bytes : left);
+    int r = read_entry(a, &b);
+    ctx->bytes += b.len;
+    bool go_on = true;
+    if (r == 1) {
+        attachment_report(ctx, ctx->path_len, ATTACH_TOO_LARGE,
+                          b.max == p->max_entry_bytes ? "archive entry too large to inspect"
+                                                      : "archive too large to inspect");
+        ctx->stop = true;
+        go_on = false;
+    } else if (r < 0) {
+        report_failure(ctx, a, e, ctx->path_len);
+        go_on = r >= ARCHIVE_FAILED; /* a FAILED entry may be skipped; FATAL ends it */
+    } else {
+        const unsigned char *d = (const unsigned char *)(b.data ? b.data : "");
+        if (str_eq_ci(name, "[Content_Types].xml") &&
+            memmem(d, b.len, "application/vnd.ms-office.vbaProject", 36)) {
+            attachment_report(ctx, archive_path, ATTACH_BLOCKED,
+                              "macro-enabled Office document (VBA project)");
+        } else {
+            attachment_check_content(ctx, name, d, b.len, depth);
+        }
+    }
+    buf_free(&b);
+    return go_on;
+}
+
+bool attachment_archive_check(struct attachment_ctx *ctx, const char *name,
+                              const unsigned char *data, size_t len, unsigned depth)
+{
+    size_t archive_path = ctx->path_len;
+    bool magic = has_archive_magic(data, len);
+    struct archive *a = reader_new();
+    if (!a) {
+        if (magic)
+            attachment_report(ctx, archive_path, ATTACH_UNREADABLE, "archive reader unavailable");
+        return magic;
+    }
+    if (archive_read_open_memory(a, data, len) != ARCHIVE_OK) {
+        if (magic)
+            attachment_report(ctx, archive_path, ATTACH_UNREADABLE, "damaged archive");
+        archive_read_free(a);
+        return magic;
+    }
+    bool is_archive = false;
+    struct archive_entry *e;
+    for (;;) {
+        int r = archive_read_next_header(a, &e);
+        if (r == ARCHIVE_EOF)
+            break;
+        if (!is_archive) {
+            /* the raw format takes anything: only a decompressed stream counts */
+            if (archive_format(a) == ARCHIVE_FORMAT_RAW && archive_filter_count(a) <= 1)
+                break;
+            is_archive = true;
+            if (depth >= ctx->max_depth) {
+                attachment_report(ctx, archive_path, ATTACH_BLOCKED, "archive nested too deep");
+                break;
+            }
+        }
+        if (r < ARCHIVE_WARN) {
+            report_failure(ctx, a, NULL, archive_path);
+            break;
+        }
+        if (++ctx->entries > ctx->policy->max_entries) {
+            attachment_report(ctx, archive_path, ATTACH_TOO_LARGE,
+                              "too many archive entries to inspect");
+            ctx->stop = true;
+            break;
+        }
+        char stream_name[ARCHIVE_STREAM_NAME_MAX];
+        const char *ename;
+        if (archive_format(a) == ARCHIVE_FORMAT_RAW) {
+            stream_entry_name(name, stream_name, sizeof(stream_name));
+            ename = stream_name;
+        } else {
+            ename = archive_entry_pathname(e);
+            if (!ename)
+                ename = archive_entry_pathname_utf8(e);
+            if (!ename)
+                ename = "?";
+        }
+        if (str_eq_ci(base_name(ename), "vbaProject.bin")) {
+            attachment_report(ctx, archive_path, ATTACH_BLOCKED,
+                              "macro-enabled Office document (vbaProject.bin)");
+            break;
+        }
+        if (archive_entry_filetype(e) != AE_IFREG)
+            continue;
+        size_t saved = attachment_path_push(ctx, ename);
+        bool go_on = check_entry(ctx, a, e, ename, archive_path, depth + 1);
+        attachment_path_pop(ctx, saved);
+        if (!go_on || ctx->stop)
+            break;
+    }
+    if (!is_archive && magic && !ctx->stop && ctx->result->verdict == ATTACH_OK)
+        attachment_report(ctx, archive_path, ATTACH_UNREADABLE, "damaged archive");
+    archive_read_free(a);
+    return is_archive || magic;
+}
