@@ -37,19 +37,20 @@ static bool has_archive_magic(const unsigned char *d, size_t len)
     return false;
 }
 
-/* A reader for the formats and filters we trust: all built in, none
+/* A reader for the formats and filters we trust (raw_only: compressed
+ * streams only): all built in, none
  * running an external program (a filter that would falls back to one
  * and returns ARCHIVE_WARN, which is refused). */
-static struct archive *reader_new(void)
+static struct archive *reader_new(bool raw_only)
 {
     struct archive *a = archive_read_new();
     if (!a)
         return NULL;
-    if (archive_read_support_format_zip(a) != ARCHIVE_OK ||
-        archive_read_support_format_7zip(a) != ARCHIVE_OK ||
-        archive_read_support_format_rar(a) != ARCHIVE_OK ||
-        archive_read_support_format_rar5(a) != ARCHIVE_OK ||
-        archive_read_support_format_tar(a) != ARCHIVE_OK ||
+    if ((!raw_only && (archive_read_support_format_zip(a) != ARCHIVE_OK ||
+                       archive_read_support_format_7zip(a) != ARCHIVE_OK ||
+                       archive_read_support_format_rar(a) != ARCHIVE_OK ||
+                       archive_read_support_format_rar5(a) != ARCHIVE_OK ||
+                       archive_read_support_format_tar(a) != ARCHIVE_OK)) ||
         archive_read_support_format_raw(a) != ARCHIVE_OK ||
         archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
         archive_read_support_filter_bzip2(a) != ARCHIVE_OK ||
@@ -173,34 +174,46 @@ static bool check_entry(struct attachment_ctx *ctx, struct archive *a, struct ar
     return go_on;
 }
 
-bool attachment_archive_check(struct attachment_ctx *ctx, const char *name,
-                              const unsigned char *data, size_t len, unsigned depth)
+/* What scan() found. */
+enum scan_result {
+    SCAN_NOT_ARCHIVE,  /* nothing libarchive reads as an archive */
+    SCAN_DONE,         /* an archive, judged (findings reported) */
+    SCAN_EMPTY_STREAM, /* a compressed stream an archive format took for an empty
+                          archive (tar reads zeros so): to be read as a stream */
+};
+
+/* Judge data as an archive with a reader of every format we trust, or of
+ * compressed streams only (raw_only). */
+static enum scan_result scan(struct attachment_ctx *ctx, const char *name,
+                             const unsigned char *data, size_t len, unsigned depth, bool raw_only,
+                             bool magic)
 {
     size_t archive_path = ctx->path_len;
-    bool magic = has_archive_magic(data, len);
-    struct archive *a = reader_new();
+    struct archive *a = reader_new(raw_only);
     if (!a) {
         if (magic)
             attachment_report(ctx, archive_path, ATTACH_UNREADABLE, "archive reader unavailable");
-        return magic;
+        return magic ? SCAN_DONE : SCAN_NOT_ARCHIVE;
     }
     if (archive_read_open_memory(a, data, len) != ARCHIVE_OK) {
-        if (magic)
-            attachment_report(ctx, archive_path, ATTACH_UNREADABLE, "damaged archive");
         archive_read_free(a);
-        return magic;
+        return SCAN_NOT_ARCHIVE;
     }
-    bool is_archive = false;
+    enum scan_result res = SCAN_NOT_ARCHIVE;
     struct archive_entry *e;
     for (;;) {
         int r = archive_read_next_header(a, &e);
-        if (r == ARCHIVE_EOF)
+        if (r == ARCHIVE_EOF) {
+            if (res == SCAN_NOT_ARCHIVE && archive_filter_count(a) > 1 &&
+                archive_format(a) != ARCHIVE_FORMAT_RAW)
+                res = SCAN_EMPTY_STREAM;
             break;
-        if (!is_archive) {
+        }
+        if (res == SCAN_NOT_ARCHIVE) {
             /* the raw format takes anything: only a decompressed stream counts */
             if (archive_format(a) == ARCHIVE_FORMAT_RAW && archive_filter_count(a) <= 1)
                 break;
-            is_archive = true;
+            res = SCAN_DONE;
             if (depth >= ctx->max_depth) {
                 attachment_report(ctx, archive_path, ATTACH_BLOCKED, "archive nested too deep");
                 break;
@@ -241,8 +254,18 @@ bool attachment_archive_check(struct attachment_ctx *ctx, const char *name,
         if (!go_on || ctx->stop)
             break;
     }
-    if (!is_archive && magic && !ctx->stop && ctx->result->verdict == ATTACH_OK)
-        attachment_report(ctx, archive_path, ATTACH_UNREADABLE, "damaged archive");
     archive_read_free(a);
-    return is_archive || magic;
+    return res;
+}
+
+bool attachment_archive_check(struct attachment_ctx *ctx, const char *name,
+                              const unsigned char *data, size_t len, unsigned depth)
+{
+    bool magic = has_archive_magic(data, len);
+    enum scan_result res = scan(ctx, name, data, len, depth, false, magic);
+    if (res == SCAN_EMPTY_STREAM)
+        res = scan(ctx, name, data, len, depth, true, magic);
+    if (res == SCAN_NOT_ARCHIVE && magic && ctx->result->verdict == ATTACH_OK)
+        attachment_report(ctx, ctx->path_len, ATTACH_UNREADABLE, "damaged archive");
+    return res != SCAN_NOT_ARCHIVE || magic;
 }
