@@ -23,7 +23,8 @@ static char *load_error(const char *path, const char *why)
 
 struct rule_table *rule_table_load(const char *path, char **error_r)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* O_NONBLOCK: a FIFO in place of the file must not block the open. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         *error_r = load_error(path, strerror(errno));
         return NULL;

@@ -1,4 +1,5 @@
 /* Unit tests of src/policy/rule-parse.c and src/policy/rules.c. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -625,6 +626,51 @@ static void test_rules_backtracking(void **state)
     rule_table_free(&t);
 }
 
+/* Several threads match against one table at the same time. */
+struct thread_arg {
+    const struct rule_table *t;
+    const char *failure; /* NULL if every match was right */
+};
+
+static void *match_thread(void *p)
+{
+    struct thread_arg *arg = p;
+    char subject[64];
+    for (int i = 0; i < 2000 && arg->failure == NULL; i++) {
+        int n = snprintf(subject, sizeof(subject), "Subject: item %d", i);
+        if (n < 0 || (size_t)n >= sizeof(subject)) {
+            arg->failure = "snprintf";
+            break;
+        }
+        struct rule_match m;
+        if (rule_table_match(arg->t, subject, (size_t)n, &m) != 1)
+            arg->failure = "no match";
+        /* The expanded text is the number just written. */
+        else if (strcmp(m.text, subject + 14) != 0)
+            arg->failure = "wrong text";
+    }
+    return NULL;
+}
+
+static void test_rules_threads(void **state)
+{
+    (void)state;
+    struct rule_table *t = parse_ok("/^Subject: item (\\d+)/ WARN $1\n");
+    pthread_t threads[4];
+    struct thread_arg args[4];
+    for (size_t i = 0; i < N_ELEMS(threads); i++) {
+        args[i].t = t;
+        args[i].failure = NULL;
+        assert_int_equal(pthread_create(&threads[i], NULL, match_thread, &args[i]), 0);
+    }
+    for (size_t i = 0; i < N_ELEMS(threads); i++) {
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+        if (args[i].failure != NULL)
+            fail_msg("thread %zu: %s", i, args[i].failure);
+    }
+    rule_table_free(&t);
+}
+
 static void test_rules_action_names(void **state)
 {
     (void)state;
@@ -660,6 +706,7 @@ int main(void)
         cmocka_unit_test(test_rules_limits),
         cmocka_unit_test(test_rules_load),
         cmocka_unit_test(test_rules_backtracking),
+        cmocka_unit_test(test_rules_threads),
         cmocka_unit_test(test_rules_action_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
