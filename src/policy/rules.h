@@ -29,7 +29,8 @@
  *
  * Subjects are bytes (no UTF-8 mode; (*UTF) is refused). Every regex is
  * compiled once at load, JIT-compiled when possible, and run with match,
- * depth and heap limits, so no regex can hang a session.
+ * depth and heap limits (the JIT code honours the match limit and its own
+ * stack limit), so no regex can hang a session.
  *
  * Threads: a table is immutable once loaded; rule_table_match() allocates
  * its own match data on each call, so any number of threads may match
