@@ -11,6 +11,7 @@
 #include "lib/net.h"
 #include "lib/privs.h"
 #include "lib/tls.h"
+#include "policy/policy-tables.h"
 #include "state/state-dkim.h"
 #include "state/state-domain.h"
 #include "state/state-resolve.h"
@@ -113,6 +114,15 @@ int cmd_check_config(int argc, char **argv)
     if (!cfg)
         return 1;
     int problems = 0;
+    struct policy_tables pt;
+    char *polerr = NULL;
+    if (policy_tables_load(cfg, &pt, &polerr) < 0) {
+        cmd_error("content policy: %s", polerr);
+        free(polerr);
+        problems++;
+    } else {
+        policy_tables_free(&pt);
+    }
     const char *subs[] = {"state/postino.db", "spool/incoming", "spool/queue", "mail"};
     for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
         char path[4096];

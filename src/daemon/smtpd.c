@@ -39,6 +39,7 @@
 #include "mime/header-stream.h"
 #include "queue/envelope.h"
 #include "queue/events.h"
+#include "policy/policy-tables.h"
 #include "policy/policy.h"
 #include "queue/spool.h"
 #include "smtp/smtp-server.h"
@@ -48,10 +49,11 @@
 #include "state/state-domain.h"
 #include "state/state-resolve.h"
 
-#define PULL_MAX          (SMTP_ANY_LINE_MAX + 2)
-#define READ_HIGH_WATER   (256 * 1024) /* input buffered before reading pauses */
-#define FLUSH_POLLS_MAX   1000         /* 10 s for the last replies to leave */
-#define AUTH_RESULTS_ROOM 8192         /* reserved in front of a message */
+#define PULL_MAX            (SMTP_ANY_LINE_MAX + 2)
+#define READ_HIGH_WATER     (256 * 1024) /* input buffered before reading pauses */
+#define FLUSH_POLLS_MAX     1000         /* 10 s for the last replies to leave */
+#define AUTH_RESULTS_ROOM   8192         /* reserved in front of a message */
+#define POLICY_PREPEND_ROOM 16384        /* ... more when content rules may PREPEND */
 
 struct smtpd;
 
@@ -85,7 +87,7 @@ struct smtpd {
     struct dns *dns;                  /* NULL if no resolver could be set up: no SPF */
     struct dmarc_orgdomain *od;       /* public suffixes; NULL: no DKIM/DMARC checks */
     struct dkim_key_cache *dkim_keys; /* parsed DKIM keys, kept across messages */
-    struct policy_config policy;      /* the content checks at the end of DATA */
+    struct policy_tables policy;      /* the content policy (rules, attachments, limits) */
     bool stopping;
 };
 
@@ -119,8 +121,10 @@ struct smtpd_conn {
     char first_rcpt[SMTP_PATH_MAX + 1];
     char message_id[256];
     struct spool_file *file;
-    struct header_stream *hs;       /* the message's header, on its way to the file */
-    struct msgauth *ma;             /* its DKIM and DMARC checks, or NULL */
+    struct header_stream *hs; /* the message's header, on its way to the file */
+    struct msgauth *ma;       /* its DKIM and DMARC checks, or NULL */
+    struct policy_verdict pv; /* its content policy verdict, with pv_live */
+    bool pv_live;
     struct smtp_data_result ma_res; /* the end of DATA, waiting for them */
     char auth_summary[512];         /* "dkim=pass d=... dmarc=pass", for the trace */
     struct dmarc_verdict dmarc;     /* valid with have_dmarc */
@@ -189,6 +193,9 @@ static void reset_transaction(struct smtpd_conn *c)
     msgauth_free(&c->ma);
     c->auth_summary[0] = '\0';
     c->have_dmarc = false;
+    if (c->pv_live)
+        policy_verdict_free(&c->pv);
+    c->pv_live = false;
     if (c->file)
         spool_file_abort(&c->file);
     c->qid[0] = '\0';
@@ -430,6 +437,15 @@ static bool header_field(void *arg, const char *field, size_t len)
                  c->qid, c->ip);
         return false;
     }
+    if (c->pv_live && c->d->policy.config.header_checks) {
+        struct buf insert;
+        buf_init(&insert, 64 * 1024);
+        bool keep = policy_header_field(&c->d->policy.config, field, len, &c->pv, &insert);
+        if (insert.len && c->file)
+            spool_file_write(c->file, insert.data, insert.len); /* PREPEND: before the field */
+        buf_free(&insert);
+        return keep;
+    }
     return true;
 }
 
@@ -459,9 +475,14 @@ static enum smtp_decision data_start_decide(struct smtpd_conn *c, struct smtp_re
     struct smtpd *d = c->d;
     bool check_dkim = d->cfg->dkim_verify && d->dns && d->od && c->service == SERVICE_SMTP &&
                       !c->auth_user && !c->relay_ok;
-    /* room for Authentication-Results, known at the end of the message
-     * (only when there will be one: the room is a hole in the file) */
-    if (c->file && (c->spf || check_dkim) && spool_file_reserve(c->file, AUTH_RESULTS_ROOM) < 0) {
+    /* room for Authentication-Results and PREPEND lines of the content
+     * rules, known at the end of the message (only when there may be some:
+     * the room is a hole in the file) */
+    const struct policy_config *pc = &d->policy.config;
+    bool rules = pc->header_checks || pc->mime_header_checks || pc->body_checks;
+    size_t room =
+        (c->spf || check_dkim ? AUTH_RESULTS_ROOM : 0) + (rules ? POLICY_PREPEND_ROOM : 0);
+    if (c->file && room && spool_file_reserve(c->file, room) < 0) {
         spool_file_abort(&c->file);
         errno = EIO;
     }
@@ -483,6 +504,10 @@ static enum smtp_decision data_start_decide(struct smtpd_conn *c, struct smtp_re
     spool_file_write(c->file, hdr.data, hdr.len);
     buf_free(&hdr);
     header_stream_free(&c->hs);
+    if (c->pv_live)
+        policy_verdict_free(&c->pv);
+    policy_verdict_init(&c->pv);
+    c->pv_live = true;
     c->hs = header_stream_new(header_field, header_out, c);
     msgauth_free(&c->ma);
     c->auth_summary[0] = '\0';
@@ -749,10 +774,63 @@ static void add_auth_results(struct smtpd_conn *c)
     buf_free(&h);
 }
 
+/* WARN matches, redirects and rules that failed, one log line each. */
+static void log_policy_lines(struct smtpd_conn *c, const struct policy_verdict *v)
+{
+    const char *p = v->log.data, *end = p ? p + v->log.len : NULL;
+    while (p && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        char line[1200];
+        str_printable(line, sizeof(line), p, n);
+        log_info("%s: %s", c->qid, line);
+        p += n + 1;
+    }
+}
+
+/* REDIRECT: the message goes to addr alone, routed as if given at RCPT.
+ * -1 with r set if it cannot be (the message is then not accepted). */
+static int redirect_envelope(struct smtpd_conn *c, const char *addr, struct smtp_reply *r)
+{
+    const char *at = strrchr(addr, '@');
+    char local[SMTP_LOCAL_MAX + 1], domain[SMTP_DOMAIN_MAX + 1];
+    if (!at || str_copyn(local, sizeof(local), addr, (size_t)(at - addr)) < 0 ||
+        str_copy(domain, sizeof(domain), at + 1) < 0) {
+        refuse_message_code(c, r, 451, "4.3.5", "Temporary failure: bad REDIRECT address");
+        return -1;
+    }
+    struct resolve_result res;
+    enum resolve_status st = state_resolve(c->d->db, local, domain, &res);
+    if (st == RESOLVE_TEMPFAIL || st == RESOLVE_UNKNOWN || st == RESOLVE_LOOP) {
+        if (st == RESOLVE_TEMPFAIL)
+            log_warn("%s: REDIRECT to <%s>: account database error: %s", c->qid, addr,
+                     state_db_error(c->d->db));
+        else
+            log_warn("%s: REDIRECT to <%s>: no such recipient here", c->qid, addr);
+        refuse_message_code(c, r, 451, "4.3.5",
+                            "Temporary failure: the content policy's REDIRECT cannot be done");
+        return -1;
+    }
+    envelope_clear_rcpts(&c->env);
+    if (st == RESOLVE_OK) {
+        for (size_t i = 0; i < res.n; i++)
+            envelope_add_rcpt(&c->env, res.dests[i].addr, addr, NULL, 0,
+                              res.dests[i].local ? ROUTE_LOCAL : ROUTE_REMOTE);
+        resolve_result_free(&res);
+    } else {
+        envelope_add_rcpt(&c->env, addr, NULL, NULL, 0, ROUTE_REMOTE);
+    }
+    return 0;
+}
+
 /* The content policy on the whole message (policy.h). False if the
  * message is refused (r set); else v says what becomes of it. */
 static bool check_content(struct smtpd_conn *c, struct policy_verdict *v, struct smtp_reply *r)
 {
+    if (!c->pv_live) { /* no header seen (BDAT of nothing): start one */
+        policy_verdict_init(&c->pv);
+        c->pv_live = true;
+    }
     const char *data;
     size_t len;
     if (spool_file_map(c->file, &data, &len) < 0) {
@@ -763,12 +841,20 @@ static bool check_content(struct smtpd_conn *c, struct policy_verdict *v, struct
         smtp_reply_set(r, 451, "4.3.0", "Temporary failure: cannot check the message");
         return false;
     }
-    policy_check_message(&c->d->policy, data, len, v);
+    policy_check_message(&c->d->policy.config, data, len, v);
     spool_file_unmap(c->file);
+    log_policy_lines(c, v);
     if (v->action == POLICY_REJECT) {
+        if (v->why[0] && strcmp(v->why, v->text) != 0)
+            log_info("%s: reject: %s", c->qid, v->why);
         refuse_message_code(c, r, v->code, v->enh, v->text);
         return false;
     }
+    if (v->prepend.len && spool_file_prepend(c->file, v->prepend.data, v->prepend.len) < 0)
+        log_warn("%s: the PREPEND lines of the content rules did not fit: %s", c->qid,
+                 strerror(errno));
+    if (v->redirect[0] && v->action != POLICY_DISCARD && redirect_envelope(c, v->redirect, r) < 0)
+        return false;
     return true;
 }
 
@@ -797,9 +883,9 @@ static enum smtp_decision data_end_decide(struct smtpd_conn *c, const struct smt
 {
     const struct smtp_mail_args *m = smtp_server_mail(c->session);
     struct envelope *env = &c->env;
-    struct policy_verdict pv;
-    if (!check_content(c, &pv, r))
+    if (!check_content(c, &c->pv, r))
         return SMTP_DECIDED;
+    const struct policy_verdict pv = c->pv; /* the action and why; the buffers stay c->pv's */
     add_auth_results(c);
     memcpy(env->id, c->qid, sizeof(env->id));
     env->arrival = (long long)time(NULL);
@@ -1303,8 +1389,7 @@ static void make_settings(struct smtpd *d)
         set->max_header_fields = (unsigned)d->cfg->max_header_fields;
         set->max_header_size = (unsigned long long)d->cfg->max_header_size;
     }
-    d->policy.mime_max_depth = (unsigned)d->cfg->mime_max_depth;
-    d->policy.mime_max_parts = (unsigned)d->cfg->mime_max_parts;
+
     bool tls = d->tls != NULL;
     d->settings[SERVICE_SMTP].starttls = tls && d->cfg->smtp_starttls;
     d->settings[SERVICE_SMTP].auth = tls && d->cfg->smtp_auth;
@@ -1347,6 +1432,9 @@ int smtpd_main(struct daemon_env *env)
         }
     }
     make_settings(&d);
+    char *polerr = NULL;
+    if (policy_tables_load(d.cfg, &d.policy, &polerr) < 0)
+        log_fatal("content policy: %s", polerr);
     if (d.cfg->dkim_verify) {
         const char *pslerr = NULL;
         d.od = dmarc_orgdomain_new(NULL, &pslerr);
@@ -1416,6 +1504,7 @@ int smtpd_main(struct daemon_env *env)
     dns_free(&d.dns);
     dmarc_orgdomain_free(&d.od);
     dkim_key_cache_free(&d.dkim_keys);
+    policy_tables_free(&d.policy);
     tls_server_unref(&d.tls);
     event_free(d.events_ev);
     events_close(&d.events);

@@ -21,6 +21,7 @@
 
 #include "daemon.h"
 #include "lib/log.h"
+#include "policy/policy-tables.h"
 #include "lib/net.h"
 #include "lib/privs.h"
 #include "lib/str.h"
@@ -387,6 +388,13 @@ int supervisor_main(struct config *cfg)
         log_fatal("cannot create %s: %s", path, strerror(errno));
     if (s.root && chown(path, 0, s.service.gid) < 0)
         log_fatal("cannot chown %s: %s", path, strerror(errno));
+    /* A bad rule file stops the start here, with its file and line, rather
+     * than in smtpd, which would be restarted again and again. */
+    struct policy_tables pt;
+    char *polerr = NULL;
+    if (policy_tables_load(cfg, &pt, &polerr) < 0)
+        log_fatal("content policy: %s", polerr);
+    policy_tables_free(&pt);
     open_lock(cfg, &s.lock_fd);
     bind_sockets(&s);
 

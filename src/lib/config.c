@@ -45,6 +45,8 @@ static const struct config_enum log_target_enum[] = {
 static const struct config_enum log_level_enum[] = {
     {"debug", LOG_DEBUG},     {"info", LOG_INFO}, {"notice", LOG_NOTICE},
     {"warning", LOG_WARNING}, {"error", LOG_ERR}, {NULL, 0}};
+static const struct config_enum attachment_action_enum[] = {
+    {"reject", 1}, {"quarantine", 2}, {"accept", 0}, {NULL, 0}};
 static const struct config_enum spool_sync_enum[] = {
     {"fsync", SPOOL_SYNC_FSYNC}, {"syncfs", SPOOL_SYNC_SYNCFS}, {NULL, 0}};
 
@@ -127,6 +129,34 @@ static const struct config_key_def config_keys[] = {
     {"mime_max_parts", CT_INT, "1000", 0, 10000, OFF(mime_max_parts), NULL,
      "Most MIME parts a message may have, itself included; more are refused with "
      "`554 5.6.0`. 0: no limit."},
+    {"header_checks", CT_PATH, "", 0, 4096, OFF(header_checks), NULL,
+     "Rule file for the header fields of each message, in the format of Postfix's pcre tables: "
+     "`/regex/flags ACTION text` per line (REJECT, DISCARD, HOLD, QUARANTINE, WARN, PREPEND, "
+     "REDIRECT, IGNORE, DUNNO, OK; see docs/content-policy.md). A relative path starts at "
+     "data_dir. Empty: none. A bad rule stops the server with the file and line."},
+    {"mime_header_checks", CT_PATH, "", 0, 4096, OFF(mime_header_checks), NULL,
+     "Rule file for the header fields of the MIME parts (attachments). Empty: header_checks "
+     "applies to them too, as in Postfix."},
+    {"body_checks", CT_PATH, "", 0, 4096, OFF(body_checks), NULL,
+     "Rule file for each body line of each MIME part, as sent (no transfer decoding). Empty: "
+     "none."},
+    {"attachment_checks", CT_BOOL, "yes", 0, 0, OFF(attachment_checks), NULL,
+     "Refuse messages with dangerous attachments with `554 5.7.1` naming the file: executables "
+     "and scripts by name (exe, scr, com, pif, bat, cmd, js, jse, vbs, vbe, wsf, hta, jar, lnk, "
+     "iso, img, macro-enabled Office files; double extensions such as invoice.pdf.exe) and by "
+     "their content whatever their name, also inside zip, rar, 7z, tar and gzip archives."},
+    {"attachment_extra_extensions", CT_STRING, "", 0, 2000, OFF(attachment_extra_extensions), NULL,
+     "More file name extensions to refuse, comma-separated (`msi, ps1`)."},
+    {"attachment_archive_depth", CT_INT, "3", 0, 8, OFF(attachment_archive_depth), NULL,
+     "Archives inside archives are opened this deep; a deeper one is refused."},
+    {"attachment_encrypted", CT_ENUM, "reject", 0, 0, OFF(attachment_encrypted),
+     attachment_action_enum,
+     "What becomes of a message with an encrypted archive, which cannot be looked into: "
+     "`reject`, `quarantine` or `accept`."},
+    {"attachment_uninspectable", CT_ENUM, "reject", 0, 0, OFF(attachment_uninspectable),
+     attachment_action_enum,
+     "What becomes of a message with an archive too large or too damaged to look into in full: "
+     "`reject`, `quarantine` or `accept`."},
     {"quarantine_retention", CT_DURATION, "30d", 1 * HOUR, 3650 * DAY, OFF(quarantine_retention),
      NULL,
      "How long a message the content policy quarantined is kept (`postino quarantine list`) "

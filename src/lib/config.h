@@ -52,6 +52,14 @@ struct config {
     long long mime_max_depth;
     long long mime_max_parts;
     long long quarantine_retention;
+    char *header_checks;
+    char *mime_header_checks;
+    char *body_checks;
+    bool attachment_checks;
+    char *attachment_extra_extensions;
+    long long attachment_archive_depth;
+    int attachment_encrypted;     /* enum attachment_action */
+    int attachment_uninspectable; /* enum attachment_action */
     struct config_list relay_networks;
     bool spf_check;
     bool spf_reject_fail;

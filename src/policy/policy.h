@@ -1,44 +1,86 @@
-/* policy: the content checks made on a whole message before the final
- * reply to DATA, so that what is refused is never accepted and bounced
- * later (DESIGN.md: policy judges, smtpd replies and stores).
+/* policy: the content checks made on a message before the final reply to
+ * DATA, so that what is refused is never accepted and bounced later
+ * (DESIGN.md: policy judges, smtpd replies and stores).
  *
- * The checks here look at the message as received (CRLF lines, the
- * header fields postino added in front included): its MIME structure
- * against the configured limits. The checks made while the message
- * streams in (line lengths, Received: count, header section limits) are
- * the SMTP server's (smtp-server.h). */
+ * Two entry points, both pure (no I/O, no logging):
+ *
+ *   policy_header_field()   each field of the message's own header
+ *                           section as it streams in: header_checks;
+ *   policy_check_message()  the whole message at the end: MIME limits,
+ *                           the headers of the MIME parts (mime_header_checks,
+ *                           or header_checks when none is set, as Postfix
+ *                           does), the body lines of every leaf part
+ *                           (body_checks, on the octets as sent: no
+ *                           transfer decoding) and every attachment
+ *                           (attachment.h), decoded.
+ *
+ * Both add to one verdict. A stronger action replaces a weaker one (REJECT
+ * over DISCARD over QUARANTINE over HOLD over accept), and the first rule
+ * of each strength is the one reported. WARN matches, PREPEND lines, a
+ * REDIRECT and the rules that hit a PCRE2 limit are collected for the
+ * caller to log and apply. FILTER is not supported by postino's delivery:
+ * a table using it is refused by policy_tables_check(). */
 #ifndef POSTINO_POLICY_H
 #define POSTINO_POLICY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
-/* What the administrator configured (0: no limit). */
+#include "lib/buf.h"
+#include "policy/attachment.h"
+#include "policy/rules.h"
+
+/* What the administrator configured (0 / NULL: no such check). The tables
+ * and the attachment policy are the caller's and outlive the calls. */
 struct policy_config {
     unsigned mime_max_depth; /* nesting of multipart and message/rfc822 parts */
     unsigned mime_max_parts; /* MIME parts in all, the message itself counted */
+    const struct rule_table *header_checks;
+    const struct rule_table *mime_header_checks;
+    const struct rule_table *body_checks;
+    const struct attachment_policy *attachments;
 };
 
-/* What becomes of the message. */
+/* What becomes of the message, weakest first. */
 enum policy_action {
     POLICY_ACCEPT,     /* store and deliver */
-    POLICY_REJECT,     /* refuse with code, enh and text */
-    POLICY_DISCARD,    /* 250 to the client, then dropped */
     POLICY_HOLD,       /* stored in the hold queue */
     POLICY_QUARANTINE, /* stored in quarantine */
+    POLICY_DISCARD,    /* 250 to the client, then dropped */
+    POLICY_REJECT,     /* refuse with code, enh and text */
 };
+
+#define POLICY_WHY_MAX 600
 
 struct policy_verdict {
     enum policy_action action;
-    int code;       /* POLICY_REJECT: 5xx or 4xx */
-    char enh[16];   /* its enhanced status code */
-    char text[400]; /* its text, for the client */
-    char why[300];  /* what decided, in plain words, for the log and trace */
+    int code;                         /* POLICY_REJECT: 5xx */
+    char enh[16];                     /* its enhanced status code */
+    char text[400];                   /* its text, for the client */
+    char why[POLICY_WHY_MAX];         /* what decided, in plain words, for the log and trace */
+    struct buf prepend;               /* PREPEND lines (CRLF) for the front of the message */
+    struct buf log;                   /* WARN matches and rule errors, one line each (LF) */
+    char redirect[RULE_TEXT_MAX + 1]; /* REDIRECT: the one recipient, "" if none */
 };
 
-/* Check data[0..len) (the whole message) and fill v; v->action is
- * POLICY_ACCEPT when nothing objects. Never fails. */
+/* Start (and end) a verdict: POLICY_ACCEPT, nothing collected. */
+void policy_verdict_init(struct policy_verdict *v);
+void policy_verdict_free(struct policy_verdict *v);
+
+/* Check one field of the message's header section (field[0..len), as
+ * received, folding and final CRLF included) with header_checks. Returns
+ * false if the field is to be removed (IGNORE). A PREPEND's line goes to
+ * insert (CRLF-terminated): the caller writes it just before the field. */
+bool policy_header_field(const struct policy_config *pc, const char *field, size_t len,
+                         struct policy_verdict *v, struct buf *insert);
+
+/* Check data[0..len) (the whole message) and add to v. */
 void policy_check_message(const struct policy_config *pc, const char *data, size_t len,
                           struct policy_verdict *v);
+
+/* Whether a table can be used (actions postino applies): 0, or -1 with a
+ * message naming the table and line in *error_r (caller frees). */
+int policy_table_usable(const struct rule_table *t, char **error_r);
 
 /* The name of an action, for logs ("accept", "reject", ...). */
 const char *policy_action_name(enum policy_action a);

@@ -92,6 +92,14 @@ const char *rule_table_name(const struct rule_table *t)
     return t->name;
 }
 
+unsigned rule_table_find_action(const struct rule_table *t, enum rule_action action)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (t->rules[i].kind == RULE_KIND_MATCH && t->rules[i].action == action)
+            return t->rules[i].line;
+    return 0;
+}
+
 /* Run one rule's regex: 1 matched, 0 not, -1 with m->error. */
 static int regex_run(const struct rule_table *t, const struct rule *r, const char *subject,
                      size_t len, pcre2_match_data *md, struct rule_match *m)

@@ -22,7 +22,7 @@ void envelope_init(struct envelope *env)
     memset(env, 0, sizeof(*env));
 }
 
-void envelope_free(struct envelope *env)
+void envelope_clear_rcpts(struct envelope *env)
 {
     for (size_t i = 0; i < env->nrcpts; i++) {
         struct envelope_rcpt *r = &env->rcpts[i];
@@ -33,6 +33,13 @@ void envelope_free(struct envelope *env)
         free(r->relay);
     }
     free(env->rcpts);
+    env->rcpts = NULL;
+    env->nrcpts = 0;
+}
+
+void envelope_free(struct envelope *env)
+{
+    envelope_clear_rcpts(env);
     free(env->sender);
     free(env->envid);
     free(env->client);

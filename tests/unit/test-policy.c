@@ -33,6 +33,7 @@ static void check(const struct policy_config *pc, const struct buf *b, enum poli
                   const char *text_has)
 {
     struct policy_verdict v;
+    policy_verdict_init(&v);
     policy_check_message(pc, b->data, b->len, &v);
     if (v.action != want || (text_has && !strstr(v.text, text_has)))
         fail_msg("got %s \"%s\", want %s with \"%s\"", policy_action_name(v.action), v.text,
@@ -42,6 +43,7 @@ static void check(const struct policy_config *pc, const struct buf *b, enum poli
         assert_string_equal(v.enh, "5.6.0");
         assert_true(v.why[0] != '\0');
     }
+    policy_verdict_free(&v);
 }
 
 static void test_mime_depth(void **state)
@@ -90,11 +92,13 @@ static void test_empty_and_no_limits(void **state)
     (void)state;
     struct policy_config none = {0};
     struct policy_verdict v;
+    policy_verdict_init(&v);
     policy_check_message(&none, NULL, 0, &v);
     assert_int_equal(v.action, POLICY_ACCEPT);
     struct policy_config pc = {.mime_max_depth = 1, .mime_max_parts = 1};
     policy_check_message(&pc, NULL, 0, &v);
     assert_int_equal(v.action, POLICY_ACCEPT);
+    policy_verdict_free(&v);
     assert_string_equal(policy_action_name(POLICY_QUARANTINE), "quarantine");
 }
 
