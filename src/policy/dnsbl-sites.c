@@ -8,14 +8,15 @@
 #include "lib/str.h"
 
 #define ERROR_MAX 1024 /* bytes of an error message */
+#define SHOWN_MAX 100  /* bytes of the entry quoted in it */
 
 /* Why an entry was refused, with the entry made printable. */
 static int fail(char **error_r, const char *entry, size_t n, const char *why)
 {
-    char shown[DNSBL_ENTRY_MAX * 4 + 1];
+    char shown[SHOWN_MAX * 4 + 1];
     struct buf b;
     buf_init(&b, ERROR_MAX);
-    str_printable(shown, sizeof(shown), entry, n > DNSBL_ENTRY_MAX ? DNSBL_ENTRY_MAX : n);
+    str_printable(shown, sizeof(shown), entry, n > SHOWN_MAX ? SHOWN_MAX : n);
     if (buf_printf(&b, "dnsbl site \"%s\": %s", shown, why) != 0) {
         buf_reset(&b);
         (void)buf_append_str(&b, why);

@@ -50,8 +50,9 @@ struct dnsbl_sites {
 /* Parse len bytes of text (need not be terminated) into *out (overwritten;
  * it holds no pointers to text, but domains[] point into out itself, so
  * copy it with dnsbl_sites_copy). An empty setting gives no sites.
- * Returns 0, or -1 with a message naming the entry and the reason in
- * *error_r (caller frees) on a syntax error or a crossed limit. */
+ * Returns 0, or -1 with a message quoting the entry (its first 100 bytes,
+ * made printable) and the reason in *error_r (caller frees) on a syntax
+ * error or a crossed limit; *out then holds no sites. */
 int dnsbl_sites_parse(const char *text, size_t len, struct dnsbl_sites *out, char **error_r);
 
 /* Copy src into dst, fixing dst->domains to point into dst. */
