@@ -414,9 +414,10 @@ static void fake_start(struct fake *f, struct event_base *base, enum fake_mode m
     f->mode = mode;
     f->limit = 100000;
     buf_init(&f->data, FAKE_DATA_MAX);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/postino-clamd-XXXXXX");
+    int n = snprintf(f->dir, sizeof(f->dir), "/tmp/postino-clamd-XXXXXX");
+    assert_true(n > 0 && (size_t)n < sizeof(f->dir));
     assert_non_null(mkdtemp(f->dir));
-    int n = snprintf(f->path, sizeof(f->path), "%s/clamd.sock", f->dir);
+    n = snprintf(f->path, sizeof(f->path), "%s/clamd.sock", f->dir);
     assert_true(n > 0 && (size_t)n < sizeof(f->path));
     f->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     assert_true(f->lfd >= 0);
