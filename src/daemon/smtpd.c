@@ -39,6 +39,8 @@
 #include "mime/header-stream.h"
 #include "queue/envelope.h"
 #include "queue/events.h"
+#include "policy/dnsbl-sites.h"
+#include "policy/dnsbl.h"
 #include "policy/policy-tables.h"
 #include "policy/policy.h"
 #include "queue/spool.h"
@@ -80,6 +82,9 @@ struct smtpd {
     struct event *events_ev; /* writes the buffered events */
     struct net_cidr *relay_nets;
     size_t n_relay_nets;
+    struct dnsbl *dnsbl;          /* dnsbl_sites, or NULL */
+    struct net_cidr *dnsbl_allow; /* dnsbl_allow_networks */
+    size_t n_dnsbl_allow;
     struct smtp_server_settings settings[3]; /* per enum smtpd_service */
     struct ip_counts *ips;                   /* connections per client address */
     unsigned nconns;
@@ -125,6 +130,12 @@ struct smtpd_conn {
     struct msgauth *ma;       /* its DKIM and DMARC checks, or NULL */
     struct policy_verdict pv; /* its content policy verdict, with pv_live */
     bool pv_live;
+    /* DNS block lists, asked at connect, applied at RCPT */
+    struct dnsbl_check *dnsbl_check; /* pending */
+    bool dnsbl_asked, dnsbl_done;
+    struct dnsbl_result dnsbl_res;
+    bool dnsbl_wait_rcpt;
+    struct smtp_rcpt_args dnsbl_rcpt;
     struct smtp_data_result ma_res; /* the end of DATA, waiting for them */
     char auth_summary[512];         /* "dkim=pass d=... dmarc=pass", for the trace */
     struct dmarc_verdict dmarc;     /* valid with have_dmarc */
@@ -319,16 +330,100 @@ static void first_domain(const char *name, void *arg)
 static enum smtp_decision rcpt_decide(struct smtpd_conn *c, const struct smtp_rcpt_args *a,
                                       struct smtp_reply *r);
 
-/* With spf_reject_fail, a recipient waits for the SPF result. */
-static enum smtp_decision cb_rcpt(void *ctx, const struct smtp_rcpt_args *a, struct smtp_reply *r)
+/* The sender's domain is in dnsbl_allow_sender_domains. */
+static bool sender_domain_allowed(const struct smtpd_conn *c)
 {
-    struct smtpd_conn *c = ctx;
+    const char *list = c->d->cfg->dnsbl_allow_sender_domains;
+    const char *at = c->env.sender ? strrchr(c->env.sender, '@') : NULL;
+    if (!list || !list[0] || !at)
+        return false;
+    const char *dom = at + 1;
+    size_t dl = strlen(dom);
+    for (const char *p = list; *p;) {
+        while (*p == ',' || *p == ' ' || *p == '\t')
+            p++;
+        size_t n = strcspn(p, ", \t");
+        if (n && n == dl && str_eqn_ci(p, dom, n))
+            return true;
+        p += n;
+    }
+    return false;
+}
+
+static void dnsbl_done(void *arg, const struct dnsbl_result *res);
+
+/* Ask the lists about a client of port 25 that is not one of ours. */
+static void dnsbl_start(struct smtpd_conn *c)
+{
+    struct smtpd *d = c->d;
+    if (!d->dnsbl || c->service != SERVICE_SMTP || c->relay_ok)
+        return;
+    for (size_t i = 0; i < d->n_dnsbl_allow; i++)
+        if (net_cidr_match(&d->dnsbl_allow[i], (const struct sockaddr *)&c->sa))
+            return;
+    c->dnsbl_asked = true;
+    c->dnsbl_check = dnsbl_check_start(d->dnsbl, c->ip, dnsbl_done, c);
+}
+
+/* Before a recipient is looked at: the block lists (waited for), then,
+ * with spf_reject_fail, the SPF result. */
+static enum smtp_decision rcpt_gate(struct smtpd_conn *c, const struct smtp_rcpt_args *a,
+                                    struct smtp_reply *r)
+{
+    bool exempt = c->auth_user || c->relay_ok;
+    if (c->dnsbl_asked && !c->dnsbl_done && !exempt) {
+        c->dnsbl_rcpt = *a;
+        c->dnsbl_wait_rcpt = true;
+        return SMTP_PENDING;
+    }
+    if (c->dnsbl_done && !exempt &&
+        dnsbl_result_blocks(&c->dnsbl_res, (int)c->d->cfg->dnsbl_threshold)) {
+        const struct spf_outcome *spf = spf_resolve_outcome(c->spf);
+        bool allowed = sender_domain_allowed(c);
+        if (allowed && c->spf && !spf) {
+            c->spf_rcpt = *a; /* the allowance needs SPF's pass */
+            c->spf_wait_rcpt = true;
+            return SMTP_PENDING;
+        }
+        if (!allowed || !spf || spf->result != SPF_PASS) {
+            char why[400];
+            snprintf(why, sizeof(why), "Service unavailable; client [%s] blocked using %s", c->ip,
+                     c->dnsbl_res.listed_by[0] ? c->dnsbl_res.listed_by : "a block list");
+            reject_rcpt(c, a, r, 554, "5.7.1", why);
+            return SMTP_DECIDED;
+        }
+    }
     if (c->spf && c->d->cfg->spf_reject_fail && !spf_resolve_outcome(c->spf)) {
         c->spf_rcpt = *a;
         c->spf_wait_rcpt = true;
         return SMTP_PENDING;
     }
     return rcpt_decide(c, a, r);
+}
+
+static enum smtp_decision cb_rcpt(void *ctx, const struct smtp_rcpt_args *a, struct smtp_reply *r)
+{
+    return rcpt_gate(ctx, a, r);
+}
+
+static void dnsbl_done(void *arg, const struct dnsbl_result *res)
+{
+    struct smtpd_conn *c = arg;
+    c->dnsbl_check = NULL;
+    c->dnsbl_done = true;
+    c->dnsbl_res = *res;
+    if (res->score != 0 || res->tempfail)
+        log_info("NOQUEUE: dnsbl client=[%s] score=%d threshold=%lld%s%s%s", c->ip, res->score,
+                 c->d->cfg->dnsbl_threshold, res->listed_by[0] ? " listed_by=" : "", res->listed_by,
+                 res->tempfail ? " (some lookups failed: counted 0)" : "");
+    if (c->dead || !c->dnsbl_wait_rcpt)
+        return;
+    c->dnsbl_wait_rcpt = false;
+    struct smtp_reply r;
+    if (rcpt_gate(c, &c->dnsbl_rcpt, &r) == SMTP_DECIDED) {
+        smtp_server_resume(c->session, &r);
+        conn_process(c);
+    }
 }
 
 static enum smtp_decision rcpt_decide(struct smtpd_conn *c, const struct smtp_rcpt_args *a,
@@ -1069,7 +1164,8 @@ static void spf_done(void *arg, const struct spf_outcome *o)
     struct smtp_reply r;
     if (c->spf_wait_rcpt) {
         c->spf_wait_rcpt = false;
-        rcpt_decide(c, &c->spf_rcpt, &r);
+        if (rcpt_gate(c, &c->spf_rcpt, &r) != SMTP_DECIDED)
+            return;
         smtp_server_resume(c->session, &r);
     } else if (c->spf_wait_data) {
         c->spf_wait_data = false;
@@ -1111,6 +1207,9 @@ static void conn_free(struct smtpd_conn *c)
              c->auth_user ? " user=<" : "", c->auth_user ? c->auth_user : "",
              c->auth_user ? ">" : "");
     smtp_server_session_free(&c->session);
+    if (c->dnsbl_check)
+        dnsbl_check_cancel(c->dnsbl_check);
+    c->dnsbl_check = NULL;
     reset_transaction(c);
     if (c->auth_delay)
         event_free(c->auth_delay);
@@ -1325,6 +1424,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     d->nconns++;
     log_info("connect from [%s]:%d to %s", ip, net_addr_port(sa), smtpd_service_name(c->service));
     c->session = smtp_server_session_new(&d->settings[c->service], &session_callbacks, c);
+    dnsbl_start(c);
 }
 
 static void on_accept_error(struct evconnlistener *l, void *arg)
@@ -1451,6 +1551,27 @@ int smtpd_main(struct daemon_env *env)
             free(dnserr);
         }
     }
+    if (d.cfg->dnsbl_sites[0]) {
+        struct dnsbl_sites sites;
+        char *sitesr = NULL;
+        if (dnsbl_sites_parse(d.cfg->dnsbl_sites, strlen(d.cfg->dnsbl_sites), &sites, &sitesr) < 0)
+            log_fatal("dnsbl_sites: %s", sitesr);
+        if (!d.dns) {
+            char *dnserr = NULL;
+            d.dns = dns_new(d.base, d.cfg->dns_resolver, &dnserr);
+            if (!d.dns) {
+                log_error("no DNS block lists: %s", dnserr);
+                free(dnserr);
+            }
+        }
+        if (d.dns)
+            d.dnsbl = dnsbl_new(d.dns, &sites, (unsigned)d.cfg->dnsbl_cache_time);
+        d.dnsbl_allow = xcalloc(d.cfg->dnsbl_allow_networks.n + 1, sizeof(*d.dnsbl_allow));
+        for (size_t i = 0; i < d.cfg->dnsbl_allow_networks.n; i++)
+            if (net_parse_cidr(d.cfg->dnsbl_allow_networks.items[i],
+                               &d.dnsbl_allow[d.n_dnsbl_allow]) == 0)
+                d.n_dnsbl_allow++;
+    }
     char *everr = NULL;
     d.events = events_open(d.cfg->data_dir, &everr);
     if (!d.events) {
@@ -1501,6 +1622,7 @@ int smtpd_main(struct daemon_env *env)
         d.conns->closing = true;
         conn_free(d.conns);
     }
+    dnsbl_free(&d.dnsbl);
     dns_free(&d.dns);
     dmarc_orgdomain_free(&d.od);
     dkim_key_cache_free(&d.dkim_keys);
@@ -1512,6 +1634,7 @@ int smtpd_main(struct daemon_env *env)
     event_free(d.sigint_ev);
     event_free(d.sighup_ev);
     free(d.relay_nets);
+    free(d.dnsbl_allow);
     state_db_close(&d.db);
     spool_close(&d.spool);
     ip_counts_free(&d.ips);

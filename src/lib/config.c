@@ -157,6 +157,25 @@ static const struct config_key_def config_keys[] = {
      attachment_action_enum,
      "What becomes of a message with an archive too large or too damaged to look into in full: "
      "`reject`, `quarantine` or `accept`."},
+    {"dnsbl_sites", CT_STRING, "", 0, 8192, OFF(dnsbl_sites), NULL,
+     "DNS block and allow lists asked about each client of the SMTP service (port 25, not "
+     "logged in, not from relay_networks), in the syntax of Postfix's postscreen_dnsbl_sites: "
+     "`domain[=filter][*weight]`, comma-separated (`zen.spamhaus.org*2, "
+     "bl.example=127.0.0.[2..11], list.dnswl.org=127.0.[0..255].[1..3]*-2`; a negative weight is "
+     "an allow list). The client's recipients are refused with `554 5.7.1` naming the list when "
+     "the weights of the lists that name it add up to dnsbl_threshold. Answers in "
+     "127.255.255.0/24 (the list refuses the query) are ignored; a DNS failure counts 0. Empty: "
+     "none."},
+    {"dnsbl_threshold", CT_INT, "1", -1000, 1000, OFF(dnsbl_threshold), NULL,
+     "The score at which dnsbl_sites refuse a client."},
+    {"dnsbl_cache_time", CT_DURATION, "5m", 0, 1 * DAY, OFF(dnsbl_cache_time), NULL,
+     "How long an answer of a list is kept (0: not kept)."},
+    {"dnsbl_allow_networks", CT_CIDR_LIST, "", 0, 0, OFF(dnsbl_allow_networks), NULL,
+     "Client networks never asked about (comma-separated CIDR)."},
+    {"dnsbl_allow_sender_domains", CT_STRING, "", 0, 4096, OFF(dnsbl_allow_sender_domains), NULL,
+     "Sender domains (MAIL FROM) whose mail is never refused by dnsbl_sites, comma-separated. The "
+     "sender is not proven: list only domains that protect their name with SPF, which is "
+     "checked."},
     {"quarantine_retention", CT_DURATION, "30d", 1 * HOUR, 3650 * DAY, OFF(quarantine_retention),
      NULL,
      "How long a message the content policy quarantined is kept (`postino quarantine list`) "

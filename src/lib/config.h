@@ -52,6 +52,11 @@ struct config {
     long long mime_max_depth;
     long long mime_max_parts;
     long long quarantine_retention;
+    char *dnsbl_sites;
+    long long dnsbl_threshold;
+    long long dnsbl_cache_time;
+    struct config_list dnsbl_allow_networks;
+    char *dnsbl_allow_sender_domains;
     char *header_checks;
     char *mime_header_checks;
     char *body_checks;

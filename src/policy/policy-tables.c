@@ -6,6 +6,7 @@
 #include "lib/buf.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
+#include "policy/dnsbl-sites.h"
 
 /* path relative to data_dir unless absolute. */
 static void rule_path(const struct config *cfg, const char *value, char *out, size_t size)
@@ -70,6 +71,19 @@ int policy_tables_load(const struct config *cfg, struct policy_tables *t, char *
         load_one(cfg, "body_checks", cfg->body_checks, &t->body_checks, error_r) < 0) {
         policy_tables_free(t);
         return -1;
+    }
+    if (cfg->dnsbl_sites && cfg->dnsbl_sites[0]) {
+        struct dnsbl_sites sites;
+        char *err = NULL;
+        if (dnsbl_sites_parse(cfg->dnsbl_sites, strlen(cfg->dnsbl_sites), &sites, &err) < 0) {
+            struct buf b;
+            buf_init(&b, BUF_UNLIMITED);
+            buf_printf(&b, "dnsbl_sites: %s", err ? err : "?");
+            free(err);
+            *error_r = buf_steal(&b);
+            policy_tables_free(t);
+            return -1;
+        }
     }
     build_extensions(cfg, t);
     t->attachments.max_depth = (unsigned)cfg->attachment_archive_depth;

@@ -19,8 +19,9 @@ struct policy_tables {
     char *extra;             /* the extra ones' storage */
 };
 
-/* Load everything cfg names into *t. 0, or -1 with a message naming the
- * key, file and line in *error_r (caller frees; *t is then empty). */
+/* Load everything cfg names into *t (and check the syntax of dnsbl_sites).
+ * 0, or -1 with a message naming the key, file and line in *error_r
+ * (caller frees; *t is then empty). */
 int policy_tables_load(const struct config *cfg, struct policy_tables *t, char **error_r);
 void policy_tables_free(struct policy_tables *t);
 
