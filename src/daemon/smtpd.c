@@ -39,6 +39,7 @@
 #include "mime/header-stream.h"
 #include "queue/envelope.h"
 #include "queue/events.h"
+#include "policy/clamd.h"
 #include "policy/dnsbl-sites.h"
 #include "policy/dnsbl.h"
 #include "policy/policy-tables.h"
@@ -136,6 +137,7 @@ struct smtpd_conn {
     struct dnsbl_result dnsbl_res;
     bool dnsbl_wait_rcpt;
     struct smtp_rcpt_args dnsbl_rcpt;
+    struct clamd_scan *scan;        /* the virus scan of the message, pending */
     struct smtp_data_result ma_res; /* the end of DATA, waiting for them */
     char auth_summary[512];         /* "dkim=pass d=... dmarc=pass", for the trace */
     struct dmarc_verdict dmarc;     /* valid with have_dmarc */
@@ -575,8 +577,8 @@ static enum smtp_decision data_start_decide(struct smtpd_conn *c, struct smtp_re
      * the room is a hole in the file) */
     const struct policy_config *pc = &d->policy.config;
     bool rules = pc->header_checks || pc->mime_header_checks || pc->body_checks;
-    size_t room =
-        (c->spf || check_dkim ? AUTH_RESULTS_ROOM : 0) + (rules ? POLICY_PREPEND_ROOM : 0);
+    size_t room = (c->spf || check_dkim ? AUTH_RESULTS_ROOM : 0) +
+                  (rules || d->cfg->clamd_socket[0] ? POLICY_PREPEND_ROOM : 0);
     if (c->file && room && spool_file_reserve(c->file, room) < 0) {
         spool_file_abort(&c->file);
         errno = EIO;
@@ -973,13 +975,91 @@ static enum smtp_decision discard_message(struct smtpd_conn *c, const struct pol
     return SMTP_DECIDED;
 }
 
+static enum smtp_decision data_end_store(struct smtpd_conn *c, const struct smtp_data_result *res,
+                                         struct smtp_reply *r);
+
+/* clamd has judged the message (or could not). */
+static void clamd_done(const struct clamd_result *cr, void *arg)
+{
+    struct smtpd_conn *c = arg;
+    c->scan = NULL;
+    if (c->file)
+        spool_file_unmap(c->file);
+    struct smtp_reply r;
+    enum smtp_decision dec = SMTP_DECIDED;
+    const char *unavailable = c->d->cfg->clamd_unavailable == 0 ? "tempfail" : "accept";
+    switch (cr->status) {
+    case CLAMD_SCAN_INFECTED: {
+        char why[300];
+        snprintf(why, sizeof(why), "Message refused: virus found: %s", cr->signature);
+        refuse_message_code(c, &r, 554, "5.7.1", why);
+        break;
+    }
+    case CLAMD_SCAN_UNAVAILABLE:
+        log_warn("%s: virus scan failed (%s: %s); %s", c->qid, clamd_failure_name(cr->failure),
+                 cr->detail, unavailable);
+        if (c->d->cfg->clamd_unavailable == 0) {
+            refuse_message_code(c, &r, 451, "4.7.1",
+                                "Temporary failure: the virus scanner is unavailable, try again "
+                                "later");
+            break;
+        }
+        /* accepted with a warning header, as below */
+        __attribute__((fallthrough));
+    case CLAMD_SCAN_TOO_BIG: {
+        char hdr[400];
+        snprintf(hdr, sizeof(hdr), "X-Postino-Virus-Scan: not scanned (%s)\r\n",
+                 cr->status == CLAMD_SCAN_TOO_BIG ? "too large" : "scanner unavailable");
+        if (cr->status == CLAMD_SCAN_TOO_BIG)
+            log_info("%s: not scanned for viruses: %s", c->qid, cr->detail);
+        if (spool_file_prepend(c->file, hdr, strlen(hdr)) < 0)
+            log_warn("%s: no room for the X-Postino-Virus-Scan field", c->qid);
+        dec = data_end_store(c, &c->ma_res, &r);
+        break;
+    }
+    case CLAMD_SCAN_CLEAN:
+        dec = data_end_store(c, &c->ma_res, &r);
+        break;
+    }
+    if (dec == SMTP_DECIDED) {
+        smtp_server_resume(c->session, &r);
+        conn_process(c);
+    }
+}
+
+/* The content policy, then the virus scan (clamd_socket), then storing. */
 static enum smtp_decision data_end_decide(struct smtpd_conn *c, const struct smtp_data_result *res,
                                           struct smtp_reply *r)
 {
-    const struct smtp_mail_args *m = smtp_server_mail(c->session);
-    struct envelope *env = &c->env;
     if (!check_content(c, &c->pv, r))
         return SMTP_DECIDED;
+    const struct config *cfg = c->d->cfg;
+    if (!cfg->clamd_socket[0] || c->pv.action == POLICY_DISCARD)
+        return data_end_store(c, res, r);
+    const char *data;
+    size_t len;
+    const char *err = NULL;
+    if (spool_file_map(c->file, &data, &len) == 0 &&
+        (c->scan = clamd_scan_start(c->d->base, cfg->clamd_socket, data ? data : "", len,
+                                    (size_t)cfg->clamd_max_size,
+                                    (unsigned)cfg->clamd_timeout * 1000u, clamd_done, c, &err))) {
+        if (res != &c->ma_res) {
+            c->ma_res = *res;
+            c->ma_res.message_id = c->message_id;
+        }
+        return SMTP_PENDING;
+    }
+    spool_file_unmap(c->file);
+    log_error("%s: cannot start the virus scan: %s", c->qid, err ? err : strerror(errno));
+    refuse_message_code(c, r, 451, "4.7.1", "Temporary failure: cannot scan the message");
+    return SMTP_DECIDED;
+}
+
+static enum smtp_decision data_end_store(struct smtpd_conn *c, const struct smtp_data_result *res,
+                                         struct smtp_reply *r)
+{
+    const struct smtp_mail_args *m = smtp_server_mail(c->session);
+    struct envelope *env = &c->env;
     const struct policy_verdict pv = c->pv; /* the action and why; the buffers stay c->pv's */
     add_auth_results(c);
     memcpy(env->id, c->qid, sizeof(env->id));
@@ -1210,6 +1290,7 @@ static void conn_free(struct smtpd_conn *c)
     if (c->dnsbl_check)
         dnsbl_check_cancel(c->dnsbl_check);
     c->dnsbl_check = NULL;
+    clamd_scan_cancel(&c->scan);
     reset_transaction(c);
     if (c->auth_delay)
         event_free(c->auth_delay);

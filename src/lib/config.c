@@ -47,6 +47,8 @@ static const struct config_enum log_level_enum[] = {
     {"warning", LOG_WARNING}, {"error", LOG_ERR}, {NULL, 0}};
 static const struct config_enum attachment_action_enum[] = {
     {"reject", 1}, {"quarantine", 2}, {"accept", 0}, {NULL, 0}};
+static const struct config_enum clamd_unavailable_enum[] = {
+    {"tempfail", 0}, {"accept", 1}, {NULL, 0}};
 static const struct config_enum spool_sync_enum[] = {
     {"fsync", SPOOL_SYNC_FSYNC}, {"syncfs", SPOOL_SYNC_SYNCFS}, {NULL, 0}};
 
@@ -176,6 +178,18 @@ static const struct config_key_def config_keys[] = {
      "Sender domains (MAIL FROM) whose mail is never refused by dnsbl_sites, comma-separated. The "
      "sender is not proven: list only domains that protect their name with SPF, which is "
      "checked."},
+    {"clamd_socket", CT_STRING, "", 0, 256, OFF(clamd_socket), NULL,
+     "clamd (ClamAV) to scan every message with before the final reply to DATA: the path of "
+     "its Unix socket, or HOST:PORT (numeric). An infected message is refused with `554 5.7.1` "
+     "naming the signature. Empty: no virus scan."},
+    {"clamd_timeout", CT_DURATION, "30s", 1, 10 * MINUTE, OFF(clamd_timeout), NULL,
+     "How long a scan may take, from connect to verdict."},
+    {"clamd_max_size", CT_SIZE, "25M", 1 * KIB, 2 * GIB, OFF(clamd_max_size), NULL,
+     "Larger messages are not sent to clamd (keep it at most clamd's StreamMaxLength); they are "
+     "accepted with an `X-Postino-Virus-Scan: not scanned (too large)` field."},
+    {"clamd_unavailable", CT_ENUM, "tempfail", 0, 0, OFF(clamd_unavailable), clamd_unavailable_enum,
+     "When clamd cannot be reached or fails: `tempfail` (`451 4.7.1`, the client tries again) or "
+     "`accept` (with an `X-Postino-Virus-Scan: not scanned (scanner unavailable)` field)."},
     {"quarantine_retention", CT_DURATION, "30d", 1 * HOUR, 3650 * DAY, OFF(quarantine_retention),
      NULL,
      "How long a message the content policy quarantined is kept (`postino quarantine list`) "

@@ -52,6 +52,10 @@ struct config {
     long long mime_max_depth;
     long long mime_max_parts;
     long long quarantine_retention;
+    char *clamd_socket;
+    long long clamd_timeout;
+    long long clamd_max_size;
+    int clamd_unavailable; /* 0 tempfail, 1 accept */
     char *dnsbl_sites;
     long long dnsbl_threshold;
     long long dnsbl_cache_time;

@@ -6,6 +6,7 @@
 #include "lib/buf.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
+#include "policy/clamd.h"
 #include "policy/dnsbl-sites.h"
 
 /* path relative to data_dir unless absolute. */
@@ -84,6 +85,16 @@ int policy_tables_load(const struct config *cfg, struct policy_tables *t, char *
             policy_tables_free(t);
             return -1;
         }
+    }
+    const char *why = NULL;
+    if (cfg->clamd_socket && cfg->clamd_socket[0] &&
+        clamd_address_check(cfg->clamd_socket, &why) < 0) {
+        struct buf b;
+        buf_init(&b, BUF_UNLIMITED);
+        buf_printf(&b, "clamd_socket: %s", why);
+        *error_r = buf_steal(&b);
+        policy_tables_free(t);
+        return -1;
     }
     build_extensions(cfg, t);
     t->attachments.max_depth = (unsigned)cfg->attachment_archive_depth;
