@@ -42,6 +42,7 @@
 #include "policy/clamd.h"
 #include "policy/dnsbl-sites.h"
 #include "policy/dnsbl.h"
+#include "policy/policy-db.h"
 #include "policy/policy-tables.h"
 #include "policy/policy.h"
 #include "queue/spool.h"
@@ -84,6 +85,7 @@ struct smtpd {
     struct net_cidr *relay_nets;
     size_t n_relay_nets;
     struct dnsbl *dnsbl;          /* dnsbl_sites, or NULL */
+    struct policy_db *pdb;        /* rate limits and greylisting, or NULL */
     struct net_cidr *dnsbl_allow; /* dnsbl_allow_networks */
     size_t n_dnsbl_allow;
     struct smtp_server_settings settings[3]; /* per enum smtpd_service */
@@ -263,9 +265,69 @@ static void spf_start(struct smtpd_conn *c)
         spf_resolve_start(d->base, d->dns, &req, false, (unsigned)d->cfg->spf_timeout, spf_done, c);
 }
 
+/* The key of the rate limits: the authenticated user, else the client. */
+static void rate_key(const struct smtpd_conn *c, char *out, size_t size)
+{
+    if (snprintf(out, size, "%s:%s", c->auth_user ? "user" : "ip",
+                 c->auth_user ? c->auth_user : c->ip) >= (int)size)
+        out[size - 1] = '\0';
+}
+
+/* Count an accepted message for the rate limits. */
+static void rate_count(struct smtpd_conn *c)
+{
+    struct smtpd *d = c->d;
+    if (!d->pdb || (!d->cfg->rate_limit_messages && !d->cfg->rate_limit_recipients))
+        return;
+    char key[POLICY_KEY_MAX];
+    rate_key(c, key, sizeof(key));
+    if (policy_rate_add(d->pdb, key, (long long)time(NULL), 1, (unsigned)c->env.nrcpts) < 0)
+        log_warn("rate limits: cannot count a message of %s", key);
+}
+
+/* Over a rate limit (messages, or recipients with `adding` more)? Sets r
+ * and logs. */
+static bool rate_exceeded(struct smtpd_conn *c, const char *verb, size_t adding,
+                          struct smtp_reply *r)
+{
+    struct smtpd *d = c->d;
+    long long lim_m = d->cfg->rate_limit_messages, lim_r = d->cfg->rate_limit_recipients;
+    if (!d->pdb || (!lim_m && !lim_r))
+        return false;
+    char key[POLICY_KEY_MAX];
+    rate_key(c, key, sizeof(key));
+    unsigned long long m, n;
+    if (policy_rate_get(d->pdb, key, (long long)time(NULL), &m, &n) < 0)
+        return false; /* the database failed: let it pass */
+    const char *what = NULL;
+    unsigned long long have = 0;
+    long long lim = 0;
+    if (lim_m && adding == 0 && m >= (unsigned long long)lim_m) {
+        what = "messages";
+        have = m;
+        lim = lim_m;
+    } else if (lim_r && adding && n + c->env.nrcpts + adding > (unsigned long long)lim_r) {
+        what = "recipients";
+        have = n + c->env.nrcpts;
+        lim = lim_r;
+    }
+    if (!what)
+        return false;
+    smtp_reply_set(r, 450, "4.7.1",
+                   "Rate limit reached: %llu %s in the last hour from %s (at most %lld); try "
+                   "again later",
+                   have, what, c->auth_user ? c->auth_user : c->ip, lim);
+    log_info("NOQUEUE: reject: %s from [%s]: 450 4.7.1 rate limit: %llu %s in the last hour "
+             "(limit %lld) for %s",
+             verb, c->ip, have, what, lim, key);
+    return true;
+}
+
 static enum smtp_decision cb_mail(void *ctx, const struct smtp_mail_args *a, struct smtp_reply *r)
 {
     struct smtpd_conn *c = ctx;
+    if (rate_exceeded(c, "MAIL", 0, r))
+        return SMTP_DECIDED;
     if (c->auth_user) {
         int ok = sender_allowed(c, &a->path);
         if (ok <= 0) {
@@ -367,8 +429,32 @@ static void dnsbl_start(struct smtpd_conn *c)
     c->dnsbl_check = dnsbl_check_start(d->dnsbl, c->ip, dnsbl_done, c);
 }
 
-/* Before a recipient is looked at: the block lists (waited for), then,
- * with spf_reject_fail, the SPF result. */
+/* Greylisting (off by default) of mail from the outside: a triplet
+ * (client network, sender, recipient) not seen before is deferred with
+ * 450 4.7.1; a real server retries after greylist_delay and passes, and
+ * its network passes from then on for greylist_allow_time. */
+static bool greylisted(struct smtpd_conn *c, const struct smtp_rcpt_args *a, struct smtp_reply *r)
+{
+    struct smtpd *d = c->d;
+    if (!d->pdb || !d->cfg->greylisting || c->service != SERVICE_SMTP || c->auth_user ||
+        c->relay_ok)
+        return false;
+    char client[80];
+    policy_greylist_client(c->ip, client, sizeof(client));
+    long long wait = 0;
+    enum greylist_verdict g = policy_greylist(
+        d->pdb, client, c->env.sender ? c->env.sender : "", a->path.mailbox, (long long)time(NULL),
+        d->cfg->greylist_delay, d->cfg->greylist_allow_time, &wait);
+    if (g != GREYLIST_DEFER)
+        return false;
+    char why[200];
+    snprintf(why, sizeof(why), "Greylisted: please try again in %lld seconds", wait);
+    reject_rcpt(c, a, r, 450, "4.7.1", why);
+    return true;
+}
+
+/* Before a recipient is looked at: the block lists (waited for), the rate
+ * limits, greylisting, then, with spf_reject_fail, the SPF result. */
 static enum smtp_decision rcpt_gate(struct smtpd_conn *c, const struct smtp_rcpt_args *a,
                                     struct smtp_reply *r)
 {
@@ -395,6 +481,10 @@ static enum smtp_decision rcpt_gate(struct smtpd_conn *c, const struct smtp_rcpt
             return SMTP_DECIDED;
         }
     }
+    if (rate_exceeded(c, "RCPT", 1, r))
+        return SMTP_DECIDED;
+    if (greylisted(c, a, r))
+        return SMTP_DECIDED;
     if (c->spf && c->d->cfg->spf_reject_fail && !spf_resolve_outcome(c->spf)) {
         c->spf_rcpt = *a;
         c->spf_wait_rcpt = true;
@@ -684,6 +774,7 @@ static void commit_done(struct sync_op *op)
                  c->env.nrcpts, c->ip);
         smtp_reply_set(&r, 250, "2.0.0", "Ok: queued as %s", c->qid);
         c->messages++;
+        rate_count(c);
     } else {
         log_error("%s: cannot commit the message to the queue (%s: %s)", c->qid,
                   op->failed ? op->failed : "?", strerror(op->error));
@@ -969,6 +1060,7 @@ static enum smtp_decision discard_message(struct smtpd_conn *c, const struct pol
         events_add(c->d->events, c->qid, "discarded", c->env.rcpts[i].addr,
                    "discarded by the content policy: %s", v->why);
     smtp_reply_set(r, 250, "2.0.0", "Ok: queued as %s", c->qid);
+    rate_count(c);
     spool_file_abort(&c->file);
     c->qid[0] = '\0';
     c->messages++;
@@ -1632,6 +1724,14 @@ int smtpd_main(struct daemon_env *env)
             free(dnserr);
         }
     }
+    if (d.cfg->rate_limit_messages || d.cfg->rate_limit_recipients || d.cfg->greylisting) {
+        char *pdberr = NULL;
+        d.pdb = policy_db_open(d.cfg->data_dir, &pdberr);
+        if (!d.pdb) {
+            log_error("no rate limits or greylisting: %s", pdberr);
+            free(pdberr);
+        }
+    }
     if (d.cfg->dnsbl_sites[0]) {
         struct dnsbl_sites sites;
         char *sitesr = NULL;
@@ -1704,6 +1804,7 @@ int smtpd_main(struct daemon_env *env)
         conn_free(d.conns);
     }
     dnsbl_free(&d.dnsbl);
+    policy_db_close(&d.pdb);
     dns_free(&d.dns);
     dmarc_orgdomain_free(&d.od);
     dkim_key_cache_free(&d.dkim_keys);

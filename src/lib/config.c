@@ -190,6 +190,22 @@ static const struct config_key_def config_keys[] = {
     {"clamd_unavailable", CT_ENUM, "tempfail", 0, 0, OFF(clamd_unavailable), clamd_unavailable_enum,
      "When clamd cannot be reached or fails: `tempfail` (`451 4.7.1`, the client tries again) or "
      "`accept` (with an `X-Postino-Virus-Scan: not scanned (scanner unavailable)` field)."},
+    {"rate_limit_messages", CT_INT, "0", 0, 1000000000, OFF(rate_limit_messages), NULL,
+     "Most messages accepted in an hour from one authenticated user, or from one client address "
+     "when not logged in; more get `450 4.7.1` at MAIL (the client tries again later). 0: no "
+     "limit. Counted across every smtpd process (state/policy.db)."},
+    {"rate_limit_recipients", CT_INT, "0", 0, 1000000000, OFF(rate_limit_recipients), NULL,
+     "Most recipients in an hour, counted the same way; more get `450 4.7.1` at RCPT. 0: no "
+     "limit."},
+    {"greylisting", CT_BOOL, "no", 0, 0, OFF(greylisting), NULL,
+     "Greylisting of mail from the outside (port 25, not logged in, not from relay_networks): "
+     "the first message of a (client /24 network, sender, recipient) triplet gets `450 4.7.1`; "
+     "real servers retry and pass after greylist_delay, and their network passes at once for "
+     "greylist_allow_time. Costs legitimate mail a delay: off by default."},
+    {"greylist_delay", CT_DURATION, "5m", 0, 1 * DAY, OFF(greylist_delay), NULL,
+     "How long a new triplet is deferred."},
+    {"greylist_allow_time", CT_DURATION, "35d", 1 * HOUR, 365 * DAY, OFF(greylist_allow_time), NULL,
+     "How long a network that retried correctly passes without greylisting."},
     {"quarantine_retention", CT_DURATION, "30d", 1 * HOUR, 3650 * DAY, OFF(quarantine_retention),
      NULL,
      "How long a message the content policy quarantined is kept (`postino quarantine list`) "

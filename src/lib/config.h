@@ -52,6 +52,11 @@ struct config {
     long long mime_max_depth;
     long long mime_max_parts;
     long long quarantine_retention;
+    long long rate_limit_messages;
+    long long rate_limit_recipients;
+    bool greylisting;
+    long long greylist_delay;
+    long long greylist_allow_time;
     char *clamd_socket;
     long long clamd_timeout;
     long long clamd_max_size;
