@@ -727,9 +727,11 @@ static void expire_quarantine(struct queue *q)
 {
     long long before = (long long)time(NULL) - q->cfg->quarantine_retention;
     size_t n = spool_quarantine_expire(&q->spool, before);
+    long long r = q->cfg->quarantine_retention;
+    bool days = r % 86400 == 0;
     if (n)
-        log_info("removed %zu quarantined message%s older than %lld days", n, n == 1 ? "" : "s",
-                 q->cfg->quarantine_retention / 86400);
+        log_info("removed %zu quarantined message%s older than %lld %s (quarantine_retention)", n,
+                 n == 1 ? "" : "s", days ? r / 86400 : r / 3600, days ? "days" : "hours");
 }
 
 static void on_scan(evutil_socket_t fd, short what, void *arg)

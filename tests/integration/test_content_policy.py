@@ -285,3 +285,19 @@ def test_bad_rule_file_names_file_and_line(make_server):
     write_rules(srv, "bad", "/x/ FILTER smtp:[127.0.0.1]:10025\n")
     r = srv.cli("check-config", check=False)
     assert r.returncode != 0 and "FILTER is not supported" in r.err, r.err
+
+
+def test_quarantine_expires(make_server):
+    srv = make_server(start=False, header_checks="rules/header_checks",
+                      quarantine_retention="1h", queue_scan_interval="1s")
+    write_rules(srv, "header_checks", HEADER_CHECKS)
+    srv.start()
+    code, _, qid = send(srv, message("quarantine me later"))
+    assert code == 250 and qid
+    path = os.path.join(srv.dir, "spool", "quarantine", qid + ".msg")
+    assert os.path.exists(path)
+    old = time.time() - 2 * 3600
+    os.utime(path, (old, old))
+    srv.wait_log(r"removed 1 quarantined message older than 1 hours \(quarantine_retention\)",
+                 timeout=20)
+    assert not os.path.exists(path)
