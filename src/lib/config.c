@@ -171,7 +171,8 @@ static const struct config_key_def config_keys[] = {
     {"dnsbl_threshold", CT_INT, "1", -1000, 1000, OFF(dnsbl_threshold), NULL,
      "The score at which dnsbl_sites refuse a client."},
     {"dnsbl_cache_time", CT_DURATION, "5m", 0, 1 * DAY, OFF(dnsbl_cache_time), NULL,
-     "How long an answer of a list is kept (0: not kept)."},
+     "Longest time an answer of a list is kept: each is kept for its DNS TTL, at most this (0: "
+     "not kept)."},
     {"dnsbl_allow_networks", CT_CIDR_LIST, "", 0, 0, OFF(dnsbl_allow_networks), NULL,
      "Client networks never asked about (comma-separated CIDR)."},
     {"dnsbl_allow_sender_domains", CT_STRING, "", 0, 4096, OFF(dnsbl_allow_sender_domains), NULL,

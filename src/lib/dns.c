@@ -43,7 +43,9 @@ struct dns_query {
         dns_mx_cb *mx;
         dns_addr_cb *addr;
         dns_records_cb *records;
+        dns_records_ttl_cb *records_ttl;
     } cb;
+    bool with_ttl; /* records: cb.records_ttl */
     void *arg;
     /* address lookups: results gathered from both queries */
     struct dns_addr *addrs;
@@ -444,10 +446,18 @@ static void on_records(void *arg, int err, struct ub_result *r)
         if (n == 0)
             st = DNS_NODATA; /* nothing usable */
     }
+    /* libunbound gives 0 for a negative answer without an SOA to take a
+     * TTL from */
+    int ttl = !r             ? DNS_TTL_UNKNOWN
+              : st == DNS_OK ? (r->ttl > 0 ? r->ttl : 0)
+                             : (r->ttl > 0 ? r->ttl : DNS_TTL_UNKNOWN);
     if (r)
         ub_resolve_free(r);
     query_unlink(q);
-    q->cb.records(q->arg, st, rr, n);
+    if (q->with_ttl)
+        q->cb.records_ttl(q->arg, st, rr, n, ttl);
+    else
+        q->cb.records(q->arg, st, rr, n);
     for (size_t i = 0; i < n; i++)
         free(rr[i]);
     free(rr);
@@ -459,6 +469,20 @@ struct dns_query *dns_lookup_records(struct dns *d, const char *name, int type, 
 {
     struct dns_query *q = query_new(d, type, arg);
     q->cb.records = cb;
+    q->outstanding = 1;
+    if (ub_resolve_async(d->ctx, name, type, CLASS_IN, q, on_records, &q->async_ids[0]) != 0) {
+        on_records(q, 1, NULL);
+        return NULL;
+    }
+    return q;
+}
+
+struct dns_query *dns_lookup_records_ttl(struct dns *d, const char *name, int type,
+                                         dns_records_ttl_cb *cb, void *arg)
+{
+    struct dns_query *q = query_new(d, type, arg);
+    q->cb.records_ttl = cb;
+    q->with_ttl = true;
     q->outstanding = 1;
     if (ub_resolve_async(d->ctx, name, type, CLASS_IN, q, on_records, &q->async_ids[0]) != 0) {
         on_records(q, 1, NULL);

@@ -72,6 +72,13 @@ typedef void dns_records_cb(void *arg, enum dns_status st, char *const *rr, size
 struct dns_query *dns_lookup_records(struct dns *d, const char *name, int type, dns_records_cb *cb,
                                      void *arg);
 
+/* The same, the callback also told the records' time to live in seconds
+ * (that of a negative answer when the server gave one, else
+ * DNS_TTL_UNKNOWN), for callers that keep answers themselves. */
+#define DNS_TTL_UNKNOWN (-1)
+typedef void dns_records_ttl_cb(void *arg, enum dns_status st, char *const *rr, size_t n, int ttl);
+struct dns_query *dns_lookup_records_ttl(struct dns *d, const char *name, int type,
+                                         dns_records_ttl_cb *cb, void *arg);
 /* Cancel a lookup whose callback has not run: it never will. */
 void dns_cancel(struct dns *d, struct dns_query *q);
 

@@ -111,9 +111,10 @@ int dnsbl_cache_get(struct dnsbl_cache *c, size_t list, const uint8_t addr[16], 
 }
 
 void dnsbl_cache_put(struct dnsbl_cache *c, size_t list, const uint8_t addr[16],
-                     const uint32_t *answers, size_t n)
+                     const uint32_t *answers, size_t n, int ttl)
 {
-    if (c->secs == 0)
+    unsigned life = ttl < 0 || (unsigned)ttl > c->secs ? c->secs : (unsigned)ttl;
+    if (life == 0)
         return;
     size_t old = find(c, list, addr);
     if (old != NONE)
@@ -126,7 +127,7 @@ void dnsbl_cache_put(struct dnsbl_cache *c, size_t list, const uint8_t addr[16],
     e->used = true;
     e->list = list;
     memcpy(e->addr, addr, 16);
-    e->expires = c->clock() + (time_t)c->secs;
+    e->expires = c->clock() + (time_t)life;
     e->n = n > DNSBL_ANSWERS_MAX ? DNSBL_ANSWERS_MAX : n;
     if (e->n > 0)
         memcpy(e->answers, answers, e->n * sizeof(*answers));

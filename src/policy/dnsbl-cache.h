@@ -1,12 +1,12 @@
-/* dnsbl-cache: the answers of DNS block lists, kept for a fixed time.
+/* dnsbl-cache: the answers of DNS block lists, kept for their TTL.
  *
  * The key is (list, client address): the list is an index into the
  * owner's table of domains (dnsbl_sites.domains), the address 16 octets
  * (IPv4 as IPv4-mapped IPv6). The value is the list's listing answers
- * (nothing: not listed). The DNS layer (lib/dns.h) does not give the
- * records' TTL, so every entry lives the same fixed time; the cache holds
- * a bounded number of entries and, when full, drops the oldest (which is
- * also the first to expire). Temporary failures are never stored. */
+ * (nothing: not listed). An entry lives for the answer's TTL, at most the
+ * cache's own lifetime (which is also used when the TTL is unknown); the
+ * cache holds a bounded number of entries and, when full, drops the oldest
+ * stored. Temporary failures are never stored. */
 #ifndef POSTINO_POLICY_DNSBL_CACHE_H
 #define POSTINO_POLICY_DNSBL_CACHE_H
 
@@ -35,11 +35,12 @@ void dnsbl_cache_free(struct dnsbl_cache **c);
  * (at most max, each host order), or -1 when absent or expired. */
 int dnsbl_cache_get(struct dnsbl_cache *c, size_t list, const uint8_t addr[16], uint32_t *out,
                     size_t max);
-/* Store n answers (n is cut to DNSBL_ANSWERS_MAX) for (list, addr),
- * replacing an older entry of the same key; drops the oldest entry when
- * full. */
+/* Store n answers (n is cut to DNSBL_ANSWERS_MAX) for (list, addr) for
+ * ttl seconds (negative: unknown; capped at the cache's lifetime; 0 stores
+ * nothing), replacing an older entry of the same key; drops the oldest
+ * entry when full. */
 void dnsbl_cache_put(struct dnsbl_cache *c, size_t list, const uint8_t addr[16],
-                     const uint32_t *answers, size_t n);
+                     const uint32_t *answers, size_t n, int ttl);
 /* Entries held, expired ones included (for tests and metrics). */
 size_t dnsbl_cache_count(const struct dnsbl_cache *c);
 

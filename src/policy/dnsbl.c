@@ -174,7 +174,7 @@ static void check_done_one(struct dnsbl_check *c)
 }
 
 /* The answer of one domain's lookup. */
-static void on_answer(void *arg, enum dns_status st, char *const *rr, size_t n)
+static void on_answer(void *arg, enum dns_status st, char *const *rr, size_t n, int ttl)
 {
     struct lookup *l = arg;
     struct dnsbl_check *c = l->check;
@@ -184,7 +184,7 @@ static void on_answer(void *arg, enum dns_status st, char *const *rr, size_t n)
     } else {
         uint32_t answers[DNSBL_ANSWERS_MAX];
         size_t k = st == DNS_OK ? dnsbl_answers_parse(rr, n, answers, DNSBL_ANSWERS_MAX) : 0;
-        dnsbl_cache_put(c->d->cache, l->domain, c->addr, answers, k);
+        dnsbl_cache_put(c->d->cache, l->domain, c->addr, answers, k, ttl);
         dnsbl_result_add(&c->r, &c->d->sites, l->domain, answers, k);
     }
     check_done_one(c);
@@ -222,7 +222,7 @@ struct dnsbl_check *dnsbl_check_start(struct dnsbl *d, const char *ip, dnsbl_che
         c->pending++;
         /* The callback may run at once (the lookup cannot start): the
          * extra pending count keeps c alive until the loop is over. */
-        l->q = dns_lookup_records(d->dns, name, DNS_TYPE_A, on_answer, l);
+        l->q = dns_lookup_records_ttl(d->dns, name, DNS_TYPE_A, on_answer, l);
     }
     if (c->pending == 1) {
         check_done_one(c);
