@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/un.h>
+
 #include "str.h"
 
 int net_parse_listen(const char *text, struct net_listen_addr *out, const char **error_r)
@@ -200,5 +202,80 @@ int net_addr_port(const struct sockaddr *sa)
         return ntohs(as_in(sa)->sin_port);
     if (sa->sa_family == AF_INET6)
         return ntohs(as_in6(sa)->sin6_port);
+    return 0;
+}
+
+int net_parse_peer(const char *text, struct sockaddr_storage *ss, socklen_t *len,
+                   const char **error_r)
+{
+    memset(ss, 0, sizeof(*ss));
+    *len = 0;
+    if (text == NULL || text[0] == '\0') {
+        *error_r = "empty address";
+        return -1;
+    }
+    size_t n = strnlen(text, NET_PEER_ADDRESS_MAX);
+    if (n >= NET_PEER_ADDRESS_MAX) {
+        *error_r = "address too long";
+        return -1;
+    }
+    if (text[0] == '/') {
+        struct sockaddr_un *sun = (struct sockaddr_un *)ss;
+        if (n >= sizeof(sun->sun_path)) {
+            *error_r = "socket path too long";
+            return -1;
+        }
+        sun->sun_family = AF_UNIX;
+        memcpy(sun->sun_path, text, n + 1);
+        *len = (socklen_t)sizeof(*sun);
+        return 0;
+    }
+    char host[INET6_ADDRSTRLEN + 1];
+    const char *port;
+    bool v6 = false;
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+        if (close == NULL || close[1] != ':' ||
+            str_copyn(host, sizeof(host), text + 1, (size_t)(close - text - 1)) != 0) {
+            *error_r = "expected [IPv6]:port";
+            return -1;
+        }
+        port = close + 2;
+        v6 = true;
+    } else {
+        const char *colon = strchr(text, ':');
+        if (colon == NULL || strchr(colon + 1, ':') != NULL ||
+            str_copyn(host, sizeof(host), text, (size_t)(colon - text)) != 0) {
+            *error_r = "expected a socket path, host:port or [IPv6]:port";
+            return -1;
+        }
+        port = colon + 1;
+    }
+    unsigned long long p;
+    if (str_to_u64(port, strlen(port), NET_PORT_MAX, &p) != 0 || p == 0) {
+        *error_r = "bad port";
+        return -1;
+    }
+    if (v6) {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+        if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1) {
+            *error_r = "bad IPv6 address";
+            return -1;
+        }
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)p);
+        *len = (socklen_t)sizeof(*sin6);
+        return 0;
+    }
+    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+    if (str_eq_ci(host, "localhost")) {
+        sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    } else if (inet_pton(AF_INET, host, &sin->sin_addr) != 1) {
+        *error_r = "the host must be a numeric IPv4 address or localhost";
+        return -1;
+    }
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons((uint16_t)p);
+    *len = (socklen_t)sizeof(*sin);
     return 0;
 }

@@ -34,6 +34,15 @@ int net_parse_cidr(const char *text, struct net_cidr *out);
 /* True if sa (IPv4, IPv6 or IPv4-mapped IPv6) lies in the network. */
 bool net_cidr_match(const struct net_cidr *cidr, const struct sockaddr *sa);
 
+/* A peer to connect to: "/unix/socket/path", "host:port" or
+ * "[v6]:port", the host numeric or "localhost" (no DNS on the path of a
+ * message). Text longer than NET_PEER_ADDRESS_MAX is refused. Returns 0,
+ * or -1 with a static reason in *error_r. */
+#define NET_PEER_ADDRESS_MAX 256
+#define NET_PORT_MAX         65535
+int net_parse_peer(const char *text, struct sockaddr_storage *ss, socklen_t *len,
+                   const char **error_r);
+
 /* Numeric text of an address ("192.0.2.1", "2001:db8::1"); IPv4-mapped
  * IPv6 addresses print as IPv4. Returns out. */
 char *net_addr_text(const struct sockaddr *sa, char *out, size_t outsize);

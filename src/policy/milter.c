@@ -15,10 +15,10 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "lib/net.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 
-#define MILTER_PORT_MAX    65535
 #define MILTER_TIMEOUT_MAX (24u * 3600u * 1000u) /* clamp: a day, in ms */
 #define MILTER_READ_PIECE  4096                  /* bytes handed to the reader at once */
 
@@ -77,78 +77,10 @@ struct milter_addr {
     socklen_t len;
 };
 
-/* Parse "/unix/path", "host:port" or "[v6]:port" (numeric hosts only). */
+/* Where to connect (lib/net.h's peer address). */
 static int parse_address(const char *address, struct milter_addr *out, const char **error_r)
 {
-    memset(out, 0, sizeof(*out));
-    if (address == NULL || address[0] == '\0') {
-        *error_r = "empty milter address";
-        return -1;
-    }
-    size_t n = strnlen(address, MILTER_ADDRESS_TEXT_MAX);
-    if (n >= MILTER_ADDRESS_TEXT_MAX) {
-        *error_r = "milter address too long";
-        return -1;
-    }
-    if (address[0] == '/') {
-        struct sockaddr_un *sun = (struct sockaddr_un *)&out->ss;
-        if (n >= sizeof(sun->sun_path)) {
-            *error_r = "milter socket path too long";
-            return -1;
-        }
-        sun->sun_family = AF_UNIX;
-        memcpy(sun->sun_path, address, n + 1);
-        out->len = (socklen_t)sizeof(*sun);
-        return 0;
-    }
-    char host[INET6_ADDRSTRLEN + 1];
-    const char *port;
-    bool v6 = false;
-    if (address[0] == '[') {
-        const char *close = strchr(address, ']');
-        if (close == NULL || close[1] != ':' ||
-            str_copyn(host, sizeof(host), address + 1, (size_t)(close - address - 1)) != 0) {
-            *error_r = "milter address: expected [IPv6]:port";
-            return -1;
-        }
-        port = close + 2;
-        v6 = true;
-    } else {
-        const char *colon = strchr(address, ':');
-        if (colon == NULL || strchr(colon + 1, ':') != NULL ||
-            str_copyn(host, sizeof(host), address, (size_t)(colon - address)) != 0) {
-            *error_r = "milter address: expected a socket path, host:port or [IPv6]:port";
-            return -1;
-        }
-        port = colon + 1;
-    }
-    unsigned long long p;
-    if (str_to_u64(port, strlen(port), MILTER_PORT_MAX, &p) != 0 || p == 0) {
-        *error_r = "milter address: bad port";
-        return -1;
-    }
-    if (v6) {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->ss;
-        if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1) {
-            *error_r = "milter address: bad IPv6 address";
-            return -1;
-        }
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)p);
-        out->len = (socklen_t)sizeof(*sin6);
-        return 0;
-    }
-    struct sockaddr_in *sin = (struct sockaddr_in *)&out->ss;
-    if (str_eq_ci(host, "localhost"))
-        sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    else if (inet_pton(AF_INET, host, &sin->sin_addr) != 1) {
-        *error_r = "milter address: the host must be a numeric IPv4 address or localhost";
-        return -1;
-    }
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons((uint16_t)p);
-    out->len = (socklen_t)sizeof(*sin);
-    return 0;
+    return net_parse_peer(address, &out->ss, &out->len, error_r);
 }
 
 int milter_address_check(const char *address, const char **error_r)
