@@ -17,6 +17,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "lib/net-connect.h"
 #include "lib/net.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
@@ -316,37 +317,15 @@ struct clamd_scan *clamd_scan_start(struct event_base *base, const char *address
         scan_defer(s, &r);
         return s;
     }
-    int fd = socket(a.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        result_init(&r, CLAMD_SCAN_UNAVAILABLE, CLAMD_FAIL_CONNECT);
-        set_detail(&r, "socket for %s: %s", s->address, strerror(errno));
-        scan_defer(s, &r);
-        return s;
-    }
-    if (connect(fd, (const struct sockaddr *)&a.ss, a.len) != 0 && errno != EINPROGRESS) {
-        result_init(&r, CLAMD_SCAN_UNAVAILABLE, CLAMD_FAIL_CONNECT);
-        set_detail(&r, "connect %s: %s", s->address, strerror(errno));
-        close(fd);
-        scan_defer(s, &r);
-        return s;
-    }
-    s->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+    char why[200];
+    s->bev = net_connect_start(base, &a.ss, a.len, why, sizeof(why));
     if (s->bev == NULL) {
-        close(fd);
         result_init(&r, CLAMD_SCAN_UNAVAILABLE, CLAMD_FAIL_CONNECT);
-        set_detail(&r, "connect %s: cannot create a bufferevent", s->address);
+        set_detail(&r, "connect %s: %s", s->address, why);
         scan_defer(s, &r);
         return s;
     }
     bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
-    if (bufferevent_socket_connect(s->bev, NULL, 0) != 0) {
-        bufferevent_free(s->bev);
-        s->bev = NULL;
-        result_init(&r, CLAMD_SCAN_UNAVAILABLE, CLAMD_FAIL_CONNECT);
-        set_detail(&r, "connect %s: cannot wait for the connection", s->address);
-        scan_defer(s, &r);
-        return s;
-    }
     const struct timeval tv = {(time_t)(s->timeout_ms / 1000),
                                (suseconds_t)(s->timeout_ms % 1000) * 1000};
     evtimer_add(s->timer, &tv);

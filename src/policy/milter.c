@@ -15,6 +15,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "lib/net-connect.h"
 #include "lib/net.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
@@ -581,36 +582,17 @@ struct milter *milter_open(struct event_base *base, const struct milter_options 
         return NULL;
     }
     timer_start(m, m->connect_timeout_ms);
-    int fd = socket(a.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    struct milter_result r;
-    result_init(&r, MILTER_STAGE_OPEN, MILTER_FAILED);
-    r.failure = MILTER_FAIL_CONNECT;
-    if (fd < 0) {
-        set_detail(&r, "socket for %s: %s", m->address, strerror(errno));
-        defer(m, &r);
-        return m;
-    }
-    if (connect(fd, (const struct sockaddr *)&a.ss, a.len) != 0 && errno != EINPROGRESS) {
-        set_detail(&r, "connect %s: %s", m->address, strerror(errno));
-        close(fd);
-        defer(m, &r);
-        return m;
-    }
-    m->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+    char why[200];
+    m->bev = net_connect_start(base, &a.ss, a.len, why, sizeof(why));
     if (m->bev == NULL) {
-        close(fd);
-        str_copy(r.detail, sizeof(r.detail), "cannot create a bufferevent");
+        struct milter_result r;
+        result_init(&r, MILTER_STAGE_OPEN, MILTER_FAILED);
+        r.failure = MILTER_FAIL_CONNECT;
+        set_detail(&r, "connect %s: %s", m->address, why);
         defer(m, &r);
         return m;
     }
     bufferevent_setcb(m->bev, on_read, NULL, on_event, m);
-    if (bufferevent_socket_connect(m->bev, NULL, 0) != 0) {
-        bufferevent_free(m->bev);
-        m->bev = NULL;
-        str_copy(r.detail, sizeof(r.detail), "cannot wait for the connection");
-        defer(m, &r);
-        return m;
-    }
     return m;
 }
 
