@@ -6,17 +6,17 @@
 #include <string.h>
 #include <unistd.h>
 
-struct bufferevent *net_connect_start(struct event_base *base, const struct sockaddr_storage *ss,
-                                      socklen_t len, char *why, size_t whysize)
+struct bufferevent *net_connect_start(struct event_base *base, const struct net_peer *peer,
+                                      char *why, size_t whysize)
 {
-    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(peer->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         snprintf(why, whysize, "socket: %s", strerror(errno));
         return NULL;
     }
     /* started here rather than by bufferevent_socket_connect(), so that a
      * refusal known at once (no such Unix socket) is told at once */
-    if (connect(fd, (const struct sockaddr *)ss, len) != 0 && errno != EINPROGRESS) {
+    if (connect(fd, (const struct sockaddr *)&peer->ss, peer->len) != 0 && errno != EINPROGRESS) {
         snprintf(why, whysize, "%s", strerror(errno));
         close(fd);
         return NULL;

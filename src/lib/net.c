@@ -205,11 +205,11 @@ int net_addr_port(const struct sockaddr *sa)
     return 0;
 }
 
-int net_parse_peer(const char *text, struct sockaddr_storage *ss, socklen_t *len,
-                   const char **error_r)
+int net_parse_peer(const char *text, struct net_peer *out, const char **error_r)
 {
-    memset(ss, 0, sizeof(*ss));
-    *len = 0;
+    struct sockaddr_storage *ss = &out->ss;
+    socklen_t *len = &out->len;
+    memset(out, 0, sizeof(*out));
     if (text == NULL || text[0] == '\0') {
         *error_r = "empty address";
         return -1;

@@ -40,8 +40,11 @@ bool net_cidr_match(const struct net_cidr *cidr, const struct sockaddr *sa);
  * or -1 with a static reason in *error_r. */
 #define NET_PEER_ADDRESS_MAX 256
 #define NET_PORT_MAX         65535
-int net_parse_peer(const char *text, struct sockaddr_storage *ss, socklen_t *len,
-                   const char **error_r);
+struct net_peer {
+    struct sockaddr_storage ss;
+    socklen_t len;
+};
+int net_parse_peer(const char *text, struct net_peer *out, const char **error_r);
 
 /* Numeric text of an address ("192.0.2.1", "2001:db8::1"); IPv4-mapped
  * IPv6 addresses print as IPv4. Returns out. */

@@ -42,22 +42,10 @@ struct clamd_scan {
     char address[CLAMD_ADDRESS_MAX];
 };
 
-/* A parsed address: where to connect. */
-struct clamd_addr {
-    struct sockaddr_storage ss;
-    socklen_t len;
-};
-
-/* Where to connect (lib/net.h's peer address). */
-static int parse_address(const char *address, struct clamd_addr *out, const char **error_r)
-{
-    return net_parse_peer(address, &out->ss, &out->len, error_r);
-}
-
 int clamd_address_check(const char *address, const char **error_r)
 {
-    struct clamd_addr a;
-    return parse_address(address, &a, error_r);
+    struct net_peer a;
+    return net_parse_peer(address, &a, error_r);
 }
 
 /* Format a printable, bounded reason into r->detail. */
@@ -292,8 +280,8 @@ struct clamd_scan *clamd_scan_start(struct event_base *base, const char *address
                                     size_t len, size_t max_len, unsigned timeout_ms,
                                     clamd_done_fn *cb, void *arg, const char **error_r)
 {
-    struct clamd_addr a;
-    if (parse_address(address, &a, error_r) != 0)
+    struct net_peer a;
+    if (net_parse_peer(address, &a, error_r) != 0)
         return NULL;
     struct clamd_scan *s = xcalloc(1, sizeof(*s));
     s->base = base;
@@ -318,7 +306,7 @@ struct clamd_scan *clamd_scan_start(struct event_base *base, const char *address
         return s;
     }
     char why[200];
-    s->bev = net_connect_start(base, &a.ss, a.len, why, sizeof(why));
+    s->bev = net_connect_start(base, &a, why, sizeof(why));
     if (s->bev == NULL) {
         result_init(&r, CLAMD_SCAN_UNAVAILABLE, CLAMD_FAIL_CONNECT);
         set_detail(&r, "connect %s: %s", s->address, why);

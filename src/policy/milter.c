@@ -72,22 +72,10 @@ struct milter {
     char address[MILTER_ADDRESS_TEXT_MAX];
 };
 
-/* A parsed address: where to connect. */
-struct milter_addr {
-    struct sockaddr_storage ss;
-    socklen_t len;
-};
-
-/* Where to connect (lib/net.h's peer address). */
-static int parse_address(const char *address, struct milter_addr *out, const char **error_r)
-{
-    return net_parse_peer(address, &out->ss, &out->len, error_r);
-}
-
 int milter_address_check(const char *address, const char **error_r)
 {
-    struct milter_addr a;
-    return parse_address(address, &a, error_r);
+    struct net_peer a;
+    return net_parse_peer(address, &a, error_r);
 }
 
 /* Forget the modifications and the new body of a message. */
@@ -559,8 +547,8 @@ static unsigned clamp_ms(unsigned ms)
 struct milter *milter_open(struct event_base *base, const struct milter_options *opts,
                            milter_done_fn *cb, void *arg, const char **error_r)
 {
-    struct milter_addr a;
-    if (parse_address(opts->address, &a, error_r) != 0)
+    struct net_peer a;
+    if (net_parse_peer(opts->address, &a, error_r) != 0)
         return NULL;
     struct milter *m = xcalloc(1, sizeof(*m));
     m->base = base;
@@ -583,7 +571,7 @@ struct milter *milter_open(struct event_base *base, const struct milter_options 
     }
     timer_start(m, m->connect_timeout_ms);
     char why[200];
-    m->bev = net_connect_start(base, &a.ss, a.len, why, sizeof(why));
+    m->bev = net_connect_start(base, &a, why, sizeof(why));
     if (m->bev == NULL) {
         struct milter_result r;
         result_init(&r, MILTER_STAGE_OPEN, MILTER_FAILED);

@@ -350,19 +350,18 @@ static void test_net_addr_text_port(void **state)
 static void test_parse_peer(void **state)
 {
     (void)state;
-    struct sockaddr_storage ss;
-    socklen_t len;
+    struct net_peer peer;
     const char *err = NULL;
-    assert_int_equal(net_parse_peer("/run/clamav/clamd.ctl", &ss, &len, &err), 0);
-    assert_int_equal(ss.ss_family, AF_UNIX);
-    assert_int_equal(net_parse_peer("127.0.0.1:3310", &ss, &len, &err), 0);
-    assert_int_equal(ss.ss_family, AF_INET);
-    assert_int_equal(net_addr_port((struct sockaddr *)&ss), 3310);
-    assert_int_equal(net_parse_peer("localhost:11332", &ss, &len, &err), 0);
-    assert_int_equal(ss.ss_family, AF_INET);
-    assert_int_equal(net_parse_peer("[::1]:8891", &ss, &len, &err), 0);
-    assert_int_equal(ss.ss_family, AF_INET6);
-    assert_int_equal(net_addr_port((struct sockaddr *)&ss), 8891);
+    assert_int_equal(net_parse_peer("/run/clamav/clamd.ctl", &peer, &err), 0);
+    assert_int_equal(peer.ss.ss_family, AF_UNIX);
+    assert_int_equal(net_parse_peer("127.0.0.1:3310", &peer, &err), 0);
+    assert_int_equal(peer.ss.ss_family, AF_INET);
+    assert_int_equal(net_addr_port((struct sockaddr *)&peer.ss), 3310);
+    assert_int_equal(net_parse_peer("localhost:11332", &peer, &err), 0);
+    assert_int_equal(peer.ss.ss_family, AF_INET);
+    assert_int_equal(net_parse_peer("[::1]:8891", &peer, &err), 0);
+    assert_int_equal(peer.ss.ss_family, AF_INET6);
+    assert_int_equal(net_addr_port((struct sockaddr *)&peer.ss), 8891);
     const char *bad[] = {"",
                          "host-without-port",
                          "mail.example.org:25",
@@ -374,15 +373,15 @@ static void test_parse_peer(void **state)
                          "127.0.0.1:x"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err = NULL;
-        if (net_parse_peer(bad[i], &ss, &len, &err) != -1 || err == NULL)
+        if (net_parse_peer(bad[i], &peer, &err) != -1 || err == NULL)
             fail_msg("accepted \"%s\"", bad[i]);
     }
     char longpath[300];
     memset(longpath, 'a', sizeof(longpath) - 1);
     longpath[0] = '/';
     longpath[sizeof(longpath) - 1] = '\0';
-    assert_int_equal(net_parse_peer(longpath, &ss, &len, &err), -1);
-    assert_int_equal(net_parse_peer(NULL, &ss, &len, &err), -1);
+    assert_int_equal(net_parse_peer(longpath, &peer, &err), -1);
+    assert_int_equal(net_parse_peer(NULL, &peer, &err), -1);
 }
 
 int main(void)
