@@ -42,6 +42,8 @@
 #include "policy/clamd.h"
 #include "policy/dnsbl-sites.h"
 #include "policy/dnsbl.h"
+#include "policy/milter-chain.h"
+#include "policy/milter-edit.h"
 #include "policy/policy-db.h"
 #include "policy/policy-tables.h"
 #include "policy/policy.h"
@@ -139,10 +141,14 @@ struct smtpd_conn {
     struct dnsbl_result dnsbl_res;
     bool dnsbl_wait_rcpt;
     struct smtp_rcpt_args dnsbl_rcpt;
-    struct clamd_scan *scan;        /* the virus scan of the message, pending */
-    struct smtp_data_result ma_res; /* the end of DATA, waiting for them */
-    char auth_summary[512];         /* "dkim=pass d=... dmarc=pass", for the trace */
-    struct dmarc_verdict dmarc;     /* valid with have_dmarc */
+    struct clamd_scan *scan; /* the virus scan of the message, pending */
+    /* milters (milters): the session's chain, and the step it waits for */
+    struct milter_chain *milters;
+    struct smtp_rcpt_args milter_rcpt; /* the RCPT the milters judge */
+    size_t milter_rcpt_before;         /* env.nrcpts before it was added */
+    struct smtp_data_result ma_res;    /* the end of DATA, waiting for them */
+    char auth_summary[512];            /* "dkim=pass d=... dmarc=pass", for the trace */
+    struct dmarc_verdict dmarc;        /* valid with have_dmarc */
     bool have_dmarc;
     struct sync_op op;
     char qid[QUEUE_ID_LEN + 1];
@@ -200,6 +206,8 @@ static void cb_log(void *ctx, const char *text)
 
 static void reset_transaction(struct smtpd_conn *c)
 {
+    if (!milter_chain_busy(c->milters))
+        milter_chain_abort(c->milters);
     spf_resolve_free(&c->spf);
     c->spf_wait_rcpt = c->spf_wait_data = false;
     envelope_free(&c->env);
@@ -323,6 +331,144 @@ static bool rate_exceeded(struct smtpd_conn *c, const char *verb, size_t adding,
     return true;
 }
 
+/* --- milters: MAIL and RCPT --- */
+
+#define MILTER_WORDS_MAX 8   /* words of a MAIL or RCPT given to the milters */
+#define MILTER_WORD_MAX  600 /* bytes of one */
+
+/* What the milters refused, as the reply r and a log line in the form of
+ * every other refusal. */
+static void milter_refusal(struct smtpd_conn *c, const char *verb, const char *qid,
+                           const struct milter_chain_result *m, struct smtp_reply *r)
+{
+    char text[MILTER_REPLY_LINE_MAX + 1], helo[SMTP_DOMAIN_MAX * 4 + 1];
+    str_printable(text, sizeof(text), m->text, strlen(m->text));
+    const char *h = smtp_server_helo(c->session);
+    str_printable(helo, sizeof(helo), h, strlen(h));
+    smtp_reply_set(r, (int)m->code, m->enh, "%s", text);
+    log_info("%s: reject: %s from [%s]: %u %s %s; milter=%s%s%s helo=<%s>", qid, verb, c->ip,
+             m->code, m->enh, text, m->who, m->failed ? " failure=" : "",
+             m->failed ? m->detail : "", helo);
+}
+
+/* Log the milters that failed during a step (their default may have
+ * hidden it from the verdict). */
+static void milter_log_failures(struct smtpd_conn *c, const char *qid,
+                                const struct milter_chain_result *m)
+{
+    if (m->failures && m->failures[0])
+        log_warn("%s: %s; client=[%s]", qid, m->failures, c->ip);
+}
+
+/* The milters have judged MAIL. */
+static void milter_mail_done(const struct milter_chain_result *m, void *arg)
+{
+    struct smtpd_conn *c = arg;
+    milter_log_failures(c, "NOQUEUE", m);
+    struct smtp_reply r;
+    if (m->verdict == MILTER_REJECT || m->verdict == MILTER_TEMPFAIL ||
+        m->verdict == MILTER_REPLY) {
+        milter_refusal(c, "MAIL", "NOQUEUE", m, &r);
+        reset_transaction(c);
+    } else {
+        smtp_reply_set(&r, 250, "2.1.0", "Ok");
+    }
+    smtp_server_resume(c->session, &r);
+    conn_process(c);
+}
+
+/* MAIL as the milters see it: "<sender>" then its ESMTP parameters. */
+static enum smtp_decision milter_mail_start(struct smtpd_conn *c, const struct smtp_mail_args *a,
+                                            struct smtp_reply *r)
+{
+    char words[MILTER_WORDS_MAX][MILTER_WORD_MAX];
+    const char *argv[MILTER_WORDS_MAX];
+    size_t n = 0;
+    snprintf(words[n], MILTER_WORD_MAX, "<%s>", a->path.null ? "" : a->path.mailbox);
+    argv[n] = words[n];
+    n++;
+    if (a->has_size) {
+        snprintf(words[n], MILTER_WORD_MAX, "SIZE=%llu", a->size);
+        argv[n] = words[n];
+        n++;
+    }
+    if (a->body != SMTP_BODY_NONE)
+        argv[n++] = a->body == SMTP_BODY_8BITMIME ? "BODY=8BITMIME" : "BODY=7BIT";
+    if (a->smtputf8)
+        argv[n++] = "SMTPUTF8";
+    if (a->ret != SMTP_RET_NONE)
+        argv[n++] = a->ret == SMTP_RET_FULL ? "RET=FULL" : "RET=HDRS";
+    if (a->envid[0]) {
+        snprintf(words[n], MILTER_WORD_MAX, "ENVID=%s", a->envid);
+        argv[n] = words[n];
+        n++;
+    }
+    if (milter_chain_mail(c->milters, smtp_server_helo(c->session), c->auth_user, argv, n,
+                          milter_mail_done, c) < 0) {
+        smtp_reply_set(r, 451, "4.3.0", "Temporary failure in a mail filter, try again later");
+        return SMTP_DECIDED;
+    }
+    return SMTP_PENDING;
+}
+
+/* The milters have judged a RCPT that we accepted: a refusal takes back
+ * the destinations it added. */
+static void milter_rcpt_done(const struct milter_chain_result *m, void *arg)
+{
+    struct smtpd_conn *c = arg;
+    milter_log_failures(c, "NOQUEUE", m);
+    struct smtp_reply r;
+    if (m->verdict == MILTER_REJECT || m->verdict == MILTER_TEMPFAIL ||
+        m->verdict == MILTER_REPLY) {
+        while (c->env.nrcpts > c->milter_rcpt_before)
+            envelope_remove_rcpt(&c->env, c->env.nrcpts - 1);
+        milter_refusal(c, "RCPT", "NOQUEUE", m, &r);
+    } else {
+        if (!c->first_rcpt[0])
+            str_copy(c->first_rcpt, sizeof(c->first_rcpt), c->milter_rcpt.path.mailbox);
+        smtp_reply_set(&r, 250, "2.1.5", "Ok");
+    }
+    smtp_server_resume(c->session, &r);
+    conn_process(c);
+}
+
+static enum smtp_decision milter_rcpt_start(struct smtpd_conn *c, const struct smtp_rcpt_args *a,
+                                            size_t before, struct smtp_reply *r)
+{
+    char words[3][MILTER_WORD_MAX];
+    const char *argv[3];
+    size_t n = 0;
+    snprintf(words[n], MILTER_WORD_MAX, "<%s>", a->path.mailbox);
+    argv[n] = words[n];
+    n++;
+    if (a->notify) {
+        unsigned nt = a->notify;
+        snprintf(words[n], MILTER_WORD_MAX, "NOTIFY=%s%s%s%s",
+                 nt & SMTP_NOTIFY_NEVER ? "NEVER" : "", nt & SMTP_NOTIFY_SUCCESS ? "SUCCESS" : "",
+                 nt & SMTP_NOTIFY_FAILURE ? (nt & SMTP_NOTIFY_SUCCESS ? ",FAILURE" : "FAILURE")
+                                          : "",
+                 nt & SMTP_NOTIFY_DELAY
+                     ? (nt & (SMTP_NOTIFY_SUCCESS | SMTP_NOTIFY_FAILURE) ? ",DELAY" : "DELAY")
+                     : "");
+        argv[n] = words[n];
+        n++;
+    }
+    if (a->orcpt[0]) {
+        snprintf(words[n], MILTER_WORD_MAX, "ORCPT=%s", a->orcpt);
+        argv[n] = words[n];
+        n++;
+    }
+    c->milter_rcpt = *a;
+    c->milter_rcpt_before = before;
+    if (milter_chain_rcpt(c->milters, argv, n, milter_rcpt_done, c) < 0) {
+        while (c->env.nrcpts > before)
+            envelope_remove_rcpt(&c->env, c->env.nrcpts - 1);
+        smtp_reply_set(r, 451, "4.3.0", "Temporary failure in a mail filter, try again later");
+        return SMTP_DECIDED;
+    }
+    return SMTP_PENDING;
+}
+
 static enum smtp_decision cb_mail(void *ctx, const struct smtp_mail_args *a, struct smtp_reply *r)
 {
     struct smtpd_conn *c = ctx;
@@ -348,6 +494,8 @@ static enum smtp_decision cb_mail(void *ctx, const struct smtp_mail_args *a, str
     reset_transaction(c);
     c->env.sender = xstrdup(a->path.null ? "" : a->path.mailbox);
     spf_start(c);
+    if (c->milters)
+        return milter_mail_start(c, a, r);
     return SMTP_DECIDED;
 }
 
@@ -522,6 +670,7 @@ static enum smtp_decision rcpt_decide(struct smtpd_conn *c, const struct smtp_rc
                                       struct smtp_reply *r)
 {
     struct smtpd *d = c->d;
+    size_t before = c->env.nrcpts;
     const struct spf_outcome *spf = spf_resolve_outcome(c->spf);
     if (spf && spf->result == SPF_FAIL && d->cfg->spf_reject_fail) {
         char why[600], expl[300];
@@ -573,6 +722,8 @@ static enum smtp_decision rcpt_decide(struct smtpd_conn *c, const struct smtp_rc
         reject_rcpt(c, a, r, 451, "4.3.0", "Temporary lookup failure, try again later");
         return SMTP_DECIDED;
     }
+    if (c->milters)
+        return milter_rcpt_start(c, a, before, r);
     if (!c->first_rcpt[0])
         str_copy(c->first_rcpt, sizeof(c->first_rcpt), a->path.mailbox);
     smtp_reply_set(r, 250, "2.1.5", "Ok");
@@ -1119,31 +1270,210 @@ static void clamd_done(const struct clamd_result *cr, void *arg)
     }
 }
 
-/* The content policy, then the virus scan (clamd_socket), then storing. */
-static enum smtp_decision data_end_decide(struct smtpd_conn *c, const struct smtp_data_result *res,
-                                          struct smtp_reply *r)
+/* The virus scan (clamd_socket), then storing. */
+static enum smtp_decision data_end_scan(struct smtpd_conn *c, struct smtp_reply *r)
 {
-    if (!check_content(c, &c->pv, r))
-        return SMTP_DECIDED;
     const struct config *cfg = c->d->cfg;
     if (!cfg->clamd_socket[0] || c->pv.action == POLICY_DISCARD)
-        return data_end_store(c, res, r);
+        return data_end_store(c, &c->ma_res, r);
     const char *data;
     size_t len;
     const char *err = NULL;
     if (spool_file_map(c->file, &data, &len) == 0 &&
         (c->scan = clamd_scan_start(c->d->base, cfg->clamd_socket, data ? data : "", len,
                                     (size_t)cfg->clamd_max_size,
-                                    (unsigned)cfg->clamd_timeout * 1000u, clamd_done, c, &err))) {
-        if (res != &c->ma_res) {
-            c->ma_res = *res;
-            c->ma_res.message_id = c->message_id;
-        }
+                                    (unsigned)cfg->clamd_timeout * 1000u, clamd_done, c, &err)))
         return SMTP_PENDING;
-    }
     spool_file_unmap(c->file);
     log_error("%s: cannot start the virus scan: %s", c->qid, err ? err : strerror(errno));
     refuse_message_code(c, r, 451, "4.7.1", "Temporary failure: cannot scan the message");
+    return SMTP_DECIDED;
+}
+
+/* --- milters: the message --- */
+
+/* An address a milter gave ("<a@b>" or "a@b"), without the brackets, into
+ * out; false if it is not one (then ignored, and logged). */
+static bool milter_address(const char *in, char *out, size_t size)
+{
+    while (*in == ' ')
+        in++;
+    size_t n = strlen(in);
+    while (n && in[n - 1] == ' ')
+        n--;
+    if (n >= 2 && in[0] == '<' && in[n - 1] == '>') {
+        in++;
+        n -= 2;
+    }
+    if (n >= size || n > SMTP_PATH_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)in[i] <= ' ' || in[i] == 0x7f || in[i] == '<' || in[i] == '>')
+            return false;
+    str_copyn(out, size, in, n);
+    return true;
+}
+
+/* A recipient a milter added, routed as if given at RCPT. */
+static void milter_add_rcpt(struct smtpd_conn *c, const char *who, const char *addr)
+{
+    const char *at = strrchr(addr, '@');
+    char local[SMTP_LOCAL_MAX + 1], domain[SMTP_DOMAIN_MAX + 1];
+    if (!at || at == addr || str_copyn(local, sizeof(local), addr, (size_t)(at - addr)) < 0 ||
+        str_copy(domain, sizeof(domain), at + 1) < 0 || !domain[0]) {
+        log_warn("%s: milter %s added <%s>: not an address; ignored", c->qid, who, addr);
+        return;
+    }
+    struct resolve_result res;
+    enum resolve_status st = state_resolve(c->d->db, local, domain, &res);
+    if (st == RESOLVE_OK) {
+        for (size_t i = 0; i < res.n; i++)
+            envelope_add_rcpt(&c->env, res.dests[i].addr, addr, NULL, 0,
+                              res.dests[i].local ? ROUTE_LOCAL : ROUTE_REMOTE);
+        resolve_result_free(&res);
+    } else if (st == RESOLVE_NOT_OURS) {
+        envelope_add_rcpt(&c->env, addr, NULL, NULL, 0, ROUTE_REMOTE);
+    } else {
+        log_warn("%s: milter %s added <%s>: %s; ignored", c->qid, who, addr,
+                 st == RESOLVE_TEMPFAIL ? "account database error" : "no such recipient here");
+        return;
+    }
+    log_info("%s: milter %s added the recipient <%s>", c->qid, who, addr);
+}
+
+/* A recipient a milter deleted: every destination of that address as
+ * given at RCPT. */
+static void milter_delete_rcpt(struct smtpd_conn *c, const char *who, const char *addr)
+{
+    size_t removed = 0;
+    for (size_t i = c->env.nrcpts; i-- > 0;) {
+        const struct envelope_rcpt *rc = &c->env.rcpts[i];
+        if (str_eq_ci(rc->orig ? rc->orig : rc->addr, addr)) {
+            envelope_remove_rcpt(&c->env, i);
+            removed++;
+        }
+    }
+    log_info("%s: milter %s deleted the recipient <%s>%s", c->qid, who, addr,
+             removed ? "" : " (not among them)");
+}
+
+/* The envelope changes the milters asked for. */
+static void milter_envelope(struct smtpd_conn *c, const struct milter_chain_result *m)
+{
+    for (size_t i = 0; i < m->n_mods; i++) {
+        const struct milter_mod *mod = &m->mods[i];
+        char addr[SMTP_PATH_MAX + 1];
+        if (mod->type != MILTER_MOD_ADD_RCPT && mod->type != MILTER_MOD_DELETE_RCPT &&
+            mod->type != MILTER_MOD_CHANGE_FROM)
+            continue;
+        if (!milter_address(mod->name, addr, sizeof(addr))) {
+            char shown[200];
+            str_printable(shown, sizeof(shown), mod->name, strlen(mod->name));
+            log_warn("%s: a milter gave a bad address <%s>; ignored", c->qid, shown);
+            continue;
+        }
+        if (mod->type == MILTER_MOD_ADD_RCPT) {
+            milter_add_rcpt(c, m->who, addr);
+        } else if (mod->type == MILTER_MOD_DELETE_RCPT) {
+            milter_delete_rcpt(c, m->who, addr);
+        } else {
+            log_info("%s: milter changed the sender from <%s> to <%s>", c->qid, c->env.sender,
+                     addr);
+            free(c->env.sender);
+            c->env.sender = xstrdup(addr);
+        }
+    }
+}
+
+/* The header and body changes: the message is rewritten under its ID.
+ * False (r set, the message refused) if it cannot be. data is the
+ * message as mapped; it is unmapped here. */
+static bool milter_rewrite(struct smtpd_conn *c, const struct milter_chain_result *m,
+                           const char *data, size_t len, struct smtp_reply *r)
+{
+    struct buf out;
+    buf_init(&out, (size_t)c->d->cfg->message_size_limit + MILTER_CHAIN_BODY_MAX);
+    bool changed = false;
+    size_t ignored = 0;
+    int rc = milter_edit_message(data ? data : "", len, m->mods, m->n_mods, m->body, m->body_len,
+                                 &out, &changed, &ignored);
+    spool_file_unmap(c->file);
+    if (ignored)
+        log_warn("%s: %zu header change%s of the milters ignored: bad field name", c->qid, ignored,
+                 ignored == 1 ? "" : "s");
+    if (rc == 0 && changed && spool_file_replace(c->file, out.data ? out.data : "", out.len) < 0)
+        rc = -1;
+    buf_free(&out);
+    if (rc < 0) {
+        log_error("%s: cannot apply the changes of the milters: %s", c->qid,
+                  errno ? strerror(errno) : "too large");
+        refuse_message_code(c, r, 451, "4.3.0", "Temporary failure: cannot store the message");
+        return false;
+    }
+    if (changed)
+        log_info("%s: the milters changed the message (%zu modification%s%s)", c->qid, m->n_mods,
+                 m->n_mods == 1 ? "" : "s", m->body ? ", new body" : "");
+    return true;
+}
+
+/* The milters have judged the message. */
+static void milter_message_done(const struct milter_chain_result *m, void *arg)
+{
+    struct smtpd_conn *c = arg;
+    milter_log_failures(c, c->qid, m);
+    struct smtp_reply r;
+    enum smtp_decision dec = SMTP_DECIDED;
+    const char *data;
+    size_t len;
+    if (m->verdict == MILTER_REJECT || m->verdict == MILTER_TEMPFAIL ||
+        m->verdict == MILTER_REPLY) {
+        milter_refusal(c, "END-OF-MESSAGE", c->qid, m, &r);
+        spool_file_abort(&c->file);
+        c->qid[0] = '\0';
+    } else if (spool_file_map(c->file, &data, &len) < 0) {
+        log_error("%s: cannot read the message back for the milters' changes: %s", c->qid,
+                  strerror(errno));
+        refuse_message_code(c, &r, 451, "4.3.0", "Temporary failure: cannot store the message");
+    } else if (milter_rewrite(c, m, data, len, &r)) {
+        milter_envelope(c, m);
+        if (m->verdict == MILTER_DISCARD || c->env.nrcpts == 0) {
+            c->pv.action = POLICY_DISCARD;
+            snprintf(c->pv.why, sizeof(c->pv.why), "milter %s: %s", m->who,
+                     m->verdict == MILTER_DISCARD ? "discard" : "it deleted every recipient");
+        } else if (m->verdict == MILTER_QUARANTINE && c->pv.action < POLICY_QUARANTINE) {
+            c->pv.action = POLICY_QUARANTINE;
+            char reason[200];
+            str_printable(reason, sizeof(reason), m->reason, strlen(m->reason));
+            snprintf(c->pv.why, sizeof(c->pv.why), "milter %s: %s", m->who, reason);
+        }
+        dec = data_end_scan(c, &r);
+    }
+    if (dec == SMTP_DECIDED) {
+        smtp_server_resume(c->session, &r);
+        conn_process(c);
+    }
+}
+
+/* The content policy, then the milters, the virus scan and storing. */
+static enum smtp_decision data_end_decide(struct smtpd_conn *c, const struct smtp_data_result *res,
+                                          struct smtp_reply *r)
+{
+    if (!check_content(c, &c->pv, r))
+        return SMTP_DECIDED;
+    if (res != &c->ma_res) {
+        c->ma_res = *res;
+        c->ma_res.message_id = c->message_id;
+    }
+    if (!c->milters || c->pv.action == POLICY_DISCARD)
+        return data_end_scan(c, r);
+    const char *data;
+    size_t len;
+    if (spool_file_map(c->file, &data, &len) == 0 &&
+        milter_chain_message(c->milters, c->qid, data, len, milter_message_done, c) == 0)
+        return SMTP_PENDING;
+    spool_file_unmap(c->file);
+    log_error("%s: cannot give the message to the milters: %s", c->qid, strerror(errno));
+    refuse_message_code(c, r, 451, "4.3.0", "Temporary failure in a mail filter, try again later");
     return SMTP_DECIDED;
 }
 
@@ -1383,6 +1713,7 @@ static void conn_free(struct smtpd_conn *c)
         dnsbl_check_cancel(c->dnsbl_check);
     c->dnsbl_check = NULL;
     clamd_scan_cancel(&c->scan);
+    milter_chain_free(&c->milters);
     reset_transaction(c);
     if (c->auth_delay)
         event_free(c->auth_delay);
@@ -1598,6 +1929,15 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     log_info("connect from [%s]:%d to %s", ip, net_addr_port(sa), smtpd_service_name(c->service));
     c->session = smtp_server_session_new(&d->settings[c->service], &session_callbacks, c);
     dnsbl_start(c);
+    char name[80];
+    snprintf(name, sizeof(name), "[%s]", ip);
+    struct milter_chain_client mc = {.hostname = name,
+                                     .address = ip,
+                                     .port = (uint16_t)net_addr_port(sa),
+                                     .ipv6 = sa->sa_family == AF_INET6,
+                                     .daemon_name = smtpd_service_name(c->service),
+                                     .our_hostname = d->cfg->hostname};
+    c->milters = milter_chain_start(d->base, &d->policy.milters, &mc);
 }
 
 static void on_accept_error(struct evconnlistener *l, void *arg)

@@ -191,6 +191,24 @@ static const struct config_key_def config_keys[] = {
     {"clamd_unavailable", CT_ENUM, "tempfail", 0, 0, OFF(clamd_unavailable), clamd_unavailable_enum,
      "When clamd cannot be reached or fails: `tempfail` (`451 4.7.1`, the client tries again) or "
      "`accept` (with an `X-Postino-Virus-Scan: not scanned (scanner unavailable)` field)."},
+    {"milters", CT_STRING, "", 0, 4096, OFF(milters), NULL,
+     "Mail filters (the Sendmail milter protocol, version 6: rspamd, OpenDKIM, OpenDMARC, "
+     "...) every SMTP session talks to, in order, comma-separated: `ADDRESS [default=accept|"
+     "tempfail] [connect_timeout=D] [command_timeout=D]`, where ADDRESS is a Unix socket path "
+     "or a numeric `HOST:PORT` (`/run/rspamd/milter.sock, 127.0.0.1:8891 default=accept`). "
+     "They see the client, HELO, MAIL, each RCPT and the message, and may refuse any of them, "
+     "discard or quarantine the message, change its header fields, body and recipients; all "
+     "before the final reply to DATA. Empty: none."},
+    {"milter_default_action", CT_ENUM, "tempfail", 0, 0, OFF(milter_default_action),
+     clamd_unavailable_enum,
+     "What a session does when a milter cannot be reached, times out or breaks the protocol, "
+     "unless its entry in `milters` says: `tempfail` (`451 4.7.1` to the step and to every "
+     "later MAIL of the session) or `accept` (go on without it)."},
+    {"milter_connect_timeout", CT_DURATION, "10s", 1, 10 * MINUTE, OFF(milter_connect_timeout),
+     NULL, "How long a milter may take to accept the connection and negotiate."},
+    {"milter_command_timeout", CT_DURATION, "30s", 1, 10 * MINUTE, OFF(milter_command_timeout),
+     NULL, "How long a milter may take to answer one command (each piece of the body counts as "
+     "one)."},
     {"rate_limit_messages", CT_INT, "0", 0, 1000000000, OFF(rate_limit_messages), NULL,
      "Most messages accepted in an hour from one authenticated user, or from one client address "
      "when not logged in; more get `450 4.7.1` at MAIL (the client tries again later). 0: no "

@@ -61,6 +61,10 @@ struct config {
     long long clamd_timeout;
     long long clamd_max_size;
     int clamd_unavailable; /* 0 tempfail, 1 accept */
+    char *milters;
+    int milter_default_action; /* 0 tempfail, 1 accept */
+    long long milter_connect_timeout;
+    long long milter_command_timeout;
     char *dnsbl_sites;
     long long dnsbl_threshold;
     long long dnsbl_cache_time;

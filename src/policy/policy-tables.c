@@ -96,6 +96,23 @@ int policy_tables_load(const struct config *cfg, struct policy_tables *t, char *
         policy_tables_free(t);
         return -1;
     }
+    if (cfg->milters && cfg->milters[0]) {
+        struct milter_list_defaults md = {
+            .default_accept = cfg->milter_default_action == 1,
+            .connect_timeout_ms = (unsigned)cfg->milter_connect_timeout * 1000u,
+            .command_timeout_ms = (unsigned)cfg->milter_command_timeout * 1000u,
+        };
+        char *err = NULL;
+        if (milter_list_parse(cfg->milters, strlen(cfg->milters), &md, &t->milters, &err) < 0) {
+            struct buf b;
+            buf_init(&b, BUF_UNLIMITED);
+            buf_printf(&b, "milters: %s", err ? err : "?");
+            free(err);
+            *error_r = buf_steal(&b);
+            policy_tables_free(t);
+            return -1;
+        }
+    }
     build_extensions(cfg, t);
     t->attachments.max_depth = (unsigned)cfg->attachment_archive_depth;
     t->attachments.encrypted_action = (enum attachment_action)cfg->attachment_encrypted;

@@ -6,6 +6,7 @@
 #define POSTINO_POLICY_TABLES_H
 
 #include "lib/config.h"
+#include "policy/milter-list.h"
 #include "policy/policy.h"
 
 /* Extensions added by attachment_extra_extensions, at most. */
@@ -17,9 +18,11 @@ struct policy_tables {
     struct attachment_policy attachments;
     const char **extensions; /* the default list and the extra ones */
     char *extra;             /* the extra ones' storage */
+    struct milter_list milters;
 };
 
-/* Load everything cfg names into *t (and check the syntax of dnsbl_sites).
+/* Load everything cfg names into *t (and check the syntax of dnsbl_sites
+ * and clamd_socket; parse milters).
  * 0, or -1 with a message naming the key, file and line in *error_r
  * (caller frees; *t is then empty). */
 int policy_tables_load(const struct config *cfg, struct policy_tables *t, char **error_r);

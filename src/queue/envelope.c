@@ -22,16 +22,28 @@ void envelope_init(struct envelope *env)
     memset(env, 0, sizeof(*env));
 }
 
+static void rcpt_free(struct envelope_rcpt *r)
+{
+    free(r->addr);
+    free(r->orig);
+    free(r->orcpt);
+    free(r->last);
+    free(r->relay);
+}
+
+void envelope_remove_rcpt(struct envelope *env, size_t i)
+{
+    if (i >= env->nrcpts)
+        return;
+    rcpt_free(&env->rcpts[i]);
+    memmove(env->rcpts + i, env->rcpts + i + 1, (env->nrcpts - i - 1) * sizeof(*env->rcpts));
+    env->nrcpts--;
+}
+
 void envelope_clear_rcpts(struct envelope *env)
 {
-    for (size_t i = 0; i < env->nrcpts; i++) {
-        struct envelope_rcpt *r = &env->rcpts[i];
-        free(r->addr);
-        free(r->orig);
-        free(r->orcpt);
-        free(r->last);
-        free(r->relay);
-    }
+    for (size_t i = 0; i < env->nrcpts; i++)
+        rcpt_free(&env->rcpts[i]);
     free(env->rcpts);
     env->rcpts = NULL;
     env->nrcpts = 0;

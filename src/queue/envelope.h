@@ -84,6 +84,8 @@ void envelope_free(struct envelope *env);
 /* Add a recipient (strings copied; orig and orcpt may be NULL). */
 struct envelope_rcpt *envelope_add_rcpt(struct envelope *env, const char *addr, const char *orig,
                                         const char *orcpt, unsigned notify, enum rcpt_route route);
+/* Remove recipient i (< nrcpts); those after it move down one. */
+void envelope_remove_rcpt(struct envelope *env, size_t i);
 /* Remove every recipient. */
 void envelope_clear_rcpts(struct envelope *env);
 /* Set rcpt->last (copied). */

@@ -344,6 +344,35 @@ int spool_file_prepend(struct spool_file *f, const void *data, size_t len)
     return 0;
 }
 
+int spool_file_replace(struct spool_file *f, const void *data, size_t len)
+{
+    spool_file_unmap(f);
+    if (f->error) {
+        errno = f->error;
+        return -1;
+    }
+    f->wlen = 0; /* what was buffered is part of what goes */
+    for (size_t done = 0; done < len;) {
+        ssize_t w =
+            pwrite(f->msg_fd, (const char *)data + done, len - done, (off_t)(f->start + done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            f->error = errno ? errno : EIO;
+            errno = f->error;
+            return -1;
+        }
+        done += (size_t)w;
+    }
+    off_t end = (off_t)(f->start + len);
+    if (ftruncate(f->msg_fd, end) < 0 || lseek(f->msg_fd, end, SEEK_SET) < 0) {
+        f->error = errno;
+        return -1;
+    }
+    f->size = len;
+    return 0;
+}
+
 int spool_file_finish(struct spool_file *f, const struct envelope *env, struct sync_op *op)
 {
     return spool_file_finish_into(f, env, op, SPOOL_DEST_QUEUE);

@@ -89,6 +89,10 @@ unsigned long long spool_file_size(const struct spool_file *f);
  * checks made as it arrived), added with spool_file_prepend. The room
  * left unused is a hole in the file. 0, or -1 with errno. */
 int spool_file_reserve(struct spool_file *f, size_t room);
+/* Replace the whole message written so far (prepended fields included)
+ * by len octets of data, which must not point into a mapping of the file;
+ * the room left in front stays. 0, or -1 with errno. */
+int spool_file_replace(struct spool_file *f, const void *data, size_t len);
 /* Put data in front of what was written (into the reserved room, which
  * shrinks). 0, or -1 with errno (EFBIG: not enough room left). */
 int spool_file_prepend(struct spool_file *f, const void *data, size_t len);

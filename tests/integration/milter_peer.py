@@ -29,6 +29,7 @@ import socketserver
 import struct
 import tempfile
 import threading
+import time
 
 import pytest
 
@@ -96,10 +97,17 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
 
+class _TcpServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
 class MilterPeer:
-    def __init__(self, actions=ALL_ACTIONS, protocol=0):
+    def __init__(self, actions=ALL_ACTIONS, protocol=0, tcp=False):
         self.actions = actions
         self.protocol = protocol
+        self.tcp = tcp              # listen on 127.0.0.1:<free port> instead
+        self.delay_at = {}          # stage name -> seconds to wait before answering
         self.rcpt_reply = {}        # address -> "550 5.7.1 text"
         self.tempfail_at = set()    # stage names answered SMFIR_TEMPFAIL
         self.reject_at = set()      # stage names answered SMFIR_REJECT
@@ -175,6 +183,8 @@ class MilterPeer:
         stage = STAGES.get(cmd)
         if stage is None:
             raise ValueError("unknown command %r" % cmd)
+        if stage in self.delay_at:
+            time.sleep(self.delay_at[stage])
         if stage in self.tempfail_at:
             return packet(b"t")
         if stage in self.reject_at:
@@ -210,8 +220,14 @@ class MilterPeer:
 
     def start(self):
         self.root = tempfile.mkdtemp(prefix="postino-it-milter-", dir="/tmp")
-        self.socket = os.path.join(self.root, "milter.sock")
-        self.server = _Server(self.socket, _Handler)
+        os.chmod(self.root, 0o755)  # postino's processes may run as another user
+        if self.tcp:
+            self.server = _TcpServer(("127.0.0.1", 0), _Handler)
+            self.socket = "127.0.0.1:%d" % self.server.server_address[1]
+        else:
+            self.socket = os.path.join(self.root, "milter.sock")
+            self.server = _Server(self.socket, _Handler)
+            os.chmod(self.socket, 0o666)
         self.server.peer = self
         self.thread = threading.Thread(target=self.server.serve_forever,
                                        kwargs={"poll_interval": 0.05}, daemon=True)

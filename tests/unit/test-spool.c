@@ -141,6 +141,64 @@ static void test_spool_reserve_prepend(void **state)
     spool_close(&sp);
 }
 
+/* A message replaced as a milter rewrote it: the room in front stays for
+ * fields prepended afterwards, a longer and then a shorter replacement
+ * leave nothing of the old octets, and the map shows the new message. */
+static void test_spool_replace(void **state)
+{
+    (void)state;
+    struct spool sp;
+    const char *err;
+    assert_int_equal(spool_open(&sp, base, &err), 0);
+    char id[QUEUE_ID_LEN + 1];
+    struct spool_file *f = spool_file_create(&sp, id);
+    assert_non_null(f);
+    assert_int_equal(spool_file_reserve(f, 200), 0);
+    assert_int_equal(spool_file_write(f, message, strlen(message)), 0);
+    const char *first = "X-Added: 1\r\n";
+    assert_int_equal(spool_file_prepend(f, first, strlen(first)), 0);
+    char longer[8192];
+    memset(longer, 'y', sizeof(longer));
+    memcpy(longer, "Subject: long\r\n\r\n", 18);
+    assert_int_equal(spool_file_replace(f, longer, sizeof(longer)), 0);
+    assert_int_equal(spool_file_size(f), sizeof(longer));
+    const char *shorter = "Subject: short\r\n\r\nbody\r\n";
+    assert_int_equal(spool_file_replace(f, shorter, strlen(shorter)), 0);
+    const char *data;
+    size_t len;
+    assert_int_equal(spool_file_map(f, &data, &len), 0);
+    assert_int_equal(len, strlen(shorter));
+    assert_memory_equal(data, shorter, len);
+    spool_file_unmap(f);
+    const char *after = "Authentication-Results: x; none\r\n";
+    assert_int_equal(spool_file_prepend(f, after, strlen(after)), 0);
+    assert_int_equal(spool_file_write(f, "more\r\n", 6), 0);
+    struct envelope env;
+    envelope_init(&env);
+    memcpy(env.id, id, QUEUE_ID_LEN + 1);
+    env.size = strlen(after) + strlen(shorter) + 6;
+    env.sender = strdup("alice@example.org");
+    envelope_add_rcpt(&env, "bob@example.test", NULL, NULL, 0, ROUTE_LOCAL);
+    struct sync_op op;
+    assert_int_equal(spool_file_finish(f, &env, &op), 0);
+    sync_op_run_now(&op, SYNCER_FSYNC);
+    assert_int_equal(op.error, 0);
+    spool_file_done(&f, true);
+    envelope_free(&env);
+    unsigned long long start, mlen;
+    int fd = spool_open_message(&sp, id, &start, &mlen);
+    assert_true(fd >= 0);
+    assert_int_equal(mlen, strlen(after) + strlen(shorter) + 6);
+    char got[256];
+    assert_int_equal(pread(fd, got, mlen, (off_t)start), (ssize_t)mlen);
+    assert_memory_equal(got, after, strlen(after));
+    assert_memory_equal(got + strlen(after), shorter, strlen(shorter));
+    assert_memory_equal(got + strlen(after) + strlen(shorter), "more\r\n", 6);
+    close(fd);
+    assert_int_equal(spool_delete(&sp, id), 0);
+    spool_close(&sp);
+}
+
 /* The message being received, mapped whole for the content checks (with
  * reserved room in front and the write buffer not yet flushed), then
  * finished into hold/ and quarantine/ instead of queue/. */
@@ -611,6 +669,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spool_commit_read_remove),
         cmocka_unit_test(test_spool_reserve_prepend),
+        cmocka_unit_test(test_spool_replace),
         cmocka_unit_test(test_spool_map_and_finish_into),
         cmocka_unit_test(test_spool_abort_and_clean),
         cmocka_unit_test(test_spool_torn_file),
