@@ -1427,7 +1427,7 @@ static void milter_message_done(const struct milter_chain_result *m, void *arg)
     size_t len;
     if (m->verdict == MILTER_REJECT || m->verdict == MILTER_TEMPFAIL ||
         m->verdict == MILTER_REPLY) {
-        milter_refusal(c, "END-OF-MESSAGE", c->qid, m, &r);
+        milter_refusal(c, "DATA", "NOQUEUE", m, &r);
         spool_file_abort(&c->file);
         c->qid[0] = '\0';
     } else if (spool_file_map(c->file, &data, &len) < 0) {

@@ -102,7 +102,7 @@ def test_refusals_at_each_stage(make_server):
         peer.eob_verdict = "reject"
         _, _, data = session(srv, raw=message("refused at the end"))
         assert data[0] == 550 and data[1].startswith(b"5.7.1"), data
-        assert srv.grep_log(r"reject: END-OF-MESSAGE from \[127\.0\.0\.1\]: 550 5\.7\.1")
+        assert srv.grep_log(r"NOQUEUE: reject: DATA from \[127\.0\.0\.1\]: 550 5\.7\.1")
         peer.eob_verdict = "tempfail"
         _, _, data = session(srv, raw=message("deferred at the end"))
         assert data[0] == 451, data
