@@ -74,8 +74,9 @@
 #define SMFIF_QUARANTINE 0x020u /* QUARANTINE */
 #define SMFIF_CHGFROM    0x040u /* CHGFROM */
 
-/* Protocol flags: the steps the milter does not want to see. (The
- * "no reply" flags SMFIP_NR_* and the others are not offered.) */
+/* Protocol flags: the steps the milter does not want to see, and
+ * (SMFIP_NR_*) the steps it will not answer (rspamd asks for all of
+ * those). SKIP, RCPT_REJ and HDR_LEADSPC are not offered. */
 #define SMFIP_NOCONNECT 0x001u
 #define SMFIP_NOHELO    0x002u
 #define SMFIP_NOMAIL    0x004u
@@ -83,8 +84,17 @@
 #define SMFIP_NOBODY    0x010u
 #define SMFIP_NOHDRS    0x020u
 #define SMFIP_NOEOH     0x040u
+#define SMFIP_NR_HDR    0x080u
 #define SMFIP_NOUNKNOWN 0x100u
 #define SMFIP_NODATA    0x200u
+#define SMFIP_NR_CONN   0x1000u
+#define SMFIP_NR_HELO   0x2000u
+#define SMFIP_NR_MAIL   0x4000u
+#define SMFIP_NR_RCPT   0x8000u
+#define SMFIP_NR_DATA   0x10000u
+#define SMFIP_NR_UNKN   0x20000u
+#define SMFIP_NR_EOH    0x40000u
+#define SMFIP_NR_BODY   0x80000u
 
 /* Address families of SMFIC_CONNECT. */
 #define SMFIA_UNKNOWN 'U'

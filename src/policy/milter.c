@@ -23,13 +23,15 @@
 #define MILTER_TIMEOUT_MAX (24u * 3600u * 1000u) /* clamp: a day, in ms */
 #define MILTER_READ_PIECE  4096                  /* bytes handed to the reader at once */
 
-/* What we offer: every action we can apply, every step may be declined. */
+/* What we offer: every action we can apply, every step may be declined
+ * or left unanswered. */
 #define OFFERED_ACTIONS                                                                            \
     (SMFIF_ADDHDRS | SMFIF_CHGBODY | SMFIF_ADDRCPT | SMFIF_DELRCPT | SMFIF_CHGHDRS |               \
      SMFIF_QUARANTINE | SMFIF_CHGFROM)
 #define OFFERED_PROTOCOL                                                                           \
     (SMFIP_NOCONNECT | SMFIP_NOHELO | SMFIP_NOMAIL | SMFIP_NORCPT | SMFIP_NOBODY | SMFIP_NOHDRS |  \
-     SMFIP_NOEOH | SMFIP_NOUNKNOWN | SMFIP_NODATA)
+     SMFIP_NOEOH | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NR_HDR | SMFIP_NR_CONN | SMFIP_NR_HELO | \
+     SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_DATA | SMFIP_NR_UNKN | SMFIP_NR_EOH | SMFIP_NR_BODY)
 
 enum milter_state {
     ST_CONNECTING,  /* waiting for the connection */
@@ -271,10 +273,62 @@ static int add_mod(struct milter *m, const struct milter_reply *rep)
     return -1;
 }
 
-/* Send the next chunk of the body (there is one). Returns 0, or -1 if
- * the session failed. */
+/* The "no reply" flag of a stage (0: its command is always answered). */
+static uint32_t no_reply_flag(enum milter_stage stage)
+{
+    switch (stage) {
+    case MILTER_STAGE_CONNECT:
+        return SMFIP_NR_CONN;
+    case MILTER_STAGE_HELO:
+        return SMFIP_NR_HELO;
+    case MILTER_STAGE_MAIL:
+        return SMFIP_NR_MAIL;
+    case MILTER_STAGE_RCPT:
+        return SMFIP_NR_RCPT;
+    case MILTER_STAGE_DATA:
+        return SMFIP_NR_DATA;
+    case MILTER_STAGE_HEADER:
+        return SMFIP_NR_HDR;
+    case MILTER_STAGE_EOH:
+        return SMFIP_NR_EOH;
+    case MILTER_STAGE_BODY:
+        return SMFIP_NR_BODY;
+    default:
+        return 0;
+    }
+}
+
+/* The milter will not answer the current call's command. */
+static bool no_reply(const struct milter *m)
+{
+    return (m->protocol & no_reply_flag(m->stage)) != 0;
+}
+
+/* Send the packet in m->out; the call is answered CONTINUE at once, from
+ * the loop, as the milter will say nothing. */
+static void send_unanswered(struct milter *m)
+{
+    bufferevent_write(m->bev, m->out.data, m->out.len);
+    buf_reset(&m->out);
+    struct milter_result r;
+    result_init(&r, m->stage, MILTER_CONTINUE);
+    defer(m, &r);
+}
+
+/* Send the next chunk of the body (there is one), or all of it to a
+ * milter that does not answer body chunks. Returns 0, or -1 if the
+ * session failed. */
 static int send_body_chunk(struct milter *m)
 {
+    while (no_reply(m) && m->body_len - m->body_sent > MILTER_BODY_CHUNK_MAX) {
+        if (milter_encode_body(&m->out, m->body_data + m->body_sent, MILTER_BODY_CHUNK_MAX) != 0) {
+            fail(m, MILTER_FAIL_PROTOCOL, "milter %s: cannot encode a body chunk", m->address);
+            return -1;
+        }
+        m->body_sent += MILTER_BODY_CHUNK_MAX;
+        bufferevent_write(m->bev, m->out.data, m->out.len);
+        buf_reset(&m->out);
+    }
     size_t n = m->body_len - m->body_sent;
     if (n > MILTER_BODY_CHUNK_MAX)
         n = MILTER_BODY_CHUNK_MAX;
@@ -283,7 +337,10 @@ static int send_body_chunk(struct milter *m)
         return -1;
     }
     m->body_sent += n;
-    send_and_wait(m);
+    if (no_reply(m))
+        send_unanswered(m);
+    else
+        send_and_wait(m);
     return 0;
 }
 
@@ -591,7 +648,10 @@ static int call_send(struct milter *m, int rc)
         buf_reset(&m->out);
         return -1;
     }
-    send_and_wait(m);
+    if (no_reply(m))
+        send_unanswered(m);
+    else
+        send_and_wait(m);
     return 0;
 }
 

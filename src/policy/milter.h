@@ -10,7 +10,8 @@
  * per-command timeout. Only one call may be pending at a time.
  *
  * Offered to the milter: every step may be declined (SMFIP_NOCONNECT ...
- * NODATA); the "no reply" flags are not offered. Offered actions: header
+ * NODATA) or left unanswered (SMFIP_NR_*: the call is then answered
+ * CONTINUE from the loop once the command is queued). Offered actions: header
  * add/insert/change, body replacement, recipient add/delete, sender
  * change, quarantine. A step the milter declined, and every message step
  * after it answered ACCEPT, DISCARD, REJECT or TEMPFAIL for the message

@@ -439,6 +439,7 @@ struct fake {
     bool eob_mods;     /* send every modification at end of body */
     char eob_verdict;  /* final reply at end of body */
     char mail_verdict; /* reply to MAIL */
+    bool no_reply;     /* answer only OPTNEG and end of body (the SMFIP_NR_* it asked) */
     /* what it saw */
     char log[FAKE_LOG_MAX + 1];
     size_t n_log;
@@ -475,6 +476,13 @@ static void fake_packet(struct fake *f, char cmd, const char *data, size_t len)
     }
     if (cmd == f->silent_at)
         return;
+    if (f->no_reply && cmd != SMFIC_OPTNEG && cmd != SMFIC_BODYEOB && cmd != SMFIC_QUIT) {
+        if (cmd == SMFIC_BODY) {
+            f->body_bytes += len;
+            f->body_chunks++;
+        }
+        return;
+    }
     switch (cmd) {
     case SMFIC_OPTNEG: {
         assert_int_equal(len, 12);
@@ -869,6 +877,52 @@ static void test_milter_client_declined(void **state)
     session_end(&s);
 }
 
+/* A milter that answers nothing before the end of the body (rspamd asks
+ * for every SMFIP_NR_* flag): each call is answered CONTINUE at once, a
+ * large body goes out in chunks without waiting, and the end of the body
+ * gets the real verdict. */
+static void test_milter_client_no_reply(void **state)
+{
+    (void)state;
+    struct session s;
+    session_start(&s);
+    s.f.protocol = SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_DATA |
+                   SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY | SMFIP_NR_UNKN;
+    s.f.no_reply = true;
+    s.f.eob_verdict = SMFIR_REJECT;
+    session_open(&s, 2000);
+    assert_int_equal(wait_one(&s.o), MILTER_CONTINUE);
+    assert_int_equal(milter_protocol(s.m), s.f.protocol);
+    assert_int_equal(milter_connect(s.m, "h", SMFIA_INET, 25, "192.0.2.1"), 0);
+    assert_int_equal(wait_one(&s.o), MILTER_CONTINUE);
+    assert_false(s.o.r.skipped);
+    assert_int_equal(milter_helo(s.m, "h"), 0);
+    assert_int_equal(wait_one(&s.o), MILTER_CONTINUE);
+    assert_int_equal(milter_mail(s.m, mail_argv, 1), 0);
+    assert_int_equal(wait_one(&s.o), MILTER_CONTINUE);
+    assert_int_equal(milter_rcpt(s.m, good_rcpt, 1), 0);
+    assert_int_equal(wait_one(&s.o), MILTER_CONTINUE);
+    assert_int_equal(milter_data(s.m), 0);
+    assert_int_equal(wait_one(&s.o), MILTER_CONTINUE);
+    assert_int_equal(milter_header(s.m, "Subject", "x"), 0);
+    assert_int_equal(wait_one(&s.o), MILTER_CONTINUE);
+    assert_int_equal(milter_eoh(s.m), 0);
+    assert_int_equal(wait_one(&s.o), MILTER_CONTINUE);
+    size_t big = 3 * MILTER_BODY_CHUNK_MAX + 10;
+    char *body = malloc(big);
+    assert_non_null(body);
+    memset(body, 'b', big);
+    assert_int_equal(milter_body(s.m, body, big), 0);
+    assert_int_equal(wait_one(&s.o), MILTER_CONTINUE);
+    assert_int_equal(milter_eob(s.m), 0);
+    assert_int_equal(wait_one(&s.o), MILTER_REJECT);
+    free(body);
+    assert_int_equal(s.f.body_bytes, big);
+    assert_int_equal(s.f.body_chunks, 4);
+    assert_string_equal(s.f.log, "OCHMRTLNBBBBE");
+    session_end(&s);
+}
+
 static void test_milter_client_eob_mods(void **state)
 {
     (void)state;
@@ -962,10 +1016,10 @@ static void test_milter_client_negotiation(void **state)
     static const struct {
         uint32_t version, actions, protocol;
     } bad[] = {
-        {6, 0, 0x1000}, /* a "no reply" flag we did not offer */
-        {6, 0x100, 0},  /* SETSYMLIST, not offered */
-        {1, 0, 0},      /* too old */
-        {7, 0, 0},      /* too new */
+        {6, 0, 0x400}, /* SKIP, not offered */
+        {6, 0x100, 0}, /* SETSYMLIST, not offered */
+        {1, 0, 0},     /* too old */
+        {7, 0, 0},     /* too new */
     };
     for (size_t i = 0; i < N_ELEMS(bad); i++) {
         struct session s;
@@ -1068,6 +1122,7 @@ int main(void)
         cmocka_unit_test(test_milter_client_rcpt_reject),
         cmocka_unit_test(test_milter_client_message_decided),
         cmocka_unit_test(test_milter_client_declined),
+        cmocka_unit_test(test_milter_client_no_reply),
         cmocka_unit_test(test_milter_client_eob_mods),
         cmocka_unit_test(test_milter_client_timeout),
         cmocka_unit_test(test_milter_client_closed),
