@@ -33,8 +33,9 @@ answers nothing before the end of the body) whatever the MTA offered.
         rspamd.address                  # "127.0.0.1:PORT"
 
 or the `rspamd` fixture, which starts one for a test and stops it (its
-process group) after it, printing its log when the test failed. Either
-skips the test when rspamd is not installed or does not start in time.
+process group) after it, printing its log when the test failed
+(`rspamd_shared`: one for a whole module). Each skips the test when
+rspamd is not installed or does not start in time.
 """
 
 import os
@@ -62,7 +63,8 @@ GTUBE_REPLY = "554 5.7.1 Gtube pattern"
 SCORE_HEADER = "X-Postino-Test-Score"
 
 START_TIMEOUT = 60      # seconds to wait for the milter port
-STOP_TIMEOUT = 20       # seconds for a SIGTERM before SIGKILL
+STOP_TIMEOUT = 5        # seconds for a SIGTERM before SIGKILL (the hs_helper
+                        # compiling regexps after start-up may not stop sooner)
 RESERVED_PORTS = range(11330, 11340)  # rspamd's usual ports, the system service's
 
 # Modules that ask DNS or HTTP, want redis or export data: disabled with
@@ -193,7 +195,7 @@ class RspamdPeer:
     def __init__(self, nameserver=None, reject_message="Spam message rejected",
                  discard_on_reject=False, quarantine_on_reject=False,
                  timeout=START_TIMEOUT):
-        self.root = tempfile.mkdtemp(prefix="postino-it-rspamd-", dir="/tmp")
+        self.root = None  # made by start()
         self.nameserver = nameserver or _dead_nameserver()
         self.reject_message = reject_message
         self.discard_on_reject = discard_on_reject
@@ -201,12 +203,15 @@ class RspamdPeer:
         self.timeout = timeout
         self.port = None
         self.proc = None
-        self.logfile = os.path.join(self.root, "log", "rspamd.log")
         self.startup_seconds = None
 
     @property
     def address(self):
         return "127.0.0.1:%d" % self.port
+
+    @property
+    def logfile(self):
+        return os.path.join(self.root, "log", "rspamd.log")
 
     # --- configuration ---
 
@@ -259,22 +264,24 @@ class RspamdPeer:
         if not os.access(RSPAMD, os.X_OK) or not os.path.isfile(
                 os.path.join(CONFDIR, "common.conf")):
             pytest.skip("%s is not installed (Debian package rspamd)" % RSPAMD)
+        self.root = tempfile.mkdtemp(prefix="postino-it-rspamd-", dir="/tmp")
         self.port = _pick_port()
         self.write_config()
         began = time.monotonic()
-        self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL,
-                                     stderr=open(os.path.join(self.root, "stderr"), "wb"),
-                                     start_new_session=True)
+        with open(os.path.join(self.root, "output"), "wb") as out:
+            # rspamd writes its configuration errors to stdout
+            self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
+                                         stdout=out, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
         deadline = began + self.timeout
         while not self._answers():
             code = self.proc.poll()
             if code is not None or time.monotonic() > deadline:
                 self.stop()
                 why = ("exited with %r" % code if code is not None
-                       else "not answering on %s after %d s" % (self.address, self.timeout))
+                       else "not answering on %s after %g s" % (self.address, self.timeout))
                 print("==== rspamd log (%s)\n%s\n%s" % (self.root, self.log()[-4000:],
-                                                       self._stderr()))
+                                                       self._output()))
                 self.cleanup()
                 pytest.skip("rspamd did not start: " + why)
             time.sleep(0.05)
@@ -284,53 +291,51 @@ class RspamdPeer:
     # --- what happened ---
 
     def log(self):
+        if self.root is None:
+            return ""
         try:
             with open(self.logfile, errors="replace") as f:
                 return f.read()
         except OSError:
             return ""
 
-    def _stderr(self):
+    def _output(self):
         try:
-            with open(os.path.join(self.root, "stderr"), errors="replace") as f:
+            with open(os.path.join(self.root, "output"), errors="replace") as f:
                 return f.read()
         except OSError:
             return ""
 
     # --- stopping ---
 
-    def _group_alive(self):
-        return bool(pids_in_group(self.proc.pid))
-
     def stop(self):
         """SIGTERM to rspamd's process group (the main process and the
-        workers it forked), SIGKILL to what is left after STOP_TIMEOUT."""
+        workers it forked), SIGKILL to what is left of it after
+        STOP_TIMEOUT."""
         if self.proc is None:
             return
         pgid = self.proc.pid  # start_new_session: the group is the main process's
-        if self.proc.poll() is None:
-            try:
-                os.killpg(pgid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                pass
-        deadline = time.monotonic() + 5
-        while self._group_alive() and time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while time.monotonic() < deadline:
+            self.proc.poll()  # reap the main process once it exits
+            if not pids_in_group(pgid):
+                break
             time.sleep(0.05)
-        if self._group_alive():
+        else:
             try:
                 os.killpg(pgid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        if self.proc.poll() is None:
-            self.proc.wait(10)
+        self.proc.wait(10)
         self.proc = None
 
     def cleanup(self):
-        shutil.rmtree(self.root, ignore_errors=True)
+        if self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self):
         return self.start()
@@ -340,22 +345,36 @@ class RspamdPeer:
         self.cleanup()
 
 
-@pytest.fixture
-def rspamd(request, dns):
-    """A running rspamd milter (RspamdPeer) for one test, resolving through
-    the session's test DNS server; its log is printed when the test
-    failed, and its directory kept with POSTINO_KEEP=1."""
+def _run_peer(failed, dns):
     peer = RspamdPeer(nameserver=dns.address)
     try:
         yield peer.start()
     finally:
         peer.stop()
-        rep = getattr(request.node, "rep_call", None)
-        failed = rep is not None and rep.failed
-        if failed:
+        if peer.root is not None and failed():
             print("==== rspamd log (%s)" % peer.root)
             print(peer.log())
-        if failed or os.environ.get("POSTINO_KEEP"):
+        if peer.root is not None and (failed() or os.environ.get("POSTINO_KEEP")):
             print("==== kept: %s" % peer.root)
         else:
             peer.cleanup()
+
+
+@pytest.fixture
+def rspamd(request, dns):
+    """A running rspamd milter (RspamdPeer) for one test, resolving through
+    the session's test DNS server; its log is printed when the test
+    failed, and its directory kept with POSTINO_KEEP=1."""
+    def failed():
+        rep = getattr(request.node, "rep_call", None)
+        return rep is not None and rep.failed
+    yield from _run_peer(failed, dns)
+
+
+@pytest.fixture(scope="module")
+def rspamd_shared(request, dns):
+    """Like `rspamd`, one for all the tests of a module (rspamd keeps no
+    state between messages here: no redis, no statistics); its log is
+    printed when a test of the session failed meanwhile."""
+    failed_before = request.session.testsfailed
+    yield from _run_peer(lambda: request.session.testsfailed > failed_before, dns)

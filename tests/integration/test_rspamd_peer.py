@@ -15,7 +15,8 @@ import pytest
 
 from milter_peer import cstr, packet, read_packet, strings
 from postino_testlib import pids_in_group
-from rspamd_peer import GTUBE, GTUBE_REPLY, SCORE_HEADER, RspamdPeer, rspamd  # noqa: F401
+from rspamd_peer import (GTUBE, GTUBE_REPLY, SCORE_HEADER, RspamdPeer,  # noqa: F401
+                         rspamd, rspamd_shared)
 
 # What postino's milter client offers (src/policy/milter.c).
 OFFERED_ACTIONS = 0x7F
@@ -147,9 +148,9 @@ def test_negotiation(rspamd):
     assert protocol == NR_ALL, hex(protocol)
 
 
-def test_gtube_rejected(rspamd):
+def test_gtube_rejected(rspamd_shared):
     body = b"This is the GTUBE test.\r\n" + GTUBE.encode() + b"\r\n"
-    early, final = scan(rspamd.address, headers(subject="gtube"), body)
+    early, final = scan(rspamd_shared.address, headers(subject="gtube"), body)
     assert early == []
     cmd, data = final[-1]
     assert cmd in (b"r", b"y"), final
@@ -160,8 +161,8 @@ def test_gtube_rejected(rspamd):
     print("GTUBE verdict:", final)
 
 
-def test_normal_message_gets_headers(rspamd):
-    early, final = scan(rspamd.address, headers(), NORMAL_BODY)
+def test_normal_message_gets_headers(rspamd_shared):
+    early, final = scan(rspamd_shared.address, headers(), NORMAL_BODY)
     assert early == []
     assert final[-1][0] in (b"a", b"c"), final
     added = added_headers(final)
@@ -174,14 +175,14 @@ def test_normal_message_gets_headers(rspamd):
     assert "X-Spam" not in added
 
 
-def test_local_client_gets_headers_too(rspamd):
-    _, final = scan(rspamd.address, headers(), NORMAL_BODY, ip="127.0.0.1")
+def test_local_client_gets_headers_too(rspamd_shared):
+    _, final = scan(rspamd_shared.address, headers(), NORMAL_BODY, ip="127.0.0.1")
     assert final[-1][0] in (b"a", b"c"), final
     assert "X-Spamd-Result" in added_headers(final)
 
 
-def test_score_add_header(rspamd):
-    _, final = scan(rspamd.address, headers(extra=[(SCORE_HEADER, "7")]), NORMAL_BODY)
+def test_score_add_header(rspamd_shared):
+    _, final = scan(rspamd_shared.address, headers(extra=[(SCORE_HEADER, "7")]), NORMAL_BODY)
     print("add header:", final)
     assert final[-1][0] in (b"a", b"c"), final
     added = added_headers(final)
@@ -193,28 +194,28 @@ def test_score_add_header(rspamd):
     assert "POSTINO_TEST_SCORE(7.00)" in added["X-Spamd-Result"]
 
 
-def test_score_rewrite_subject(rspamd):
-    _, final = scan(rspamd.address, headers(subject="offer", extra=[(SCORE_HEADER, "11")]),
+def test_score_rewrite_subject(rspamd_shared):
+    _, final = scan(rspamd_shared.address, headers(subject="offer", extra=[(SCORE_HEADER, "11")]),
                     NORMAL_BODY)
     print("rewrite subject:", final)
     assert final[-1][0] in (b"a", b"c"), final
     assert (1, ["Subject", "***SPAM*** offer"]) in header_changes(final), final
 
 
-def test_score_reject(rspamd):
-    _, final = scan(rspamd.address, headers(extra=[(SCORE_HEADER, "20")]), NORMAL_BODY)
+def test_score_reject(rspamd_shared):
+    _, final = scan(rspamd_shared.address, headers(extra=[(SCORE_HEADER, "20")]), NORMAL_BODY)
     print("reject:", final)
     assert final[-1] == (b"y", cstr("554 5.7.1 Spam message rejected")), final
 
 
-def test_incoming_spam_flag_removed(rspamd):
-    _, final = scan(rspamd.address, headers(extra=[("X-Spam", "yes")]), NORMAL_BODY)
+def test_incoming_spam_flag_removed(rspamd_shared):
+    _, final = scan(rspamd_shared.address, headers(extra=[("X-Spam", "yes")]), NORMAL_BODY)
     print("X-Spam removed:", final)
     assert (1, ["X-Spam", ""]) in header_changes(final), final
 
 
-def test_two_messages_on_one_connection(rspamd):
-    c = MilterClient(rspamd.address)
+def test_two_messages_on_one_connection(rspamd_shared):
+    c = MilterClient(rspamd_shared.address)
     try:
         c.negotiate()
         c.connect()
@@ -229,10 +230,10 @@ def test_two_messages_on_one_connection(rspamd):
     assert third[-1][0] in (b"a", b"c") and added_headers(third)["X-Rspamd-Queue-Id"] == "AAA3"
 
 
-def test_large_body_in_chunks(rspamd):
+def test_large_body_in_chunks(rspamd_shared):
     body = b"".join(b"line %06d of a long and boring message\r\n" % i for i in range(5000))
     assert len(body) > 3 * BODY_CHUNK
-    _, final = scan(rspamd.address, headers(), body)
+    _, final = scan(rspamd_shared.address, headers(), body)
     assert final[-1][0] in (b"a", b"c"), final
     assert "X-Spamd-Result" in added_headers(final)
 
