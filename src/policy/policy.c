@@ -9,6 +9,7 @@
 #include "mime/mime-encoded-word.h"
 #include "mime/mime-header.h"
 #include "mime/mime-parse.h"
+#include "queue/transport.h"
 
 /* The part of a matched line quoted in the reason, at most. */
 #define QUOTE_MAX 80
@@ -117,6 +118,41 @@ static size_t chomp(const char *s, size_t len)
     return len;
 }
 
+int policy_filter_check(const char *spec, const char **why_r)
+{
+    if (strlen(spec) > POLICY_FILTER_MAX) {
+        *why_r = "next hop too long";
+        return -1;
+    }
+    struct transport t;
+    if (transport_parse(spec, &t, why_r) < 0)
+        return -1;
+    if (t.kind != TRANSPORT_SMTP && t.kind != TRANSPORT_LMTP) {
+        *why_r = "a content filter is reached by smtp: or lmtp:";
+        return -1;
+    }
+    return 0;
+}
+
+/* A FILTER matched: its next hop replaces any earlier one (the last one
+ * wins), unless a REDIRECT came first (it overrides FILTER). The text was
+ * checked at load unless it had $n, so check it again here. */
+static void apply_filter(struct policy_verdict *v, const struct rule_match *m, const char *why)
+{
+    const char *bad;
+    if (policy_filter_check(m->text, &bad) < 0) {
+        buf_printf(&v->log, "rule skipped: %s line %u: FILTER %s: %s\n", m->file, m->line, m->text,
+                   bad);
+        return;
+    }
+    if (v->redirect[0]) {
+        buf_printf(&v->log, "FILTER ignored (a REDIRECT overrides it): %s\n", why);
+        return;
+    }
+    str_copy(v->filter, sizeof(v->filter), m->text);
+    buf_printf(&v->log, "filter: %s\n", why);
+}
+
 /* One rule matched `what` (subject[0..len)): add what it says to v. A
  * PREPEND line goes to insert if given, else to v->prepend. */
 static void apply_match(struct policy_verdict *v, const struct rule_match *m, const char *what,
@@ -155,8 +191,14 @@ static void apply_match(struct policy_verdict *v, const struct rule_match *m, co
         if (!v->redirect[0])
             str_copy(v->redirect, sizeof(v->redirect), m->text);
         buf_printf(&v->log, "redirect: %s\n", why);
+        if (v->filter[0]) {
+            buf_printf(&v->log, "FILTER %s overridden by the REDIRECT\n", v->filter);
+            v->filter[0] = '\0';
+        }
         break;
-    case RULE_FILTER: /* refused at load (policy_table_usable) */
+    case RULE_FILTER:
+        apply_filter(v, m, why);
+        break;
     case RULE_IGNORE: /* the caller drops the field */
     case RULE_DUNNO:
     case RULE_OK:
@@ -336,17 +378,34 @@ void policy_check_message(const struct policy_config *pc, const char *data, size
     mime_message_free(&m);
 }
 
-int policy_table_usable(const struct rule_table *t, char **error_r)
+/* The table being checked, and the message when a rule fails. */
+struct usable_ctx {
+    const struct rule_table *t;
+    char *error;
+};
+
+/* rule_table_each() callback: a FILTER's fixed next hop must be one
+ * policy_filter_check() accepts. */
+static int filter_usable(unsigned line, const char *text, bool has_refs, void *arg)
 {
-    unsigned line = rule_table_find_action(t, RULE_FILTER);
-    if (!line)
-        return 0;
+    struct usable_ctx *u = arg;
+    const char *why;
+    if (has_refs || policy_filter_check(text, &why) == 0)
+        return 0; /* with $n: checked after expansion, at each match */
+    char show[QUOTE_MAX * 4 + 8];
+    str_printable(show, sizeof(show), text, strlen(text) < QUOTE_MAX ? strlen(text) : QUOTE_MAX);
     struct buf b;
     buf_init(&b, BUF_UNLIMITED);
-    buf_printf(&b,
-               "%s:%u: FILTER is not supported (postino has no content-filter transports); use a "
-               "milter or REDIRECT",
-               rule_table_name(t), line);
-    *error_r = buf_steal(&b);
+    buf_printf(&b, "%s:%u: bad FILTER next hop \"%s\": %s", rule_table_name(u->t), line, show, why);
+    u->error = buf_steal(&b);
+    return -1;
+}
+
+int policy_table_usable(const struct rule_table *t, char **error_r)
+{
+    struct usable_ctx u = {t, NULL};
+    if (rule_table_each(t, RULE_FILTER, filter_usable, &u) == 0)
+        return 0;
+    *error_r = u.error;
     return -1;
 }

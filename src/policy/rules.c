@@ -100,6 +100,20 @@ unsigned rule_table_find_action(const struct rule_table *t, enum rule_action act
     return 0;
 }
 
+int rule_table_each(const struct rule_table *t, enum rule_action action,
+                    int (*fn)(unsigned line, const char *text, bool has_refs, void *arg), void *arg)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        const struct rule *r = &t->rules[i];
+        if (r->kind != RULE_KIND_MATCH || r->action != action)
+            continue;
+        int rc = fn(r->line, r->text, r->has_refs, arg);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 /* Run one rule's regex: 1 matched, 0 not, -1 with m->error. */
 static int regex_run(const struct rule_table *t, const struct rule *r, const char *subject,
                      size_t len, pcre2_match_data *md, struct rule_match *m)

@@ -107,6 +107,14 @@ size_t rule_table_count(const struct rule_table *t);
 unsigned rule_table_find_action(const struct rule_table *t, enum rule_action action);
 /* The name given at parse or load time. */
 const char *rule_table_name(const struct rule_table *t);
+/* Call fn(line, text, has_refs, arg) for each rule with this action, in
+ * file order: the line the rule starts on, its text as written
+ * (terminated, owned by the table, $n not expanded) and whether that text
+ * holds $n references. Stops at the first nonzero value fn returns and
+ * returns it; 0 once every such rule was seen. */
+int rule_table_each(const struct rule_table *t, enum rule_action action,
+                    int (*fn)(unsigned line, const char *text, bool has_refs, void *arg),
+                    void *arg);
 
 /* Match subject[0..len) (bytes, need not be terminated) against the table,
  * honouring if/endif and negation. Returns 1 with the first matching rule

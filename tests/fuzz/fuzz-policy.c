@@ -3,7 +3,8 @@
  * message (MIME walk, MIME header and body rules, attachments decoded and
  * inspected, archives included). Besides not crashing, leaking or
  * hanging: the verdict is one of the actions, a refusal has a 5xx code and
- * a one-line text, and what the rules prepend are header lines. */
+ * a one-line text, what the rules prepend are header lines, and a FILTER
+ * next hop is one the queue can use. */
 #include <stdbool.h>
 
 #include "fuzz-util.h"
@@ -17,6 +18,8 @@ static const char header_rules[] = "/^Subject:.*(spam)/ REJECT 5.7.1 spam: $1\n"
                                    "/^X-Tag: (\\w+)/ PREPEND X-Tagged: $1\n"
                                    "/^Content-Type: multipart\\/report/ DISCARD\n"
                                    "/^X-Warn/ WARN w\n"
+                                   "/^X-Filter: (\\S+)/ FILTER smtp:$1\n"
+                                   "/^X-Redirect:/ REDIRECT r@example.org\n"
                                    "if /^Content-Disposition:/\n"
                                    "/filename=\"?secret/ REJECT no\n"
                                    "endif\n";
@@ -69,6 +72,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(strchr(v.text, '\n') == NULL && strchr(v.text, '\r') == NULL);
     }
     CHECK(v.prepend.len == 0 || v.prepend.data[v.prepend.len - 1] == '\n');
+    /* a filter is a next hop the queue can use, and never beside a REDIRECT */
+    const char *why;
+    CHECK(v.filter[0] == '\0' || (policy_filter_check(v.filter, &why) == 0 && !v.redirect[0]));
     policy_verdict_free(&v);
     free(msg);
     return 0;

@@ -282,9 +282,13 @@ def test_bad_rule_file_names_file_and_line(make_server):
                            timeout=60)
     assert p.returncode != 0
     assert "%s:2:" % path in srv.log()
-    write_rules(srv, "bad", "/x/ FILTER smtp:[127.0.0.1]:10025\n")
+    # a FILTER whose next hop the queue could not use
+    write_rules(srv, "bad", "/x/ WARN fine\n/y/ FILTER smtp:[127.0.0.1]:99999\n")
     r = srv.cli("check-config", check=False)
-    assert r.returncode != 0 and "FILTER is not supported" in r.err, r.err
+    assert r.returncode != 0, r.err
+    assert '%s:2: bad FILTER next hop "smtp:[127.0.0.1]:99999": bad port' % path in r.err, r.err
+    write_rules(srv, "bad", "/x/ FILTER smtp:[127.0.0.1]:10025\n")
+    srv.cli("check-config")
 
 
 def test_quarantine_expires(make_server):

@@ -679,6 +679,40 @@ static void test_rules_action_names(void **state)
     assert_string_equal(rule_action_name(RULE_OK), "OK");
 }
 
+/* What rule_table_each() saw: "LINE:TEXT:REFS;" per rule. */
+static int each_record(unsigned line, const char *text, bool has_refs, void *arg)
+{
+    struct buf *b = arg;
+    assert_int_equal(buf_printf(b, "%u:%s:%d;", line, text, has_refs), 0);
+    return strstr(text, "stop") ? 7 : 0;
+}
+
+static void test_rules_each(void **state)
+{
+    (void)state;
+    struct rule_table *t = parse_ok("/a/ FILTER smtp:[127.0.0.1]:10025\n"
+                                    "if /b/\n"
+                                    "/(c)/ FILTER lmtp:[$1.example]:24\n"
+                                    "endif\n"
+                                    "/d/ WARN not a filter\n"
+                                    "# comment\n"
+                                    "/e/ FILTER smtp:stop.example\n"
+                                    "/f/ FILTER smtp:after.example\n");
+    struct buf b;
+    buf_init(&b, 4096);
+    assert_int_equal(rule_table_each(t, RULE_FILTER, each_record, &b), 7);
+    assert_string_equal(buf_cstr(&b), "1:smtp:[127.0.0.1]:10025:0;3:lmtp:[$1.example]:24:1;"
+                                      "7:smtp:stop.example:0;");
+    buf_reset(&b);
+    assert_int_equal(rule_table_each(t, RULE_WARN, each_record, &b), 0);
+    assert_string_equal(buf_cstr(&b), "5:not a filter:0;");
+    buf_reset(&b);
+    assert_int_equal(rule_table_each(t, RULE_REJECT, each_record, &b), 0);
+    assert_int_equal(b.len, 0);
+    buf_free(&b);
+    rule_table_free(&t);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -708,6 +742,7 @@ int main(void)
         cmocka_unit_test(test_rules_backtracking),
         cmocka_unit_test(test_rules_threads),
         cmocka_unit_test(test_rules_action_names),
+        cmocka_unit_test(test_rules_each),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
