@@ -57,6 +57,7 @@ void envelope_free(struct envelope *env)
     free(env->client);
     free(env->helo);
     free(env->proto);
+    free(env->filter);
     envelope_init(env);
 }
 
@@ -141,6 +142,8 @@ int envelope_encode(const struct envelope *env, struct buf *out)
         put_field(out, "helo", env->helo);
     if (env->proto)
         put_field(out, "proto", env->proto);
+    if (env->filter)
+        put_field(out, "filter", env->filter);
     for (size_t i = 0; i < env->nrcpts; i++) {
         const struct envelope_rcpt *r = &env->rcpts[i];
         buf_append_str(out, "rcpt");
@@ -369,6 +372,7 @@ int envelope_decode(const char *data, size_t len, struct envelope *env, const ch
                       : IS("client") ? &env->client
                       : IS("helo")   ? &env->helo
                       : IS("proto")  ? &env->proto
+                      : IS("filter") ? &env->filter
                                      : NULL;
         if (strp) {
             if (*strp) {

@@ -16,6 +16,7 @@
  *   client 192.0.2.7
  *   helo mail.example.org
  *   proto ESMTP
+ *   filter smtp:[127.0.0.1]:10025     (only if a content rule's FILTER applies)
  *   rcpt addr=bob@example.com orig=bob+x@example.com route=local status=pending ...
  *   end
  *
@@ -73,6 +74,7 @@ struct envelope {
     char *client; /* client address, or NULL */
     char *helo;   /* or NULL */
     char *proto;  /* SMTP, ESMTP, ... or NULL */
+    char *filter; /* content policy FILTER: every recipient's next hop, or NULL */
     struct envelope_rcpt *rcpts;
     size_t nrcpts;
 };

@@ -26,6 +26,7 @@ static void fill(struct envelope *env)
     env->client = strdup("192.0.2.7");
     env->helo = strdup("mail.example.org");
     env->proto = strdup("ESMTP");
+    env->filter = strdup("smtp:[127.0.0.1]:10025");
     struct envelope_rcpt *r = envelope_add_rcpt(env, "bob@example.com", "bob+x@example.com",
                                                 "rfc822;bob+2Bx@example.com", 6, ROUTE_LOCAL);
     r->status = RCPT_DEFERRED;
@@ -57,6 +58,7 @@ static void test_roundtrip(void **state)
     assert_string_equal(back.client, "192.0.2.7");
     assert_string_equal(back.helo, "mail.example.org");
     assert_string_equal(back.proto, "ESMTP");
+    assert_string_equal(back.filter, "smtp:[127.0.0.1]:10025");
     assert_int_equal(back.nrcpts, 2);
     assert_string_equal(back.rcpts[0].addr, "bob@example.com");
     assert_string_equal(back.rcpts[0].orig, "bob+x@example.com");
@@ -161,6 +163,71 @@ static void test_bad_inputs(void **state)
     envelope_free(&env);
 }
 
+/* The FILTER record: written only when set, %-escaped like the others,
+ * and optional when read (envelopes written before it still decode). */
+static void test_filter_record(void **state)
+{
+    (void)state;
+    struct envelope env, back;
+    fill(&env);
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    assert_int_equal(envelope_encode(&env, &b), 0);
+    assert_non_null(strstr(buf_cstr(&b), "\nproto ESMTP\nfilter smtp:[127.0.0.1]:10025\nrcpt "));
+
+    /* none: no line, and NULL when read back */
+    free(env.filter);
+    env.filter = NULL;
+    buf_reset(&b);
+    assert_int_equal(envelope_encode(&env, &b), 0);
+    assert_null(strstr(buf_cstr(&b), "filter"));
+    const char *err = NULL;
+    assert_int_equal(envelope_decode(b.data, b.len, &back, &err), 0);
+    assert_null(back.filter);
+    envelope_free(&back);
+
+    /* escaped: space, '%', '=' and a control character */
+    env.filter = strdup("lmtp:unix:/run/a b%=\t");
+    buf_reset(&b);
+    assert_int_equal(envelope_encode(&env, &b), 0);
+    assert_non_null(strstr(buf_cstr(&b), "\nfilter lmtp:unix:/run/a%20b%25%3D%09\n"));
+    assert_int_equal(envelope_decode(b.data, b.len, &back, &err), 0);
+    assert_string_equal(back.filter, "lmtp:unix:/run/a b%=\t");
+    envelope_free(&back);
+    envelope_free(&env);
+    buf_free(&b);
+
+    /* an envelope of before the record, one with it, and bad ones */
+    static const char old[] = "postino-envelope 1\nid 0CJQ4VS7H8M2G\nsize 1\nsender \n"
+                              "client 127.0.0.1\nproto ESMTP\n"
+                              "rcpt addr=a@b route=local status=pending\nend\n";
+    assert_int_equal(envelope_decode(old, strlen(old), &back, &err), 0);
+    assert_null(back.filter);
+    assert_string_equal(back.proto, "ESMTP");
+    envelope_free(&back);
+    static const char with[] = "postino-envelope 1\nid 0CJQ4VS7H8M2G\nsize 1\nsender \n"
+                               "filter smtp:[::1]:10025\n"
+                               "rcpt addr=a@b route=local status=pending\nend\n";
+    assert_int_equal(envelope_decode(with, strlen(with), &back, &err), 0);
+    assert_string_equal(back.filter, "smtp:[::1]:10025");
+    envelope_free(&back);
+    static const char *const bad[] = {
+        "postino-envelope 1\nid 0CJQ4VS7H8M2G\nsize 1\nsender \nfilter smtp:a\nfilter smtp:b\n"
+        "rcpt addr=a@b route=local status=pending\nend\n",
+        "postino-envelope 1\nid 0CJQ4VS7H8M2G\nsize 1\nsender \nfilter smtp:%4\n"
+        "rcpt addr=a@b route=local status=pending\nend\n",
+        "postino-envelope 1\nid 0CJQ4VS7H8M2G\nsize 1\nsender \nfilter smtp:a=b\n"
+        "rcpt addr=a@b route=local status=pending\nend\n",
+        "postino-envelope 1\nid 0CJQ4VS7H8M2G\nsize 1\nsender \nfilter\n"
+        "rcpt addr=a@b route=local status=pending\nend\n",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (envelope_decode(bad[i], strlen(bad[i]), &back, &err) != -1)
+            fail_msg("bad case %zu decoded", i);
+        assert_null(back.filter);
+    }
+}
+
 static void test_queue_id(void **state)
 {
     (void)state;
@@ -197,7 +264,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),  cmocka_unit_test(test_every_prefix_rejected),
         cmocka_unit_test(test_bad_inputs), cmocka_unit_test(test_queue_id),
-        cmocka_unit_test(test_schedule),
+        cmocka_unit_test(test_schedule),   cmocka_unit_test(test_filter_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
