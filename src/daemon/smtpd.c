@@ -1194,6 +1194,16 @@ static bool check_content(struct smtpd_conn *c, struct policy_verdict *v, struct
                  strerror(errno));
     if (v->redirect[0] && v->action != POLICY_DISCARD && redirect_envelope(c, v->redirect, r) < 0)
         return false;
+    /* FILTER: not for what the content filter hands back (no loop). */
+    const struct config_list *back = &c->d->cfg->filter_return_networks;
+    for (size_t i = 0; v->filter[0] && i < back->n; i++) {
+        struct net_cidr net;
+        if (net_parse_cidr(back->items[i], &net) == 0 &&
+            net_cidr_match(&net, (const struct sockaddr *)&c->sa)) {
+            log_info("%s: FILTER ignored: client in filter_return_networks", c->qid);
+            v->filter[0] = '\0';
+        }
+    }
     return true;
 }
 
@@ -1499,6 +1509,8 @@ static enum smtp_decision data_end_store(struct smtpd_conn *c, const struct smtp
     env->helo = xstrdup(smtp_server_helo(c->session));
     free(env->proto);
     env->proto = xstrdup(protocol_name(c));
+    free(env->filter);
+    env->filter = pv.filter[0] ? xstrdup(pv.filter) : NULL;
     if (pv.action == POLICY_DISCARD)
         return discard_message(c, &pv, r);
     enum spool_dest dest = pv.action == POLICY_HOLD         ? SPOOL_DEST_HOLD

@@ -232,6 +232,11 @@ static const struct config_key_def config_keys[] = {
     {"relay_networks", CT_CIDR_LIST, "", 0, 0, OFF(relay_networks), NULL,
      "Client networks (comma-separated CIDR) allowed to send to any domain without "
      "authentication. Empty (the default) means no client may relay."},
+    {"filter_return_networks", CT_CIDR_LIST, "127.0.0.0/8, ::1/128", 0, 0,
+     OFF(filter_return_networks), NULL,
+     "Client networks (comma-separated CIDR) whose messages the FILTER action of the content "
+     "rules leaves alone: where the content filter hands its mail back from, so that mail "
+     "is not sent to the filter again. Empty: every message is filtered."},
 
     {"tls_certificates", CT_CERT_LIST, "tls/cert.pem:tls/key.pem", 0, 0, OFF(tls_certificates),
      NULL,

@@ -79,6 +79,7 @@ struct config {
     int attachment_encrypted;     /* enum attachment_action */
     int attachment_uninspectable; /* enum attachment_action */
     struct config_list relay_networks;
+    struct config_list filter_return_networks;
     bool spf_check;
     bool spf_reject_fail;
     long long spf_timeout;
