@@ -61,6 +61,11 @@ void cmd_message_json(const struct envelope *env, const char *flag, bool on)
            env->arrival);
     cmd_json_string(stdout, env->sender);
     printf(",\"%s\":%s,", flag, on ? "true" : "false");
+    if (env->filter) {
+        printf("\"filter\":");
+        cmd_json_string(stdout, env->filter);
+        printf(",");
+    }
     json_rcpts(env);
     printf("}");
 }
@@ -296,6 +301,8 @@ int cmd_queue(int argc, char **argv)
                 printf("  client %s helo %s proto %s, body %s%s\n", env.client ? env.client : "-",
                        env.helo ? env.helo : "-", env.proto ? env.proto : "-",
                        env.body_8bit ? "8BITMIME" : "7BIT", env.smtputf8 ? ", SMTPUTF8" : "");
+                if (env.filter)
+                    printf("  every recipient to the content filter %s\n", env.filter);
             }
             envelope_free(&env);
         }

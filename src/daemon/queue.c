@@ -320,8 +320,10 @@ static void apply_outcome(struct queue *q, struct qmsg *m, struct envelope_rcpt 
         bool discarded = strncmp(text, "2.0.0 discarded", 15) == 0;
         if (discarded)
             log_info("%s: to=<%s>, status=discarded (%s)", m->env.id, r->addr, text);
-        events_add(q->events, m->env.id, discarded ? "discarded" : "delivered", r->addr, "%s%s%s%s",
-                   text, relay ? " (by " : "", relay ? relay : "", relay ? ")" : "");
+        events_add(q->events, m->env.id, discarded ? "discarded" : "delivered", r->addr,
+                   "%s%s%s%s%s%s%s", m->env.filter ? "to the content filter " : "",
+                   m->env.filter ? m->env.filter : "", m->env.filter ? ": " : "", text,
+                   relay ? " (by " : "", relay ? relay : "", relay ? ")" : "");
         return;
     }
     if (o == DELIVER_PERMFAIL && q->cfg->soft_bounce) {
@@ -574,10 +576,13 @@ static void send_job(struct queue *q, struct qmsg *m, struct group *g)
     g->job.job = q->next_job;
     g->job.qid = xstrdup(m->env.id);
     g->job.sender = xstrdup(m->env.sender);
-    g->job.flags =
-        (m->env.body_8bit ? DELIVER_BODY_8BIT : 0) | (m->env.has_8bit ? DELIVER_HAS_8BIT : 0) |
-        (m->env.smtputf8 ? DELIVER_SMTPUTF8 : 0) |
-        (originates_here(q, &m->env) ? DELIVER_DKIM_SIGN : 0) | (m->env.junk ? DELIVER_JUNK : 0);
+    /* Not signed on the way to a content filter: it may change the message,
+     * and signing is for the copy it hands back. */
+    g->job.flags = (m->env.body_8bit ? DELIVER_BODY_8BIT : 0) |
+                   (m->env.has_8bit ? DELIVER_HAS_8BIT : 0) |
+                   (m->env.smtputf8 ? DELIVER_SMTPUTF8 : 0) |
+                   (!m->env.filter && originates_here(q, &m->env) ? DELIVER_DKIM_SIGN : 0) |
+                   (m->env.junk ? DELIVER_JUNK : 0);
     g->job.ret = (uint32_t)m->env.ret;
     g->job.envid = m->env.envid ? xstrdup(m->env.envid) : NULL;
     g->job.size = m->env.size;
@@ -599,20 +604,37 @@ static void send_job(struct queue *q, struct qmsg *m, struct group *g)
     buf_free(&out);
 }
 
+/* Some recipients of m go to its content filter now: say so in the log,
+ * and in the trace the first time (first: none of them was tried yet). */
+static void record_filter(struct queue *q, struct qmsg *m, size_t n, bool first)
+{
+    log_info("%s: filter=%s, %zu recipient%s to the content filter (FILTER of the content "
+             "policy)",
+             m->env.id, m->env.filter, n, n == 1 ? "" : "s");
+    if (first)
+        events_add(q->events, m->env.id, "filter", NULL,
+                   "every recipient goes to the content filter %s (FILTER of the content "
+                   "policy) instead of its own route",
+                   m->env.filter);
+}
+
 /* Route the due recipients of m and send them to the delivery agents.
  * Returns false if some could not go now (an agent down or busy). */
 static bool dispatch(struct queue *q, struct qmsg *m)
 {
     long long now = now_s();
     struct group groups[16];
-    size_t ngroups = 0;
-    bool changed = false, all_sent = true;
+    size_t ngroups = 0, filtered = 0;
+    bool changed = false, all_sent = true, first = true;
     for (size_t i = 0; i < m->env.nrcpts; i++) {
         struct envelope_rcpt *r = &m->env.rcpts[i];
         if ((r->status != RCPT_PENDING && r->status != RCPT_DEFERRED) || r->next_try > now)
             continue;
         struct route rt;
-        route_rcpt(q->db, q->cfg, r, &rt);
+        if (m->env.filter)
+            route_filter(m->env.filter, &rt);
+        else
+            route_rcpt(q->db, q->cfg, r, &rt);
         if (rt.kind == ROUTE_TO_BOUNCE || rt.kind == ROUTE_TO_DEFER ||
             rt.kind == ROUTE_TO_DISCARD) {
             enum deliver_outcome o = rt.kind == ROUTE_TO_BOUNCE  ? DELIVER_PERMFAIL
@@ -645,8 +667,14 @@ static bool dispatch(struct queue *q, struct qmsg *m)
         struct deliver_rcpt *dr = deliver_job_add(&g->job, (uint32_t)i, r->addr);
         dr->orcpt = r->orcpt ? xstrdup(r->orcpt) : NULL;
         dr->notify = r->notify;
+        if (m->env.filter) {
+            filtered++;
+            first = first && r->attempts == 0 && r->last_try == 0;
+        }
         r->last_try = now;
     }
+    if (filtered)
+        record_filter(q, m, filtered, first);
     for (size_t k = 0; k < ngroups; k++) {
         send_job(q, m, &groups[k]);
         deliver_job_free(&groups[k].job);

@@ -58,3 +58,25 @@ void route_rcpt(struct state_db *db, const struct config *cfg, const struct enve
     else
         snprintf(out->nexthop, sizeof(out->nexthop), "smtp:%s", domain);
 }
+
+void route_filter(const char *spec, struct route *out)
+{
+    memset(out, 0, sizeof(*out));
+    struct transport t;
+    const char *why = NULL;
+    if (strlen(spec) >= sizeof(out->nexthop))
+        why = "next hop too long";
+    else if (transport_parse(spec, &t, &why) == 0 && t.kind != TRANSPORT_SMTP &&
+             t.kind != TRANSPORT_LMTP)
+        why = "not smtp: or lmtp:";
+    if (why) {
+        out->kind = ROUTE_TO_DEFER;
+        int n = snprintf(out->text, sizeof(out->text),
+                         "4.3.5 bad content filter next hop '%.200s': %s", spec, why);
+        if (n < 0 || (size_t)n >= sizeof(out->text))
+            str_copy(out->text, sizeof(out->text), "4.3.5 bad content filter next hop");
+        return;
+    }
+    out->kind = ROUTE_TO_SMTP;
+    str_copy(out->nexthop, sizeof(out->nexthop), spec);
+}

@@ -237,15 +237,49 @@ static void test_events(void **state)
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
 }
+/* A FILTERed message: every recipient to the filter's next hop, whatever
+ * its own route; a next hop the queue cannot use defers with the reason. */
+static void test_route_filter(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *spec;
+        enum route_kind kind;
+        const char *text; /* the start of rt.text, or the next hop */
+    } cases[] = {
+        {"smtp:[127.0.0.1]:10025", ROUTE_TO_SMTP, "smtp:[127.0.0.1]:10025"},
+        {"lmtp:unix:/run/filter", ROUTE_TO_SMTP, "lmtp:unix:/run/filter"},
+        {"smtp:[127.0.0.1]:0", ROUTE_TO_DEFER,
+         "4.3.5 bad content filter next hop 'smtp:[127.0.0.1]:0': bad port"},
+        {"local", ROUTE_TO_DEFER, "4.3.5 bad content filter next hop 'local': not smtp: or lmtp:"},
+        {"discard", ROUTE_TO_DEFER, "4.3.5 bad content filter next hop 'discard': not smtp:"},
+        {"error:5.7.1 no", ROUTE_TO_DEFER, "4.3.5 bad content filter next hop 'error:5.7.1 no'"},
+        {"", ROUTE_TO_DEFER, "4.3.5 bad content filter next hop '': expected smtp:"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct route rt;
+        route_filter(cases[i].spec, &rt);
+        const char *got = rt.kind == ROUTE_TO_SMTP ? rt.nexthop : rt.text;
+        if (rt.kind != cases[i].kind || strncmp(got, cases[i].text, strlen(cases[i].text)) != 0)
+            fail_msg("case %zu \"%s\": kind %d \"%s\"", i, cases[i].spec, (int)rt.kind, got);
+    }
+    /* longer than a route's next hop */
+    char spec[400];
+    memset(spec, 'a', sizeof(spec) - 1);
+    spec[sizeof(spec) - 1] = '\0';
+    memcpy(spec, "smtp:", 5);
+    struct route rt;
+    route_filter(spec, &rt);
+    assert_int_equal(rt.kind, ROUTE_TO_DEFER);
+    assert_non_null(strstr(rt.text, ": next hop too long"));
+}
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_transport_parse),
-        cmocka_unit_test(test_route),
-        cmocka_unit_test(test_dsn),
-        cmocka_unit_test(test_dns_name_decode),
-        cmocka_unit_test(test_events),
+        cmocka_unit_test(test_transport_parse), cmocka_unit_test(test_route),
+        cmocka_unit_test(test_route_filter),    cmocka_unit_test(test_dsn),
+        cmocka_unit_test(test_dns_name_decode), cmocka_unit_test(test_events),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
