@@ -92,14 +92,6 @@ const char *rule_table_name(const struct rule_table *t)
     return t->name;
 }
 
-unsigned rule_table_find_action(const struct rule_table *t, enum rule_action action)
-{
-    for (size_t i = 0; i < t->n; i++)
-        if (t->rules[i].kind == RULE_KIND_MATCH && t->rules[i].action == action)
-            return t->rules[i].line;
-    return 0;
-}
-
 int rule_table_each(const struct rule_table *t, enum rule_action action,
                     int (*fn)(unsigned line, const char *text, bool has_refs, void *arg), void *arg)
 {

@@ -103,8 +103,6 @@ void rule_table_free(struct rule_table **tp);
 
 /* The number of rules with an action (if/endif lines not counted). */
 size_t rule_table_count(const struct rule_table *t);
-/* The line of the first rule with this action, 0 if there is none. */
-unsigned rule_table_find_action(const struct rule_table *t, enum rule_action action);
 /* The name given at parse or load time. */
 const char *rule_table_name(const struct rule_table *t);
 /* Call fn(line, text, has_refs, arg) for each rule with this action, in
