@@ -37,20 +37,40 @@ static bool has_archive_magic(const unsigned char *d, size_t len)
     return false;
 }
 
-/* A reader for the formats and filters we trust (raw_only: compressed
- * streams only): all built in, none
+/* True if data starts with a RAR signature (1.5 to 4.x, or 5.0). */
+static bool has_rar_magic(const unsigned char *d, size_t len)
+{
+    return len >= 6 && memcmp(d, "Rar!\x1a\x07", 6) == 0;
+}
+
+/* The formats a reader is given. */
+enum reader_kind {
+    READER_ALL, /* every format and filter we trust */
+    READER_RAW, /* compressed streams only */
+    READER_RAR, /* RAR 1.5 to 4.x and 5.0 only */
+};
+
+/* A reader for the formats and filters we trust: all built in, none
  * running an external program (a filter that would falls back to one
  * and returns ARCHIVE_WARN, which is refused). */
-static struct archive *reader_new(bool raw_only)
+static struct archive *reader_new(enum reader_kind kind)
 {
     struct archive *a = archive_read_new();
     if (!a)
         return NULL;
-    if ((!raw_only && (archive_read_support_format_zip(a) != ARCHIVE_OK ||
-                       archive_read_support_format_7zip(a) != ARCHIVE_OK ||
-                       archive_read_support_format_rar(a) != ARCHIVE_OK ||
-                       archive_read_support_format_rar5(a) != ARCHIVE_OK ||
-                       archive_read_support_format_tar(a) != ARCHIVE_OK)) ||
+    if (kind == READER_RAR) {
+        if (archive_read_support_format_rar(a) != ARCHIVE_OK ||
+            archive_read_support_format_rar5(a) != ARCHIVE_OK) {
+            archive_read_free(a);
+            return NULL;
+        }
+        return a;
+    }
+    if ((kind == READER_ALL && (archive_read_support_format_zip(a) != ARCHIVE_OK ||
+                                archive_read_support_format_7zip(a) != ARCHIVE_OK ||
+                                archive_read_support_format_rar(a) != ARCHIVE_OK ||
+                                archive_read_support_format_rar5(a) != ARCHIVE_OK ||
+                                archive_read_support_format_tar(a) != ARCHIVE_OK)) ||
         archive_read_support_format_raw(a) != ARCHIVE_OK ||
         archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
         archive_read_support_filter_bzip2(a) != ARCHIVE_OK ||
@@ -182,14 +202,23 @@ enum scan_result {
                           archive (tar reads zeros so): to be read as a stream */
 };
 
-/* Judge data as an archive with a reader of every format we trust, or of
- * compressed streams only (raw_only). */
+/* How scan() reads, and what it read. */
+struct scan_how {
+    enum reader_kind kind;
+    bool magic;      /* data starts like an archive we read */
+    int skip_format; /* libarchive's base format code of a reading already
+                        made: read no further if the reader picks it (0: none) */
+    int format;      /* out: the base format code read (0: none) */
+};
+
+/* Judge data as an archive with a reader of the formats of how->kind. */
 static enum scan_result scan(struct attachment_ctx *ctx, const char *name,
-                             const unsigned char *data, size_t len, unsigned depth, bool raw_only,
-                             bool magic)
+                             const unsigned char *data, size_t len, unsigned depth,
+                             struct scan_how *how)
 {
+    bool magic = how->magic;
     size_t archive_path = ctx->path_len;
-    struct archive *a = reader_new(raw_only);
+    struct archive *a = reader_new(how->kind);
     if (!a) {
         if (magic)
             attachment_report(ctx, archive_path, ATTACH_UNREADABLE, "archive reader unavailable");
@@ -203,6 +232,11 @@ static enum scan_result scan(struct attachment_ctx *ctx, const char *name,
     struct archive_entry *e;
     for (;;) {
         int r = archive_read_next_header(a, &e);
+        if (res == SCAN_NOT_ARCHIVE) {
+            how->format = archive_format(a) & ARCHIVE_FORMAT_BASE_MASK;
+            if (how->skip_format && how->format == how->skip_format)
+                break; /* read already */
+        }
         if (r == ARCHIVE_EOF) {
             if (res == SCAN_NOT_ARCHIVE && archive_filter_count(a) > 1 &&
                 archive_format(a) != ARCHIVE_FORMAT_RAW)
@@ -261,10 +295,29 @@ static enum scan_result scan(struct attachment_ctx *ctx, const char *name,
 bool attachment_archive_check(struct attachment_ctx *ctx, const char *name,
                               const unsigned char *data, size_t len, unsigned depth)
 {
-    bool magic = has_archive_magic(data, len);
-    enum scan_result res = scan(ctx, name, data, len, depth, false, magic);
-    if (res == SCAN_EMPTY_STREAM)
-        res = scan(ctx, name, data, len, depth, true, magic);
+    struct scan_how how = {.kind = READER_ALL, .magic = has_archive_magic(data, len)};
+    bool magic = how.magic;
+    enum scan_result res = SCAN_NOT_ARCHIVE;
+    /* A RAR is read as RAR first, as RAR tools do (by its signature at the
+     * start): libarchive's zip reader, which looks for a central directory
+     * at the end, outbids its RAR reader when a zip follows the RAR or is
+     * its last entry, stored. Then as libarchive reads it, if that is
+     * something else: what zip tools would see. */
+    if (has_rar_magic(data, len)) {
+        how.kind = READER_RAR;
+        res = scan(ctx, name, data, len, depth, &how);
+        how.kind = READER_ALL;
+        how.skip_format = how.format;
+    }
+    if (!ctx->stop) {
+        enum scan_result all = scan(ctx, name, data, len, depth, &how);
+        if (all == SCAN_EMPTY_STREAM) {
+            how.kind = READER_RAW;
+            all = scan(ctx, name, data, len, depth, &how);
+        }
+        if (res == SCAN_NOT_ARCHIVE)
+            res = all;
+    }
     if (res == SCAN_NOT_ARCHIVE && magic && ctx->result->verdict == ATTACH_OK)
         attachment_report(ctx, ctx->path_len, ATTACH_UNREADABLE, "damaged archive");
     return res != SCAN_NOT_ARCHIVE || magic;

@@ -27,6 +27,9 @@
  *     macro-enabled Office document whatever its extension. A gzip, bzip2
  *     or xz stream that is not a tar holds one entry, named after the
  *     container without its last extension ("a.exe.gz" holds "a.exe").
+ *     Data starting with a RAR signature is read as RAR, as RAR tools do,
+ *     and also as libarchive would read it otherwise (as the zip that
+ *     follows it, say, as zip tools do).
  *
  * Looking inside archives is bounded: entries looked at in all, bytes
  * decompressed in all and bytes of one entry; crossing a bound ends the

@@ -621,6 +621,12 @@ static void test_rar(void **state)
     }
     expect_rar("rar5/scan-pe.rar", "documents.rar", ATTACH_BLOCKED, "documents.rar/scan.pdf",
                "executable content (PE)");
+    /* a zip inside, read as the zip it is */
+    expect_rar("rar4/nested-zip.rar", "documents.rar", ATTACH_BLOCKED,
+               "documents.rar/docs.zip/run.js", "blocked file type .js");
+    policy.max_depth = 1;
+    expect_rar("rar4/nested-zip.rar", "documents.rar", ATTACH_BLOCKED, "documents.rar/docs.zip",
+               "archive nested too deep");
 }
 
 /* A RAR is known by its content, whatever its name. */
@@ -673,6 +679,17 @@ static void test_rar_encrypted(void **state)
                "documents.rar/statement.pdf.exe", "double extension");
     expect_rar("rar5/encrypted-exe.rar", "documents.rar", ATTACH_BLOCKED,
                "documents.rar/statement.pdf.exe", "double extension");
+}
+
+/* A RAR with a zip after it: RAR tools read the RAR, zip readers the zip;
+ * both are looked into. */
+static void test_rar_polyglot(void **state)
+{
+    (void)state;
+    expect_rar("rar4/zip-polyglot.rar", "documents.rar", ATTACH_BLOCKED,
+               "documents.rar/invoice.pdf.exe", "double extension");
+    expect_rar("rar4/zip-polyglot.rar", "documents.zip", ATTACH_BLOCKED,
+               "documents.zip/invoice.pdf.exe", "double extension");
 }
 
 /* ---- through the MIME layer: a base64 attachment of a message ---- */
@@ -749,6 +766,8 @@ static void test_rar_message(void **state)
                       "file type .exe behind a double extension .pdf.exe");
     check_rar_message("rar5/invoice-exe.rar", "documents.rar", POLICY_REJECT,
                       "attachment documents.rar/invoice.pdf.exe");
+    check_rar_message("rar4/nested-zip.rar", "documents.rar", POLICY_REJECT,
+                      "attachment documents.rar/docs.zip/run.js: blocked file type .js");
     check_rar_message("rar4/invoice-exe.rar", "scan.dat", POLICY_REJECT,
                       "attachment scan.dat/invoice.pdf.exe");
     check_rar_message("rar4/notes.rar", "documents.rar", POLICY_ACCEPT, NULL);
@@ -821,6 +840,7 @@ int main(void)
         cmocka_unit_test_setup(test_rar, setup),
         cmocka_unit_test_setup(test_rar_magic, setup),
         cmocka_unit_test_setup(test_rar_encrypted, setup),
+        cmocka_unit_test_setup(test_rar_polyglot, setup),
         cmocka_unit_test_setup(test_rar_message, setup),
         cmocka_unit_test_setup(test_path, setup),
         cmocka_unit_test_setup(test_actions, setup),
