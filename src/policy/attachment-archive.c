@@ -304,6 +304,9 @@ bool attachment_archive_check(struct attachment_ctx *ctx, const char *name,
      * its last entry, stored. Then as libarchive reads it, if that is
      * something else: what zip tools would see. */
     if (has_rar_magic(data, len)) {
+        /* libarchive does not say that a RAR 5.0 entry is encrypted */
+        if (attachment_rar5_encrypted(data, len))
+            attachment_report(ctx, ctx->path_len, ATTACH_ENCRYPTED, "encrypted archive");
         how.kind = READER_RAR;
         res = scan(ctx, name, data, len, depth, &how);
         how.kind = READER_ALL;

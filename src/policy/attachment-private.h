@@ -1,5 +1,6 @@
-/* attachment-private: what attachment.c (names, types, magic bytes) and
- * attachment-archive.c (libarchive) share; not for other modules. */
+/* attachment-private: what attachment.c (names, types, magic bytes),
+ * attachment-archive.c (libarchive) and attachment-rar5.c share; not for
+ * other modules. */
 #ifndef POSTINO_ATTACHMENT_PRIVATE_H
 #define POSTINO_ATTACHMENT_PRIVATE_H
 
@@ -50,5 +51,12 @@ void attachment_check_content(struct attachment_ctx *ctx, const char *name,
  * is reported), false if it is not one. */
 bool attachment_archive_check(struct attachment_ctx *ctx, const char *name,
                               const unsigned char *data, size_t len, unsigned depth);
+
+/* True if data[0..len) is a RAR 5.0 archive (its signature at the start)
+ * whose block headers, walked up to the end of archive header or of data,
+ * include an archive encryption header ("rar -hp") or a file header with a
+ * file encryption record. Reads only within len; a header it cannot read
+ * ends the walk (false if nothing was found before). */
+bool attachment_rar5_encrypted(const unsigned char *data, size_t len);
 
 #endif

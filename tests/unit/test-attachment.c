@@ -679,6 +679,49 @@ static void test_rar_encrypted(void **state)
                "documents.rar/statement.pdf.exe", "double extension");
     expect_rar("rar5/encrypted-exe.rar", "documents.rar", ATTACH_BLOCKED,
                "documents.rar/statement.pdf.exe", "double extension");
+    /* RAR 5.0: libarchive does not say; the archive's own headers do */
+    expect_rar("rar5/encrypted.rar", "documents.rar", ATTACH_ENCRYPTED, "documents.rar",
+               "encrypted archive");
+    expect_rar("rar5/encrypted-compressed.rar", "documents.rar", ATTACH_ENCRYPTED, "documents.rar",
+               "encrypted archive");
+    expect_rar("rar5/encrypted-headers.rar", "documents.rar", ATTACH_ENCRYPTED, "documents.rar",
+               "encrypted archive");
+    /* inside a zip */
+    struct buf rar, z;
+    load_rar("rar5/encrypted.rar", &rar);
+    make_zip1("statement.rar", rar.data, rar.len, &z);
+    expect("documents.zip", NULL, z.data, z.len, ATTACH_ENCRYPTED, "documents.zip/statement.rar",
+           "encrypted archive");
+    buf_free(&z);
+    buf_free(&rar);
+
+    /* cut anywhere: encrypted as soon as the header saying so is whole (it
+     * ends with the IV of the file encryption record, or the salt of the
+     * archive encryption header), else never more than damaged */
+    static const struct {
+        const char *rel;
+        const char *last; /* the last 16 bytes of that header */
+    } cuts[] = {
+        {"rar5/encrypted.rar", "IIIIIIIIIIIIIIII"},
+        {"rar5/encrypted-headers.rar", "SSSSSSSSSSSSSSSS"},
+        {"rar5/encrypted-compressed.rar", "IIIIIIIIIIIIIIII"},
+    };
+    for (size_t i = 0; i < N(cuts); i++) {
+        struct buf b;
+        load_rar(cuts[i].rel, &b);
+        const char *at = memmem(b.data, b.len, cuts[i].last, 16);
+        assert_non_null(at);
+        size_t whole = (size_t)(at - b.data) + 16;
+        for (size_t cut = 1; cut <= b.len; cut++) {
+            struct attachment_result r;
+            enum attachment_verdict got = inspect("cut.rar", NULL, b.data, cut, &r);
+            if (cut >= whole ? got != ATTACH_ENCRYPTED
+                             : got != ATTACH_OK && got != ATTACH_UNREADABLE)
+                fail_msg("%s cut at %zu of %zu: %s %s %s", cuts[i].rel, cut, b.len,
+                         attachment_verdict_name(got), r.path, r.reason);
+        }
+        buf_free(&b);
+    }
 }
 
 /* A RAR with a zip after it: RAR tools read the RAR, zip readers the zip;
@@ -774,7 +817,8 @@ static void test_rar_message(void **state)
     check_rar_message("rar5/notes.rar", "documents.rar", POLICY_ACCEPT, NULL);
 
     /* encrypted: as attachment_encrypted says (reject by default) */
-    static const char *const enc[] = {"rar4/encrypted.rar", "rar4/encrypted-headers.rar"};
+    static const char *const enc[] = {"rar4/encrypted.rar", "rar4/encrypted-headers.rar",
+                                      "rar5/encrypted.rar", "rar5/encrypted-headers.rar"};
     for (size_t i = 0; i < N(enc); i++) {
         policy = attachment_policy_defaults();
         check_rar_message(enc[i], "documents.rar", POLICY_REJECT, "encrypted archive");
