@@ -48,6 +48,7 @@ enum reader_kind {
     READER_ALL, /* every format and filter we trust */
     READER_RAW, /* compressed streams only */
     READER_RAR, /* RAR 1.5 to 4.x and 5.0 only */
+    READER_ZIP, /* zip only */
 };
 
 /* A reader for the formats and filters we trust: all built in, none
@@ -58,9 +59,10 @@ static struct archive *reader_new(enum reader_kind kind)
     struct archive *a = archive_read_new();
     if (!a)
         return NULL;
-    if (kind == READER_RAR) {
-        if (archive_read_support_format_rar(a) != ARCHIVE_OK ||
-            archive_read_support_format_rar5(a) != ARCHIVE_OK) {
+    if (kind == READER_RAR || kind == READER_ZIP) {
+        if ((kind == READER_RAR && (archive_read_support_format_rar(a) != ARCHIVE_OK ||
+                                    archive_read_support_format_rar5(a) != ARCHIVE_OK)) ||
+            (kind == READER_ZIP && archive_read_support_format_zip(a) != ARCHIVE_OK)) {
             archive_read_free(a);
             return NULL;
         }
@@ -202,14 +204,27 @@ enum scan_result {
                           archive (tar reads zeros so): to be read as a stream */
 };
 
-/* How scan() reads, and what it read. */
+/* The readings of one piece of data: by its RAR signature, as libarchive
+ * picks, as a compressed stream, as zip. */
+#define SCAN_READINGS_MAX 4
+
+/* How scan() reads, and the formats read so far. */
 struct scan_how {
     enum reader_kind kind;
-    bool magic;      /* data starts like an archive we read */
-    int skip_format; /* libarchive's base format code of a reading already
-                        made: read no further if the reader picks it (0: none) */
-    int format;      /* out: the base format code read (0: none) */
+    bool magic;                  /* data starts like an archive we read */
+    int read[SCAN_READINGS_MAX]; /* libarchive's base format codes read */
+    size_t n_read;
 };
+
+/* True if data was read as format already. */
+static bool was_read_as(const struct scan_how *how, int format)
+{
+    for (size_t i = 0; i < how->n_read; i++) {
+        if (how->read[i] == format)
+            return true;
+    }
+    return false;
+}
 
 /* Judge data as an archive with a reader of the formats of how->kind. */
 static enum scan_result scan(struct attachment_ctx *ctx, const char *name,
@@ -233,9 +248,11 @@ static enum scan_result scan(struct attachment_ctx *ctx, const char *name,
     for (;;) {
         int r = archive_read_next_header(a, &e);
         if (res == SCAN_NOT_ARCHIVE) {
-            how->format = archive_format(a) & ARCHIVE_FORMAT_BASE_MASK;
-            if (how->skip_format && how->format == how->skip_format)
-                break; /* read already */
+            int format = archive_format(a) & ARCHIVE_FORMAT_BASE_MASK;
+            if (format && was_read_as(how, format))
+                break; /* another reading saw the same */
+            if (format && how->n_read < SCAN_READINGS_MAX)
+                how->read[how->n_read++] = format;
         }
         if (r == ARCHIVE_EOF) {
             if (res == SCAN_NOT_ARCHIVE && archive_filter_count(a) > 1 &&
@@ -298,21 +315,22 @@ bool attachment_archive_check(struct attachment_ctx *ctx, const char *name,
     struct scan_how how = {.kind = READER_ALL, .magic = has_archive_magic(data, len)};
     bool magic = how.magic;
     enum scan_result res = SCAN_NOT_ARCHIVE;
-    /* A RAR is read as RAR first, as RAR tools do (by its signature at the
-     * start): libarchive's zip reader, which looks for a central directory
-     * at the end, outbids its RAR reader when a zip follows the RAR or is
-     * its last entry, stored. Then as libarchive reads it, if that is
-     * something else: what zip tools would see. */
+    /* The same bytes may be two archives, read by different tools (one
+     * format's signature at the start, a zip's central directory at the
+     * end): each reading is judged, so that neither hides the other.
+     * First a RAR as RAR, as RAR tools do: libarchive's zip reader outbids
+     * its RAR reader when a zip follows the RAR or is its last entry,
+     * stored. */
     if (has_rar_magic(data, len)) {
         /* libarchive does not say that a RAR 5.0 entry is encrypted */
         if (attachment_rar5_encrypted(data, len))
             attachment_report(ctx, ctx->path_len, ATTACH_ENCRYPTED, "encrypted archive");
         how.kind = READER_RAR;
         res = scan(ctx, name, data, len, depth, &how);
-        how.kind = READER_ALL;
-        how.skip_format = how.format;
     }
+    /* then as libarchive picks, if that is something else */
     if (!ctx->stop) {
+        how.kind = READER_ALL;
         enum scan_result all = scan(ctx, name, data, len, depth, &how);
         if (all == SCAN_EMPTY_STREAM) {
             how.kind = READER_RAW;
@@ -320,6 +338,12 @@ bool attachment_archive_check(struct attachment_ctx *ctx, const char *name,
         }
         if (res == SCAN_NOT_ARCHIVE)
             res = all;
+    }
+    /* then as zip tools read it, if it was read as something else (7z,
+     * tar and compressed streams outbid the zip reader) */
+    if (!ctx->stop && res != SCAN_NOT_ARCHIVE && !was_read_as(&how, ARCHIVE_FORMAT_ZIP)) {
+        how.kind = READER_ZIP;
+        scan(ctx, name, data, len, depth, &how);
     }
     if (res == SCAN_NOT_ARCHIVE && magic && ctx->result->verdict == ATTACH_OK)
         attachment_report(ctx, ctx->path_len, ATTACH_UNREADABLE, "damaged archive");

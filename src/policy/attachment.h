@@ -28,10 +28,12 @@
  *     or xz stream that is not a tar holds one entry, named after the
  *     container without its last extension ("a.exe.gz" holds "a.exe").
  *     Data starting with a RAR signature is read as RAR, as RAR tools do,
- *     and also as libarchive would read it otherwise (as the zip that
- *     follows it, say, as zip tools do). An encrypted RAR 5.0 archive,
- *     which libarchive does not flag, is found from its own headers and
- *     reported on the archive rather than on an entry.
+ *     and also as libarchive would read it otherwise; an archive read as
+ *     anything but zip is also read as zip if a zip's central directory
+ *     ends it, as zip tools do (a zip after a 7z, say), so that no reading
+ *     hides another. An encrypted RAR 5.0 archive, which libarchive does
+ *     not flag, is found from its own headers and reported on the archive
+ *     rather than on an entry.
  *
  * Looking inside archives is bounded: entries looked at in all, bytes
  * decompressed in all and bytes of one entry; crossing a bound ends the

@@ -12,6 +12,7 @@ import re
 import smtplib
 import struct
 import subprocess
+import tarfile
 import time
 import zipfile
 from email import policy as email_policy
@@ -117,6 +118,16 @@ def zip_of(files):
     with zipfile.ZipFile(bio, "w", zipfile.ZIP_DEFLATED) as z:
         for name, data in files:
             z.writestr(name, data)
+    return bio.getvalue()
+
+
+def tar_gz_of(files):
+    bio = io.BytesIO()
+    with tarfile.open(fileobj=bio, mode="w:gz") as t:
+        for name, data in files:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
     return bio.getvalue()
 
 
@@ -248,6 +259,9 @@ def test_attachments_refused(srv):
         ("outer.zip", zip_of([("inner.zip", zip_of([("payload.vbs", b"x")]))]),
          "application/zip", "outer.zip/inner.zip/payload.vbs", ".vbs"),
         ("report.docm", b"PK not really", "application/octet-stream", "report.docm", "docm"),
+        # two archives in one: tar tools see the tarball, zip tools the zip
+        ("files.zip", tar_gz_of([("notes.txt", b"a")]) + zip_of([("payload.vbs", b"x")]),
+         "application/zip", "files.zip/payload.vbs", ".vbs"),
     ]
     for name, data, ctype, path, reason in cases:
         code, text, _ = send(srv, message("files", attachments=[(name, data, ctype)]))

@@ -733,6 +733,45 @@ static void test_rar_polyglot(void **state)
                "documents.rar/invoice.pdf.exe", "double extension");
     expect_rar("rar4/zip-polyglot.rar", "documents.zip", ATTACH_BLOCKED,
                "documents.zip/invoice.pdf.exe", "double extension");
+    /* a RAR read one way only counts its entries once (a directory too) */
+    policy.max_entries = 3;
+    expect_rar("rar4/notes.rar", "documents.rar", ATTACH_OK, "", NULL);
+    expect_rar("rar5/notes.rar", "documents.rar", ATTACH_OK, "", NULL);
+    policy.max_entries = 2;
+    expect_rar("rar4/notes.rar", "documents.rar", ATTACH_TOO_LARGE, "documents.rar",
+               "too many archive entries");
+}
+
+/* A 7z, a tar or a compressed stream followed by a zip: zip tools read
+ * the zip (its central directory is at the end), the others what is at the
+ * start; both are looked into. */
+static void test_zip_polyglot(void **state)
+{
+    (void)state;
+    struct buf head, zip, both;
+    struct entry clean = {"notes.txt", "hello", 5};
+    make_zip1("invoice.js", "alert(1)", 8, &zip);
+    static const enum fmt heads[] = {F_7Z, F_TAR_GZ, F_GZ};
+    for (size_t i = 0; i < N(heads); i++) {
+        make_archive(heads[i], &clean, 1, &head);
+        buf_init(&both, BUF_UNLIMITED);
+        assert_int_equal(buf_append(&both, head.data, head.len), 0);
+        assert_int_equal(buf_append(&both, zip.data, zip.len), 0);
+        expect("files.zip", NULL, both.data, both.len, ATTACH_BLOCKED, "files.zip/invoice.js",
+               "blocked file type .js");
+        expect("notes.txt.gz", NULL, head.data, head.len, ATTACH_OK, "", NULL);
+        buf_free(&both);
+        buf_free(&head);
+    }
+    buf_free(&zip);
+    /* an archive read one way only counts its entries once */
+    policy.max_entries = 1;
+    make_zip1("notes.txt", "hello", 5, &zip);
+    expect("files.zip", NULL, zip.data, zip.len, ATTACH_OK, "", NULL);
+    buf_free(&zip);
+    make_archive(F_7Z, &clean, 1, &head);
+    expect("files.7z", NULL, head.data, head.len, ATTACH_OK, "", NULL);
+    buf_free(&head);
 }
 
 /* ---- through the MIME layer: a base64 attachment of a message ---- */
@@ -885,6 +924,7 @@ int main(void)
         cmocka_unit_test_setup(test_rar_magic, setup),
         cmocka_unit_test_setup(test_rar_encrypted, setup),
         cmocka_unit_test_setup(test_rar_polyglot, setup),
+        cmocka_unit_test_setup(test_zip_polyglot, setup),
         cmocka_unit_test_setup(test_rar_message, setup),
         cmocka_unit_test_setup(test_path, setup),
         cmocka_unit_test_setup(test_actions, setup),
