@@ -130,25 +130,32 @@ static bool apply(struct header *h, const struct milter_mod *m)
     }
 }
 
-/* Body octets with every line end made CRLF. */
-static int append_crlf(struct buf *out, const char *p, size_t n)
+/* Append n bytes unless an append already failed (*rc -1): a failed
+ * append leaves out as it was, and a later, shorter one must not succeed
+ * after it, or out would not hold a prefix of the result. */
+static void put(struct buf *out, int *rc, const void *p, size_t n)
 {
-    int rc = 0;
+    if (*rc == 0 && buf_append(out, p, n) < 0)
+        *rc = -1;
+}
+
+/* Body octets with every line end made CRLF. */
+static void put_crlf(struct buf *out, int *rc, const char *p, size_t n)
+{
     size_t i = 0;
-    while (i < n) {
+    while (i < n && *rc == 0) {
         size_t s = i;
         while (i < n && p[i] != '\r' && p[i] != '\n')
             i++;
-        rc |= buf_append(out, p + s, i - s);
+        put(out, rc, p + s, i - s);
         if (i == n)
             break;
         if (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n')
             i += 2;
         else
             i++;
-        rc |= buf_append(out, "\r\n", 2);
+        put(out, rc, "\r\n", 2);
     }
-    return rc;
 }
 
 int milter_edit_message(const char *msg, size_t len, const struct milter_mod *mods, size_t n,
@@ -182,19 +189,19 @@ int milter_edit_message(const char *msg, size_t len, const struct milter_mod *mo
     int rc = 0;
     for (size_t i = 0; i < h.n; i++) {
         const struct field *f = &h.f[i];
-        rc |= buf_append(out, f->text, f->len);
+        put(out, &rc, f->text, f->len);
         if (f->len && f->text[f->len - 1] != '\n')
-            rc |= buf_append(out, "\r\n", 2); /* the message ended inside its header */
+            put(out, &rc, "\r\n", 2); /* the message ended inside its header */
         free(f->own);
     }
     free(h.f);
     /* pos is at the empty line that ends the header, or at the end */
     if (body) {
-        rc |= buf_append(out, "\r\n", 2);
-        rc |= append_crlf(out, body, body_len);
+        put(out, &rc, "\r\n", 2);
+        put_crlf(out, &rc, body, body_len);
         changed = true;
     } else if (pos < len) {
-        rc |= buf_append(out, msg + pos, len - pos);
+        put(out, &rc, msg + pos, len - pos);
     }
     *changed_r = changed;
     if (ignored_r)
