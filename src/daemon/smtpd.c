@@ -1405,6 +1405,7 @@ static bool milter_rewrite(struct smtpd_conn *c, const struct milter_chain_resul
     buf_init(&out, (size_t)c->d->cfg->message_size_limit + MILTER_CHAIN_BODY_MAX);
     bool changed = false;
     size_t ignored = 0;
+    errno = 0; /* a -1 without errno: the result is too large */
     int rc = milter_edit_message(data ? data : "", len, m->mods, m->n_mods, m->body, m->body_len,
                                  &out, &changed, &ignored);
     spool_file_unmap(c->file);
