@@ -5,10 +5,11 @@ SERVFAIL by default (a temporary failure: mail to them stays queued), or
 NXDOMAIN for the names listed with `nxdomain(name)`. postino reaches it
 through its dns_resolver setting."""
 
+import ipaddress
 import socket
 import threading
 
-from dnslib import AAAA, MX, QTYPE, RCODE, RR, TXT, A, DNSRecord
+from dnslib import AAAA, MX, PTR, QTYPE, RCODE, RR, TXT, A, DNSRecord
 
 
 class DNSServer:
@@ -34,12 +35,26 @@ class DNSServer:
 
     def add(self, name, qtype, value, pref=10):
         """add("example.org", "MX", "mx.example.org", pref=10), add(n, "A", "127.0.0.2"),
-        add(n, "AAAA", "::1"), add(n, "TXT", "v=spf1 -all")."""
+        add(n, "AAAA", "::1"), add(n, "TXT", "v=spf1 -all"),
+        add("127.1.2.3", "PTR", "mx.example.org") (an address is turned into
+        its in-addr.arpa / ip6.arpa name; an .arpa name is taken as it is)."""
+        if qtype == "PTR":
+            name = self.reverse_name(name)
         rd = {"A": lambda: A(value), "AAAA": lambda: AAAA(value),
-              "MX": lambda: MX(value, pref), "TXT": lambda: TXT(value)}[qtype]()
+              "MX": lambda: MX(value, pref), "TXT": lambda: TXT(value),
+              "PTR": lambda: PTR(value)}[qtype]()
         with self.lock:
             self.records.setdefault((self._key(name), qtype), []).append(rd)
             self.nx.discard(self._key(name))
+
+    @staticmethod
+    def reverse_name(name):
+        """The .arpa name of an IPv4/IPv6 address ("127.1.2.3" ->
+        "3.2.1.127.in-addr.arpa"); any other name unchanged."""
+        try:
+            return ipaddress.ip_address(name).reverse_pointer
+        except ValueError:
+            return name
 
     def nxdomain(self, name):
         with self.lock:
