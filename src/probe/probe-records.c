@@ -319,9 +319,13 @@ static bool rua_uri_check(const char *u, size_t n, char *why)
     char buf[64];
     for (size_t k = 0; k < n; k++) {
         char c = u[k];
-        if (c == '!' || is_wsp(c)) {
-            why_set(why, "'%s' in the report URI \"%s\" must be percent-encoded",
-                    c == '!' ? "!" : "white space", show(buf, sizeof(buf), u, n));
+        if (c == '!') {
+            why_set(why, "'!' in the report URI \"%s\" must be percent-encoded (%%21)",
+                    show(buf, sizeof(buf), u, n));
+            return false;
+        }
+        if (is_wsp(c)) {
+            why_set(why, "white space in the report URI \"%s\"", show(buf, sizeof(buf), u, n));
             return false;
         }
         if (!is_uri_char(c) ||
@@ -331,7 +335,7 @@ static bool rua_uri_check(const char *u, size_t n, char *why)
             return false;
         }
     }
-    static const char mailto[] = "mailto:", https[] = "https://";
+    static const char mailto[] = "mailto:", https[] = "https:";
     if (n >= sizeof(mailto) - 1 && str_eqn_ci(u, mailto, sizeof(mailto) - 1)) {
         const char *addr = u + sizeof(mailto) - 1;
         size_t an = n - (sizeof(mailto) - 1);
@@ -347,9 +351,11 @@ static bool rua_uri_check(const char *u, size_t n, char *why)
         return true;
     }
     if (n >= sizeof(https) - 1 && str_eqn_ci(u, https, sizeof(https) - 1)) {
-        const char *host = u + sizeof(https) - 1;
-        if (host == u + n || strchr("/?#:", *host) != NULL) {
-            why_set(why, "the report URI \"%s\" has no host", show(buf, sizeof(buf), u, n));
+        const char *rest = u + sizeof(https) - 1;
+        size_t rn = n - (sizeof(https) - 1);
+        if (rn < 3 || rest[0] != '/' || rest[1] != '/' || strchr("/?#:", rest[2]) != NULL) {
+            why_set(why, "the report URI \"%s\" has no host (https://HOST/...)",
+                    show(buf, sizeof(buf), u, n));
             return false;
         }
         return true;
