@@ -177,8 +177,9 @@ static size_t phrase_at(struct text t, size_t at, const char *phrase)
             return 0;
         i++;
     }
-    /* A word goes on past a dot or dash only into a letter or digit: "Haraka
-     * is at your service." ends a sentence, "Postfix.example" is a name. */
+    /* A word goes on past a dot or dash only when another word byte follows:
+     * "Haraka is at your service." ends a sentence, "Postfix.example" is a
+     * host name. */
     if (i < t.n && is_word_char(t.s[i]) &&
         (is_alnum(t.s[i]) || t.s[i] == '_' || (i + 1 < t.n && is_word_char(t.s[i + 1]))))
         return 0;
