@@ -117,6 +117,12 @@ struct dns *dns_new(struct event_base *base, const char *resolver, char **error_
      * site's resolver may serve them, and the resolver decides. */
     if (!err)
         err = ub_ctx_set_option(d->ctx, "local-zone:", "test. transparent");
+    /* the same for the reverse names of loopback and private addresses
+     * (RFC 6303): a site's resolver may know them (postino probe asks) */
+    if (!err)
+        err = ub_ctx_set_option(d->ctx, "local-zone:", "127.in-addr.arpa. transparent");
+    if (!err)
+        err = ub_ctx_set_option(d->ctx, "unblock-lan-zones:", "yes");
     if (err) {
         struct buf b;
         buf_init(&b, BUF_UNLIMITED);
