@@ -3,15 +3,12 @@
  * verdict per check (probe/probe-report.h). */
 #include <arpa/inet.h>
 #include <event2/event.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "auth/dmarc-record.h"
-#include "auth/spf-record.h"
 #include "cmd.h"
 #include "lib/buf.h"
 #include "lib/config.h"
@@ -21,7 +18,8 @@
 #include "policy/dnsbl-sites.h"
 #include "policy/dnsbl.h"
 #include "probe/probe-banner.h"
-#include "probe/probe-records.h"
+#include "probe/probe-dns.h"
+#include "probe/probe-domain.h"
 #include "probe/probe-report.h"
 #include "probe/probe-smtp.h"
 
@@ -38,10 +36,8 @@ static const char usage[] =
     "TLS-RPT records and the DNS block lists of every address. One verdict line per\n"
     "check (ok / warn / fail). Exit status 1 if any check fails, 2 on bad usage.\n";
 
-#define MX_HOSTS_MAX     5  /* MX hosts probed */
-#define ADDRS_PER_HOST   2  /* addresses of each probed */
-#define SPF_DEPTH_MAX    10 /* include/redirect levels followed when counting */
-#define SPF_LOOKUP_LIMIT 10 /* RFC 7208 4.6.4 */
+#define MX_HOSTS_MAX     5 /* MX hosts probed */
+#define ADDRS_PER_HOST   2 /* addresses of each probed */
 #define SLOW_MS          30000.0
 #define RFC_LIMIT_MS     300000.0 /* RFC 5321 4.5.3.2: 5 minutes for the greeting, MAIL, RCPT */
 #define DEFAULT_TIMEOUT  60
@@ -65,63 +61,6 @@ struct probe {
     bool have_sites;
 };
 
-/* --- DNS, made synchronous for a command-line tool --- */
-
-struct lookup {
-    bool done;
-    enum dns_status st;
-    char **rr;
-    size_t n;
-};
-
-static void records_done(void *arg, enum dns_status st, char *const *rr, size_t n)
-{
-    struct lookup *l = arg;
-    l->done = true;
-    l->st = st;
-    l->rr = n ? calloc(n, sizeof(char *)) : NULL;
-    for (size_t i = 0; i < n && l->rr; i++)
-        l->rr[i] = strdup(rr[i]);
-    l->n = l->rr ? n : 0;
-}
-
-static void lookup_free(struct lookup *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->rr[i]);
-    free(l->rr);
-    memset(l, 0, sizeof(*l));
-}
-
-static void lookup(struct probe *p, const char *name, int type, struct lookup *l)
-{
-    memset(l, 0, sizeof(*l));
-    dns_lookup_records(p->dns, name, type, records_done, l);
-    while (!l->done)
-        event_base_loop(p->base, EVLOOP_ONCE);
-}
-
-/* The reverse name of an address ("1.2.0.192.in-addr.arpa"). */
-static int reverse_name(const char *ip, char *out, size_t size)
-{
-    unsigned char a[16];
-    if (inet_pton(AF_INET, ip, a) == 1)
-        return snprintf(out, size, "%u.%u.%u.%u.in-addr.arpa", a[3], a[2], a[1], a[0]) < (int)size
-                   ? 0
-                   : -1;
-    if (inet_pton(AF_INET6, ip, a) != 1)
-        return -1;
-    struct buf b;
-    buf_init(&b, size - 1);
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 15; i >= 0; i--)
-        buf_printf(&b, "%c.%c.", hex[a[i] & 15], hex[a[i] >> 4]);
-    int rc = buf_append_str(&b, "ip6.arpa");
-    str_copy(out, size, buf_cstr(&b));
-    buf_free(&b);
-    return rc;
-}
-
 /* --- the DNS section --- */
 
 struct host {
@@ -134,24 +73,17 @@ struct host {
 /* The addresses of a host (AAAA then A). */
 static void host_addresses(struct probe *p, struct host *h)
 {
-    static const int types[] = {DNS_TYPE_AAAA, DNS_TYPE_A};
-    for (size_t t = 0; t < 2; t++) {
-        struct lookup l;
-        lookup(p, h->name, types[t], &l);
-        for (size_t i = 0; i < l.n && h->n_addr < ADDRS_PER_HOST; i++)
-            str_copy(h->addr[h->n_addr++], sizeof(h->addr[0]), l.rr[i]);
-        lookup_free(&l);
-    }
+    h->n_addr = probe_addresses(p->base, p->dns, h->name, h->addr, ADDRS_PER_HOST);
 }
 
 /* Reverse DNS of an address, and whether the name leads back to it. */
 static void reverse_dns(struct probe *p, const char *ip)
 {
     char rname[128];
-    if (reverse_name(ip, rname, sizeof(rname)) < 0)
+    if (probe_reverse_name(ip, rname, sizeof(rname)) < 0)
         return;
-    struct lookup l;
-    lookup(p, rname, DNS_TYPE_PTR, &l);
+    struct probe_lookup l;
+    probe_lookup(p->base, p->dns, rname, DNS_TYPE_PTR, &l);
     if (l.st == DNS_TEMPFAIL) {
         probe_report_check(p->rep, "reverse-dns", PROBE_WARN,
                            "%s: the reverse DNS lookup failed (temporary)", ip);
@@ -178,7 +110,7 @@ static void reverse_dns(struct probe *p, const char *ip)
                                "(not forward-confirmed)",
                                ip, l.rr[0]);
     }
-    lookup_free(&l);
+    probe_lookup_free(&l);
 }
 
 /* MX hosts of domain into hosts (or the domain itself as implicit MX).
@@ -186,8 +118,8 @@ static void reverse_dns(struct probe *p, const char *ip)
 static size_t dns_section(struct probe *p, const char *domain, struct host *hosts)
 {
     probe_report_section(p->rep, "dns", "DNS");
-    struct lookup l;
-    lookup(p, domain, DNS_TYPE_MX, &l);
+    struct probe_lookup l;
+    probe_lookup(p->base, p->dns, domain, DNS_TYPE_MX, &l);
     size_t n = 0;
     unsigned pref0;
     char target0[8];
@@ -238,7 +170,7 @@ static size_t dns_section(struct probe *p, const char *domain, struct host *host
         }
         probe_report_check(p->rep, "mx", PROBE_OK, "%zu MX host%s", l.n, l.n == 1 ? "" : "s");
     }
-    lookup_free(&l);
+    probe_lookup_free(&l);
     for (size_t i = 0; i < n; i++) {
         if (!hosts[i].n_addr)
             host_addresses(p, &hosts[i]);
@@ -473,205 +405,6 @@ static void smtp_section(struct probe *p, const char *host, const char *ip, unsi
     }
     latency_checks(p, r);
     free(r);
-}
-
-/* --- the domain's records --- */
-
-static void spf_count(struct probe *p, const char *domain, unsigned depth, unsigned *count,
-                      char *why, size_t why_size);
-
-/* The SPF record of domain ("" if none; -1 on a lookup failure). */
-static int spf_record_of(struct probe *p, const char *domain, char *out, size_t size,
-                         unsigned *n_records)
-{
-    struct lookup l;
-    lookup(p, domain, DNS_TYPE_TXT, &l);
-    out[0] = '\0';
-    *n_records = 0;
-    int rc = l.st == DNS_TEMPFAIL ? -1 : 0;
-    for (size_t i = 0; i < l.n; i++)
-        if (spf_record_is_spf(l.rr[i], strlen(l.rr[i]))) {
-            if (!*n_records)
-                str_copy(out, size, l.rr[i]);
-            (*n_records)++;
-        }
-    lookup_free(&l);
-    return rc;
-}
-
-/* Count the DNS-querying terms of domain's record and of the records it
- * includes or redirects to (RFC 7208 4.6.4). */
-static void spf_count(struct probe *p, const char *domain, unsigned depth, unsigned *count,
-                      char *why, size_t why_size)
-{
-    char text[4096];
-    unsigned nrec;
-    if (depth > SPF_DEPTH_MAX || spf_record_of(p, domain, text, sizeof(text), &nrec) < 0 ||
-        nrec != 1) {
-        if (!why[0])
-            snprintf(why, why_size, "%s: %s", domain,
-                     depth > SPF_DEPTH_MAX ? "includes nested too deep"
-                     : nrec == 0           ? "no SPF record (an include of it is a permerror)"
-                                           : "not exactly one SPF record");
-        return;
-    }
-    struct spf_record rec;
-    const char *err;
-    if (spf_record_parse(text, strlen(text), &rec, &err) < 0) {
-        if (!why[0])
-            snprintf(why, why_size, "%s: %s", domain, err);
-        return;
-    }
-    for (size_t i = 0; i < rec.n; i++) {
-        const struct spf_term *t = &rec.terms[i];
-        if (t->mech == SPF_MECH_INCLUDE || t->mech == SPF_MECH_A || t->mech == SPF_MECH_MX ||
-            t->mech == SPF_MECH_PTR || t->mech == SPF_MECH_EXISTS)
-            (*count)++;
-        if (t->mech == SPF_MECH_INCLUDE && t->domain && !memchr(t->domain, '%', t->domain_len)) {
-            char inc[256];
-            if (str_copyn(inc, sizeof(inc), t->domain, t->domain_len) == 0)
-                spf_count(p, inc, depth + 1, count, why, why_size);
-        }
-    }
-    if (rec.redirect && !rec.has_all) {
-        (*count)++;
-        char red[256];
-        if (!memchr(rec.redirect, '%', rec.redirect_len) &&
-            str_copyn(red, sizeof(red), rec.redirect, rec.redirect_len) == 0)
-            spf_count(p, red, depth + 1, count, why, why_size);
-    }
-}
-
-static void spf_check(struct probe *p, const char *domain)
-{
-    char text[4096];
-    unsigned nrec;
-    if (spf_record_of(p, domain, text, sizeof(text), &nrec) < 0) {
-        probe_report_check(p->rep, "spf", PROBE_WARN, "the TXT lookup of %s failed", domain);
-        return;
-    }
-    if (nrec == 0) {
-        probe_report_check(p->rep, "spf", PROBE_WARN,
-                           "%s publishes no SPF record: receivers cannot tell its servers from "
-                           "forgers",
-                           domain);
-        return;
-    }
-    probe_report_fact(p->rep, "SPF", "%s", text);
-    if (nrec > 1) {
-        probe_report_check(p->rep, "spf", PROBE_FAIL,
-                           "%s publishes %u SPF records: receivers give permerror (RFC 7208 "
-                           "4.5)",
-                           domain, nrec);
-        return;
-    }
-    struct spf_record rec;
-    const char *err;
-    if (spf_record_parse(text, strlen(text), &rec, &err) < 0) {
-        probe_report_check(p->rep, "spf", PROBE_FAIL, "the SPF record is invalid: %s", err);
-        return;
-    }
-    unsigned count = 0;
-    char why[400] = "";
-    spf_count(p, domain, 0, &count, why, sizeof(why));
-    probe_report_fact(p->rep, "SPF lookups", "%u DNS-querying terms (limit %u)", count,
-                      SPF_LOOKUP_LIMIT);
-    if (count > SPF_LOOKUP_LIMIT)
-        probe_report_check(p->rep, "spf", PROBE_FAIL,
-                           "%u DNS-querying terms with its includes, over the limit of %u: "
-                           "receivers give permerror (RFC 7208 4.6.4)",
-                           count, SPF_LOOKUP_LIMIT);
-    else if (why[0])
-        probe_report_check(p->rep, "spf", PROBE_FAIL, "an include fails: %s", why);
-    else
-        probe_report_check(p->rep, "spf", PROBE_OK, "valid, %u of %u DNS-querying terms", count,
-                           SPF_LOOKUP_LIMIT);
-}
-
-static void dmarc_check(struct probe *p, const char *domain)
-{
-    char name[300];
-    snprintf(name, sizeof(name), "_dmarc.%s", domain);
-    struct lookup l;
-    lookup(p, name, DNS_TYPE_TXT, &l);
-    const char *txt = NULL;
-    unsigned n = 0;
-    for (size_t i = 0; i < l.n; i++)
-        if (dmarc_record_is_dmarc(l.rr[i], strlen(l.rr[i]))) {
-            txt = txt ? txt : l.rr[i];
-            n++;
-        }
-    if (!txt) {
-        probe_report_check(p->rep, "dmarc", PROBE_WARN,
-                           "%s publishes no DMARC record: its name can be forged in From", domain);
-    } else if (n > 1) {
-        probe_report_fact(p->rep, "DMARC", "%s", txt);
-        probe_report_check(p->rep, "dmarc", PROBE_FAIL,
-                           "%u DMARC records: receivers ignore them all (RFC 7489 6.6.3)", n);
-    } else {
-        probe_report_fact(p->rep, "DMARC", "%s", txt);
-        struct dmarc_record r;
-        dmarc_record_init(&r);
-        const char *err = NULL;
-        if (dmarc_record_parse(txt, strlen(txt), &r, &err) != DMARC_RECORD_OK)
-            probe_report_check(p->rep, "dmarc", PROBE_FAIL, "the DMARC record is invalid: %s",
-                               err ? err : "?");
-        else if (r.p == DMARC_POLICY_NONE)
-            probe_report_check(p->rep, "dmarc", PROBE_WARN,
-                               "p=none: forged mail in its name is reported, not refused");
-        else
-            probe_report_check(p->rep, "dmarc", PROBE_OK, "p=%s%s", dmarc_policy_name(r.p),
-                               r.pct < 100 ? " (for a part of the mail only: pct < 100)" : "");
-        dmarc_record_free(&r);
-    }
-    lookup_free(&l);
-}
-
-static void sts_checks(struct probe *p, const char *domain)
-{
-    char name[300];
-    snprintf(name, sizeof(name), "_mta-sts.%s", domain);
-    struct lookup l;
-    lookup(p, name, DNS_TYPE_TXT, &l);
-    bool seen = false;
-    for (size_t i = 0; i < l.n && !seen; i++) {
-        if (!probe_mta_sts_is(l.rr[i], strlen(l.rr[i])))
-            continue;
-        seen = true;
-        struct probe_mta_sts s;
-        probe_mta_sts_parse(l.rr[i], strlen(l.rr[i]), &s);
-        probe_report_fact(p->rep, "MTA-STS", "%s", l.rr[i]);
-        if (s.valid)
-            probe_report_check(p->rep, "mta-sts", PROBE_OK, "an MTA-STS record (id %s)", s.id);
-        else
-            probe_report_check(p->rep, "mta-sts", PROBE_FAIL, "the MTA-STS record is invalid: %s",
-                               s.why);
-    }
-    if (!seen)
-        probe_report_check(p->rep, "mta-sts", PROBE_INFO,
-                           "no MTA-STS record: senders may deliver without TLS if it is "
-                           "stripped");
-    lookup_free(&l);
-    snprintf(name, sizeof(name), "_smtp._tls.%s", domain);
-    lookup(p, name, DNS_TYPE_TXT, &l);
-    seen = false;
-    for (size_t i = 0; i < l.n && !seen; i++) {
-        if (!probe_tlsrpt_is(l.rr[i], strlen(l.rr[i])))
-            continue;
-        seen = true;
-        struct probe_tlsrpt t;
-        probe_tlsrpt_parse(l.rr[i], strlen(l.rr[i]), &t);
-        probe_report_fact(p->rep, "TLS-RPT", "%s", l.rr[i]);
-        if (t.valid)
-            probe_report_check(p->rep, "tls-rpt", PROBE_OK, "TLS reports go to %s", t.rua[0]);
-        else
-            probe_report_check(p->rep, "tls-rpt", PROBE_FAIL, "the TLS-RPT record is invalid: %s",
-                               t.why);
-    }
-    if (!seen)
-        probe_report_check(p->rep, "tls-rpt", PROBE_INFO,
-                           "no TLS-RPT record: nobody is told of TLS failures");
-    lookup_free(&l);
 }
 
 /* --- DNS block lists --- */
@@ -912,9 +645,10 @@ int cmd_probe(int argc, char **argv)
             smtp_section(&p, hosts[i].name, hosts[i].addr[k], port, pm_domain);
     if (domain_mode) {
         probe_report_section(p.rep, "records", "Domain records");
-        spf_check(&p, host);
-        dmarc_check(&p, host);
-        sts_checks(&p, host);
+        struct probe_ctx ctx = {p.base, p.dns, p.rep};
+        probe_check_spf(&ctx, host);
+        probe_check_dmarc(&ctx, host);
+        probe_check_sts(&ctx, host);
     }
     if (p.have_sites && n)
         dnsbl_checks(&p, hosts, n);

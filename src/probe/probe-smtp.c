@@ -7,6 +7,7 @@
 #include <openssl/x509v3.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -360,6 +361,12 @@ static bool start_tls(struct conn *c, const struct probe_smtp_options *o,
     }
     if (o->server_name)
         SSL_set_tlsext_host_name(c->ssl, o->server_name);
+    if (o->tls_max_version) {
+        /* OpenSSL's default security level refuses TLS 1.0 and 1.1 itself */
+        SSL_set_security_level(c->ssl, 0);
+        SSL_set_min_proto_version(c->ssl, TLS1_VERSION);
+        SSL_set_max_proto_version(c->ssl, o->tls_max_version);
+    }
     double deadline = t0 + c->timeout_ms;
     for (;;) {
         int rc = SSL_connect(c->ssl);
@@ -462,4 +469,63 @@ out:
         close(c.fd);
     smtp_reply_parser_free(&c.parser);
     return 0;
+}
+
+struct probe_session {
+    struct conn c;
+};
+
+struct probe_session *probe_session_open(const struct probe_smtp_options *o,
+                                         struct probe_step_result *connect,
+                                         struct probe_step_result *banner)
+{
+    memset(connect, 0, sizeof(*connect));
+    memset(banner, 0, sizeof(*banner));
+    struct probe_session *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->c.fd = -1;
+    s->c.timeout_ms = o->timeout_ms;
+    smtp_reply_parser_init(&s->c.parser);
+    s->c.fd = connect_to(o, connect);
+    bool ok = s->c.fd >= 0;
+    if (ok) {
+        banner->tried = true;
+        ok = read_reply(&s->c, banner, now_ms(), NULL, 0) && banner->code == 220;
+    }
+    if (ok) {
+        char line[1200];
+        struct probe_step_result ehlo = {0};
+        snprintf(line, sizeof(line), "EHLO %s", o->helo);
+        ok = command(&s->c, &ehlo, line, NULL, 0) && ehlo.code == 250;
+        if (!ok)
+            memcpy(banner->reply, ehlo.reply, sizeof(banner->reply)); /* why EHLO failed */
+    }
+    if (!ok) {
+        probe_session_close(&s);
+        return NULL;
+    }
+    return s;
+}
+
+bool probe_session_command(struct probe_session *s, const char *line, struct probe_step_result *st)
+{
+    memset(st, 0, sizeof(*st));
+    return command(&s->c, st, line, NULL, 0);
+}
+
+void probe_session_close(struct probe_session **sp)
+{
+    struct probe_session *s = *sp;
+    if (!s)
+        return;
+    if (s->c.fd >= 0) {
+        struct probe_step_result quit = {0};
+        s->c.timeout_ms = s->c.timeout_ms < 2000 ? s->c.timeout_ms : 2000;
+        command(&s->c, &quit, "QUIT", NULL, 0);
+        close(s->c.fd);
+    }
+    smtp_reply_parser_free(&s->c.parser);
+    free(s);
+    *sp = NULL;
 }

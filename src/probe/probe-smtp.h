@@ -58,6 +58,7 @@ struct probe_smtp_options {
     const char *postmaster; /* "postmaster@domain" to try after it, or NULL */
     unsigned timeout_ms;    /* for each step */
     const char *ca_file;    /* trusted CAs; NULL: the system's */
+    int tls_max_version;    /* e.g. TLS1_1_VERSION, to see it refused; 0: any */
 };
 
 struct probe_smtp_result {
@@ -85,5 +86,19 @@ struct probe_smtp_result {
 int probe_smtp_run(const struct probe_smtp_options *o, struct probe_smtp_result *r);
 
 const char *probe_step_name(enum probe_step s);
+
+/* A plain SMTP session for scripted checks (selfcheck's relay tests):
+ * connect, greeting, EHLO (o->helo), then any commands; no TLS.
+ * probe_session_open fills connect and banner and returns NULL if there
+ * is no usable session (then they say why). */
+struct probe_session;
+struct probe_session *probe_session_open(const struct probe_smtp_options *o,
+                                         struct probe_step_result *connect,
+                                         struct probe_step_result *banner);
+/* Send line (without CRLF), read the reply into *st. False if the
+ * session broke (st says why). */
+bool probe_session_command(struct probe_session *s, const char *line, struct probe_step_result *st);
+/* QUIT and close; *sp = NULL. */
+void probe_session_close(struct probe_session **sp);
 
 #endif
