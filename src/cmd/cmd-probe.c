@@ -609,7 +609,7 @@ int cmd_probe(int argc, char **argv)
     if (hl > 1 && host[hl - 1] == '.')
         host[hl - 1] = '\0';
     str_lower(host);
-    p.rep = probe_report_new(argv[1]);
+    p.rep = probe_report_new("probe", argv[1]);
     bool domain_mode = !strchr(argv[1], ':') && !is_address(host);
     struct host hosts[MX_HOSTS_MAX];
     size_t n = 0;

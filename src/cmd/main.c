@@ -27,6 +27,7 @@ static const struct {
     {"transport", cmd_transport, "where mail for a domain goes (relay, LMTP, refuse...)"},
     {"dkim", cmd_dkim, "DKIM signing keys: generate, list, show, delete"},
     {"probe", cmd_probe, "check a domain's mail servers and records from here (TLS, DNS...)"},
+    {"selfcheck", cmd_selfcheck, "check this server: DNS records, certificate, relay, queue, disk"},
     {"dns-records", cmd_dns_records, "the DNS records to publish for a domain (MX, SPF, DKIM...)"},
     {"dmarc", cmd_dmarc, "DMARC aggregate data of the mail received"},
     {"report", cmd_report, "reports on the mailboxes: usage (space per domain and user)"},

@@ -21,15 +21,17 @@ struct section {
 };
 
 struct probe_report {
+    char *command;
     char *target;
     struct section *sec;
     size_t n, cap;
     unsigned counts[4];
 };
 
-struct probe_report *probe_report_new(const char *target)
+struct probe_report *probe_report_new(const char *command, const char *target)
 {
     struct probe_report *r = xcalloc(1, sizeof(*r));
+    r->command = xstrdup(command);
     char t[PROBE_TEXT_MAX];
     str_printable(t, sizeof(t), target, strlen(target));
     r->target = xstrdup(t);
@@ -53,6 +55,7 @@ void probe_report_free(struct probe_report **rp)
     }
     free(r->sec);
     free(r->target);
+    free(r->command);
     free(r);
     *rp = NULL;
 }
@@ -134,7 +137,7 @@ const char *probe_verdict_name(enum probe_verdict v)
 
 void probe_report_print_text(const struct probe_report *r, FILE *f)
 {
-    fprintf(f, "postino probe: %s\n", r->target);
+    fprintf(f, "postino %s: %s\n", r->command, r->target);
     for (size_t i = 0; i < r->n; i++) {
         const struct section *s = &r->sec[i];
         fprintf(f, "\n== %s\n", s->title);
@@ -169,7 +172,9 @@ static void json_string(FILE *f, const char *s)
 
 void probe_report_print_json(const struct probe_report *r, FILE *f)
 {
-    fputs("{\"target\": ", f);
+    fputs("{\"command\": ", f);
+    json_string(f, r->command);
+    fputs(", \"target\": ", f);
     json_string(f, r->target);
     fputs(", \"sections\": [", f);
     for (size_t i = 0; i < r->n; i++) {

@@ -17,7 +17,7 @@
  *   ...
  *   Result: 14 ok, 2 warnings, 1 failure
  *
- * JSON form: {"target": ..., "sections": [{"id", "title", "facts":
+ * JSON form: {"command": ..., "target": ..., "sections": [{"id", "title", "facts":
  * [{"key", "value"}], "checks": [{"id", "verdict", "why"}]}], "summary":
  * {"ok", "warn", "fail", "info"}}. */
 #ifndef POSTINO_PROBE_REPORT_H
@@ -32,8 +32,9 @@ enum probe_verdict { PROBE_OK, PROBE_WARN, PROBE_FAIL, PROBE_INFO };
 
 struct probe_report;
 
-/* A new report about target ("example.org", "mx.example.org:25"). */
-struct probe_report *probe_report_new(const char *target);
+/* A new report of command ("probe", "selfcheck") about target
+ * ("example.org", "mx.example.org:25"). */
+struct probe_report *probe_report_new(const char *command, const char *target);
 void probe_report_free(struct probe_report **rp);
 
 /* Start a section; what follows goes into it. id is short and stable

@@ -215,6 +215,11 @@ static int connect_to(const struct probe_smtp_options *o, struct probe_step_resu
         step_fail(st, t0, strerror(errno));
         return -1;
     }
+    if (o->source && bind(fd, o->source, o->source_len) < 0) {
+        step_fail(st, t0, strerror(errno));
+        close(fd);
+        return -1;
+    }
     if (connect(fd, o->addr, o->addr_len) < 0 && errno != EINPROGRESS) {
         step_fail(st, t0, strerror(errno));
         close(fd);

@@ -52,13 +52,15 @@ struct probe_smtp_options {
     const char *server_name; /* the MX name: SNI and the certificate's names */
     const struct sockaddr *addr;
     socklen_t addr_len;
-    const char *helo;       /* our EHLO name */
-    const char *mail_from;  /* MAIL FROM (NULL: no MAIL, RCPT, RSET) */
-    const char *rcpt;       /* RCPT TO, or NULL */
-    const char *postmaster; /* "postmaster@domain" to try after it, or NULL */
-    unsigned timeout_ms;    /* for each step */
-    const char *ca_file;    /* trusted CAs; NULL: the system's */
-    int tls_max_version;    /* e.g. TLS1_1_VERSION, to see it refused; 0: any */
+    const char *helo;              /* our EHLO name */
+    const char *mail_from;         /* MAIL FROM (NULL: no MAIL, RCPT, RSET) */
+    const char *rcpt;              /* RCPT TO, or NULL */
+    const char *postmaster;        /* "postmaster@domain" to try after it, or NULL */
+    unsigned timeout_ms;           /* for each step */
+    const char *ca_file;           /* trusted CAs; NULL: the system's */
+    int tls_max_version;           /* e.g. TLS1_1_VERSION, to see it refused; 0: any */
+    const struct sockaddr *source; /* the local address to connect from, or NULL */
+    socklen_t source_len;
 };
 
 struct probe_smtp_result {

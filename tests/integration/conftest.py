@@ -1,6 +1,6 @@
 """Fixtures of the integration suite.
 
-make_server(users=..., aliases=..., start=True, **settings) builds a postino
+make_server(users=..., aliases=..., start=True, domain=None, **settings) builds a postino
 instance with `postino init` (plus --set for every setting), adds users and
 aliases with the real CLI and starts `postino serve`. At teardown every
 server is stopped with SIGTERM and must exit with status 0 and leave no
@@ -53,8 +53,8 @@ def dns():
 def make_server(request):
     servers = []
 
-    def factory(users=DEFAULT_USERS, aliases=None, start=True, **settings):
-        srv = Server(settings)
+    def factory(users=DEFAULT_USERS, aliases=None, start=True, domain=None, **settings):
+        srv = Server(settings, domain=domain) if domain else Server(settings)
         servers.append(srv)
         srv.init()
         for u in users:
