@@ -115,6 +115,8 @@ static void check_certificate_file(struct self *s, const char *item)
                            "use one from a public authority (ACME)");
     int days = 0, secs = 0;
     ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x));
+    if (secs >= 43200)
+        days++; /* to the nearest day: a certificate made for 825 days has 825 */
     struct tm tm;
     char until[40] = "?";
     if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1)

@@ -21,9 +21,26 @@ def probe(srv, target, *args):
     doc = json.loads(r.out)
     t = srv.cli("probe", target, *args, check=False)
     print(t.out)  # shown when the test fails
+    same_in_text(doc, t.out)
     assert t.returncode == r.returncode, (t.out, r.out)
     return r.returncode, doc, t.out
 
+
+
+def same_in_text(doc, text):
+    """Every check of the JSON report is a line of the text report (a run
+    of its own), with its verdict and why, in the same order; the summary
+    line agrees."""
+    lines = [ln for ln in text.splitlines() if re.match(r"^   (ok|warn|fail|info) ", ln)]
+    want = ["   %-5s %-18s %s" % (c["verdict"], c["id"], c["why"])
+            for s in doc["sections"] for c in s["checks"]]
+    # two runs: times and counts of days may differ
+    num = re.compile(r"\d+(\.\d+)?")
+    assert [num.sub("N", x) for x in lines] == [num.sub("N", x) for x in want], (lines, want)
+    sm = doc["summary"]
+    assert "Result: %d ok, %d warning%s, %d failure%s" % (
+        sm["ok"], sm["warn"], "" if sm["warn"] == 1 else "s", sm["fail"],
+        "" if sm["fail"] == 1 else "s") in text
 
 def checks(doc, section=None):
     """{check id: [(verdict, why)]} of one section (by id prefix) or all."""
