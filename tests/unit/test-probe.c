@@ -12,6 +12,7 @@
 #include "lib/buf.h"
 #include "probe/probe-banner.h"
 #include "probe/probe-records.h"
+#include "probe/probe-report.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -965,6 +966,55 @@ static void test_tlsrpt_limits(void **state)
     buf_free(&b);
 }
 
+/* The report: network text made printable, JSON escaped, counts and the
+ * text form's lines. */
+static void test_report(void **state)
+{
+    (void)state;
+    struct probe_report *r = probe_report_new("probe", "ex\"ample.org");
+    probe_report_fact(r, "early", "before any section"); /* gets a "general" one */
+    probe_report_section(r, "smtp:192.0.2.1", "mx [192.0.2.1]:25");
+    probe_report_fact(r, "banner", "220 evil\r\nInjected: \x01\xff \"q\" \\");
+    probe_report_check(r, "starttls", PROBE_FAIL, "not offered");
+    probe_report_check(r, "software", PROBE_WARN, "Sendmail %s is obsolete", "8.11.6");
+    probe_report_check(r, "mta-sts", PROBE_INFO, "none");
+    probe_report_check(r, "banner", PROBE_OK, "greets");
+    assert_int_equal(probe_report_count(r, PROBE_FAIL), 1);
+    assert_int_equal(probe_report_count(r, PROBE_WARN), 1);
+    assert_int_equal(probe_report_count(r, PROBE_OK), 1);
+    assert_int_equal(probe_report_count(r, PROBE_INFO), 1);
+    char *text = NULL, *json = NULL;
+    size_t tl, jl;
+    FILE *f = open_memstream(&text, &tl);
+    probe_report_print_text(r, f);
+    fclose(f);
+    f = open_memstream(&json, &jl);
+    probe_report_print_json(r, f);
+    fclose(f);
+    assert_non_null(strstr(text, "postino probe: ex\"ample.org\n"));
+    assert_non_null(strstr(text, "\n== General\n"));
+    assert_non_null(strstr(text, "\n== mx [192.0.2.1]:25\n"));
+    assert_non_null(strstr(text, "   fail  starttls           not offered\n"));
+    assert_non_null(strstr(text, "   warn  software           Sendmail 8.11.6 is obsolete\n"));
+    assert_non_null(strstr(text, "Result: 1 ok, 1 warning, 1 failure\n"));
+    /* no raw control character reaches either form */
+    for (const char *p = text; *p; p++)
+        assert_true(*p == '\n' || (*p >= 0x20 && *p < 0x7f));
+    for (const char *p = json; *p; p++)
+        assert_true(*p == '\n' || (*p >= 0x20 && *p < 0x7f));
+    assert_non_null(strstr(json, "\"command\": \"probe\", \"target\": \"ex\\\"ample.org\""));
+    assert_non_null(strstr(json, "{\"id\": \"starttls\", \"verdict\": \"fail\", \"why\": "
+                                 "\"not offered\"}"));
+    assert_non_null(strstr(json, "\"summary\": {\"ok\": 1, \"warn\": 1, \"fail\": 1, "
+                                 "\"info\": 1}}"));
+    /* CR LF made printable (\x0d\x0a), that backslash escaped in JSON */
+    assert_non_null(strstr(json, "220 evil\\\\x0d\\\\x0aInjected"));
+    free(text);
+    free(json);
+    probe_report_free(&r);
+    assert_null(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -974,7 +1024,7 @@ int main(void)
         cmocka_unit_test(test_table_limits),       cmocka_unit_test(test_age_shipped_table),
         cmocka_unit_test(test_age_rules),          cmocka_unit_test(test_mta_sts),
         cmocka_unit_test(test_records_is),         cmocka_unit_test(test_tlsrpt),
-        cmocka_unit_test(test_tlsrpt_limits),
+        cmocka_unit_test(test_tlsrpt_limits),      cmocka_unit_test(test_report),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
