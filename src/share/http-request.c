@@ -105,6 +105,7 @@ static void fail(struct http_request *r, int status, const char *reason)
     r->reason = reason;
 }
 
+/* RFC 9110 5.6.2 tchar: the octets of a token (method, field name). */
 static bool is_tchar(unsigned char c)
 {
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
@@ -112,16 +113,19 @@ static bool is_tchar(unsigned char c)
     return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
+/* RFC 9110 5.6.3 OWS: optional whitespace around values and list elements. */
 static bool is_ows(char c)
 {
     return c == ' ' || c == '\t';
 }
 
+/* HEXDIG, either case: chunk sizes and percent escapes. */
 static bool is_hex(char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+/* The value of a HEXDIG (is_hex() holds). */
 static unsigned hex_value(char c)
 {
     if (c >= '0' && c <= '9')

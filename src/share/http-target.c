@@ -6,6 +6,7 @@
 
 #include "lib/str.h"
 
+/* The value of a hex digit, or -1: percent escapes. */
 static int hex_digit(char c)
 {
     if (c >= '0' && c <= '9')
