@@ -113,6 +113,16 @@ static void reverse_dns(struct probe *p, const char *ip)
     probe_lookup_free(&l);
 }
 
+/* MX records ("PREF HOST") by preference, then name. */
+static int mx_order(const void *a, const void *b)
+{
+    const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+    unsigned long px = strtoul(x, NULL, 10), py = strtoul(y, NULL, 10);
+    if (px != py)
+        return px < py ? -1 : 1;
+    return strcmp(x, y);
+}
+
 /* MX hosts of domain into hosts (or the domain itself as implicit MX).
  * Returns how many; 0 after reporting why there are none. */
 static size_t dns_section(struct probe *p, const char *domain, struct host *hosts)
@@ -152,6 +162,8 @@ static size_t dns_section(struct probe *p, const char *domain, struct host *host
                                domain);
         }
     } else {
+        if (l.n > 1) /* resolvers rotate the records */
+            qsort(l.rr, l.n, sizeof(l.rr[0]), mx_order);
         for (size_t i = 0; i < l.n; i++) {
             unsigned pref = 0;
             char name[256];

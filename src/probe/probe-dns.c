@@ -45,6 +45,11 @@ void probe_lookup_free(struct probe_lookup *l)
     memset(l, 0, sizeof(*l));
 }
 
+static int text_order(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 size_t probe_addresses(struct event_base *base, struct dns *dns, const char *host, char (*out)[64],
                        size_t max)
 {
@@ -53,6 +58,8 @@ size_t probe_addresses(struct event_base *base, struct dns *dns, const char *hos
     for (size_t t = 0; t < 2; t++) {
         struct probe_lookup l;
         probe_lookup(base, dns, host, types[t], &l);
+        if (l.n > 1) /* the same order every time */
+            qsort(l.rr, l.n, sizeof(l.rr[0]), text_order);
         for (size_t i = 0; i < l.n && n < max; i++)
             str_copy(out[n++], 64, l.rr[i]);
         probe_lookup_free(&l);
