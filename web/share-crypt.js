@@ -36,7 +36,8 @@ const AAD_LEN = HEADER_LEN + 5;
 
 // The errors, with the same meaning as enum share_crypt_error:
 // 'bad-header', 'wrong-key', 'auth', 'truncated', 'trailing', 'format',
-// 'too-long'; chunk is the chunk concerned where there is one.
+// 'too-long' (and 'bad-key' for a key in a link that is not one); chunk is
+// the chunk concerned where there is one.
 export class ShareCryptError extends Error {
   constructor(code, message, chunk = null) {
     super(message);
