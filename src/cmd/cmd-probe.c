@@ -333,9 +333,11 @@ static void rcpt_check(struct probe *p, const char *id, const char *addr,
 static void smtp_section(struct probe *p, const char *host, const char *ip, unsigned port,
                          const char *domain)
 {
-    char title[400], id[100];
-    snprintf(title, sizeof(title), "%s [%s]:%u", host, ip, port);
-    snprintf(id, sizeof(id), "smtp:%s", ip);
+    char title[2200], id[100];
+    if (snprintf(title, sizeof(title), "%s [%s]:%u", host, ip, port) >= (int)sizeof(title))
+        title[sizeof(title) - 1] = '\0';
+    if (snprintf(id, sizeof(id), "smtp:%s", ip) >= (int)sizeof(id))
+        id[sizeof(id) - 1] = '\0';
     probe_report_section(p->rep, id, title);
     struct {
         struct sockaddr_storage ss;

@@ -215,11 +215,12 @@ static void relay_tests(struct self *s, const struct sockaddr *sa, socklen_t len
                                    conn.done ? banner.reply : conn.reply);
                 return;
             }
-            char line[800];
+            char line[700];
             snprintf(line, sizeof(line), "MAIL FROM:%s", from);
             bool ok = probe_session_command(ps, line, &st) && st.code / 100 == 2;
             if (ok) {
-                snprintf(line, sizeof(line), "RCPT TO:%s", tricks[i]);
+                if (snprintf(line, sizeof(line), "RCPT TO:%s", tricks[i]) >= (int)sizeof(line))
+                    line[sizeof(line) - 1] = '\0'; /* cannot be: the tricks are short */
                 ok = probe_session_command(ps, line, &st);
             }
             probe_session_command(ps, "RSET", &(struct probe_step_result){0});
