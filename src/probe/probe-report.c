@@ -76,6 +76,8 @@ void probe_report_section(struct probe_report *r, const char *id, const char *ti
 }
 
 static void add(struct probe_report *r, bool check, const char *key, enum probe_verdict v,
+                const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+static void add(struct probe_report *r, bool check, const char *key, enum probe_verdict v,
                 const char *fmt, va_list ap)
 {
     if (r->n == 0)
