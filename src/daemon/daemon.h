@@ -23,6 +23,7 @@ enum access_service {
     ACCESS_IMAPS, /* 993: implicit TLS */
     ACCESS_POP3,  /* 110: STLS */
     ACCESS_POP3S, /* 995: implicit TLS */
+    ACCESS_HTTPS, /* 443: the share portal, implicit TLS (httpd) */
 };
 
 struct daemon_env {
@@ -48,6 +49,7 @@ int deliver_local_main(struct daemon_env *env);
 int deliver_smtp_main(struct daemon_env *env);
 int imapd_main(struct daemon_env *env);
 int pop3d_main(struct daemon_env *env);
+int httpd_main(struct daemon_env *env);
 
 struct evbuffer;
 

@@ -28,7 +28,7 @@
 #include "queue/spool.h"
 
 #define STOP_GRACE_SECONDS 30
-#define MAX_CHILDREN       (64 + 5)
+#define MAX_CHILDREN       (64 + 6)
 
 enum child_kind {
     CHILD_SMTPD,
@@ -37,10 +37,12 @@ enum child_kind {
     CHILD_DELIVER_SMTP,
     CHILD_IMAPD,
     CHILD_POP3D,
+    CHILD_HTTPD,
 };
 
 static const char *const kind_names[] = {"smtpd",        "queue", "deliver-local",
-                                         "deliver-smtp", "imapd", "pop3d"};
+                                         "deliver-smtp", "imapd", "pop3d",
+                                         "httpd"};
 
 struct child {
     enum child_kind kind;
@@ -93,9 +95,11 @@ static _Noreturn void run_child(struct supervisor *s, struct child *c)
     if (c->kind != CHILD_QUEUE)
         close(env->queue_ctl_fd);
     for (size_t i = 0; i < env->n_access_fds; i++) {
-        bool imap =
-            env->access_services[i] == ACCESS_IMAP || env->access_services[i] == ACCESS_IMAPS;
-        if (!(c->kind == CHILD_IMAPD && imap) && !(c->kind == CHILD_POP3D && !imap))
+        enum access_service as = env->access_services[i];
+        bool imap = as == ACCESS_IMAP || as == ACCESS_IMAPS;
+        bool https = as == ACCESS_HTTPS;
+        if (!(c->kind == CHILD_IMAPD && imap) && !(c->kind == CHILD_POP3D && !imap && !https) &&
+            !(c->kind == CHILD_HTTPD && https))
             close(env->access_fds[i]);
     }
     const struct privs_user *u = c->kind == CHILD_DELIVER_LOCAL ? &s->mail : &s->service;
@@ -120,6 +124,9 @@ static _Noreturn void run_child(struct supervisor *s, struct child *c)
         break;
     case CHILD_POP3D:
         rc = pop3d_main(env);
+        break;
+    case CHILD_HTTPD:
+        rc = httpd_main(env);
         break;
     default:
         rc = deliver_local_main(env);
@@ -282,6 +289,7 @@ static void bind_sockets(struct supervisor *s)
         {&cfg->imaps_listen, ACCESS_IMAPS, "imaps_listen"},
         {&cfg->pop3_listen, ACCESS_POP3, "pop3_listen"},
         {&cfg->pop3s_listen, ACCESS_POP3S, "pop3s_listen"},
+        {&cfg->https_listen, ACCESS_HTTPS, "https_listen"},
     };
     for (size_t k = 0; k < sizeof(access) / sizeof(access[0]); k++) {
         const struct config_list *list = access[k].list;
@@ -430,10 +438,12 @@ int supervisor_main(struct config *cfg)
     s.children[s.n_children++].kind = CHILD_QUEUE;
     for (long long i = 0; i < cfg->smtpd_processes; i++)
         s.children[s.n_children++].kind = CHILD_SMTPD;
-    bool imap = false, pop3 = false;
+    bool imap = false, pop3 = false, https = false;
     for (size_t i = 0; i < s.env.n_access_fds; i++) {
         if (s.env.access_services[i] == ACCESS_IMAP || s.env.access_services[i] == ACCESS_IMAPS)
             imap = true;
+        else if (s.env.access_services[i] == ACCESS_HTTPS)
+            https = true;
         else
             pop3 = true;
     }
@@ -441,6 +451,8 @@ int supervisor_main(struct config *cfg)
         s.children[s.n_children++].kind = CHILD_IMAPD;
     if (pop3)
         s.children[s.n_children++].kind = CHILD_POP3D;
+    if (https)
+        s.children[s.n_children++].kind = CHILD_HTTPD;
     for (size_t i = 0; i < s.n_children; i++)
         start_child(&s, &s.children[i]);
     log_info("postino started as %s; data in %s", s.root ? "root" : "a normal user", cfg->data_dir);

@@ -354,6 +354,14 @@ static const struct config_key_def config_keys[] = {
      "disables it."},
     {"pop3s_listen", CT_LISTEN_LIST, "*:995", 0, 0, OFF(pop3s_listen), NULL,
      "Addresses of the POP3 service with implicit TLS (port 995). Empty disables it."},
+    {"https_listen", CT_LISTEN_LIST, "", 0, 0, OFF(https_listen), NULL,
+     "Addresses of the share portal (HTTPS, implicit TLS; port 443), served by the httpd "
+     "process with the certificates of tls_certificates. Empty (the default): no portal."},
+    {"share_web_dir", CT_STRING, "", 0, 4096, OFF(share_web_dir), NULL,
+     "The directory of the portal's web pages (HTML, CSS, JavaScript). Empty: the web/ "
+     "directory postino was built with."},
+    {"http_timeout", CT_DURATION, "2m", 10, 1 * HOUR, OFF(http_timeout), NULL,
+     "Seconds of silence allowed on a connection to the share portal."},
     {"plaintext_login_networks", CT_CIDR_LIST, "", 0, 0, OFF(plaintext_login_networks), NULL,
      "Client networks (comma-separated CIDR) that may log in to IMAP and POP3 without TLS, "
      "such as a webmail on the same machine. Empty (the default): nobody; passwords only "

@@ -32,6 +32,9 @@ struct config {
     char *mail_user;
 
     struct config_list smtp_listen;
+    struct config_list https_listen;
+    char *share_web_dir;
+    long long http_timeout;
     struct config_list submission_listen;
     struct config_list submissions_listen;
     struct config_list tls_certificates;

@@ -1,0 +1,303 @@
+/* httpd: the share portal's HTTPS service (DESIGN.md), on access-server
+ * (implicit TLS, connection limits, timeouts, the login lockout).
+ *
+ * This first step serves the portal's web pages from share_web_dir and
+ * answers everything else with a JSON error; the API of
+ * docs/share-api.md comes next. Every response carries HSTS, a strict
+ * Content-Security-Policy and no-sniff; requests are parsed by
+ * share/http-request (strict: smuggling cases refused), one at a time per
+ * connection (a pipelined one waits its turn). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "access-server.h"
+#include "daemon.h"
+#include "lib/buf.h"
+#include "lib/log.h"
+#include "lib/str.h"
+#include "lib/xalloc.h"
+#include "share/http-request.h"
+#include "share/http-response.h"
+#include "share/http-target.h"
+
+#ifndef POSTINO_WEB_DIR
+#define POSTINO_WEB_DIR "/usr/share/postino/web"
+#endif
+
+#define HTTP_BODY_MAX   (1u << 20) /* octets of a request body, for now (no uploads yet) */
+#define PATH_MAX_OCTETS 1024
+#define STATIC_FILE_MAX (4u << 20) /* octets of one web page or script */
+#define READ_CHUNK      65536
+
+static char web_dir[4096];
+
+struct http_session {
+    struct access_conn *c;
+    struct http_request *req;
+    bool responded;   /* the current request has its response */
+    bool close_after; /* close once the response is out */
+};
+
+/* The fields every response carries. */
+static const struct http_header security_headers[] = {
+    {"Strict-Transport-Security", "max-age=31536000"},
+    {"Content-Security-Policy",
+     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"},
+    {"X-Content-Type-Options", "nosniff"},
+    {"Referrer-Policy", "no-referrer"},
+    {"Cache-Control", "no-store"},
+};
+#define N_SECURITY (sizeof(security_headers) / sizeof(security_headers[0]))
+
+/* Send a response: status, content type, body (NULL with HEAD, whose
+ * framing says the length it would have). */
+static void respond(struct http_session *s, int status, const char *type, const char *body,
+                    size_t len, bool head_only)
+{
+    struct http_header h[N_SECURITY + 2];
+    size_t n = 0;
+    for (size_t i = 0; i < N_SECURITY; i++)
+        h[n++] = security_headers[i];
+    if (type)
+        h[n++] = (struct http_header){"Content-Type", type};
+    if (s->close_after)
+        h[n++] = (struct http_header){"Connection", "close"};
+    struct buf out;
+    buf_init(&out, BUF_UNLIMITED);
+    const char *err = NULL;
+    if (http_response_head(&out, status, h, n, HTTP_RESPONSE_LENGTH, len, &err) < 0) {
+        log_error("http: cannot write a response head: %s", err ? err : "?");
+        s->close_after = true;
+    } else {
+        access_conn_write(s->c, out.data, out.len);
+        if (!head_only && len)
+            access_conn_write(s->c, body, len);
+    }
+    buf_free(&out);
+    s->responded = true;
+    if (s->close_after)
+        access_conn_close(s->c);
+}
+
+static void respond_error(struct http_session *s, int status, const char *why, bool head_only)
+{
+    struct buf b;
+    buf_init(&b, 1024);
+    buf_printf(&b, "{\"error\": \"%s\"}\n", why);
+    respond(s, status, "application/json", b.data, b.len, head_only);
+    buf_free(&b);
+}
+
+static const char *content_type(const char *path)
+{
+    static const struct {
+        const char *ext, *type;
+    } types[] = {
+        {".html", "text/html; charset=utf-8"},
+        {".js", "text/javascript; charset=utf-8"},
+        {".mjs", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},
+        {".svg", "image/svg+xml"},
+        {".png", "image/png"},
+        {".ico", "image/x-icon"},
+        {".txt", "text/plain; charset=utf-8"},
+        {".json", "application/json"},
+    };
+    const char *dot = strrchr(path, '.');
+    for (size_t i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++)
+        if (strcmp(dot, types[i].ext) == 0)
+            return types[i].type;
+    return NULL;
+}
+
+/* GET or HEAD of a web page under web_dir. path is decoded and free of
+ * dot segments, NUL and "%2F" (http_target_parse). */
+static void serve_static(struct http_session *s, const char *path, bool head_only)
+{
+    if (strcmp(path, "/") == 0)
+        path = "/index.html";
+    const char *type = content_type(path);
+    char file[4096 + PATH_MAX_OCTETS];
+    if (!type || snprintf(file, sizeof(file), "%s%s", web_dir, path) >= (int)sizeof(file)) {
+        respond_error(s, 404, "not found", head_only);
+        return;
+    }
+    int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > STATIC_FILE_MAX) {
+        if (fd >= 0)
+            close(fd);
+        respond_error(s, 404, "not found", head_only);
+        return;
+    }
+    struct buf body;
+    buf_init(&body, STATIC_FILE_MAX);
+    char chunk[READ_CHUNK];
+    ssize_t got;
+    int bad = 0;
+    while ((got = read(fd, chunk, sizeof(chunk))) > 0)
+        bad |= buf_append(&body, chunk, (size_t)got);
+    close(fd);
+    if (got < 0 || bad) {
+        log_error("http: cannot read %s: %s", file, got < 0 ? strerror(errno) : "too large");
+        respond_error(s, 500, "cannot read the page", head_only);
+    } else {
+        respond(s, 200, type, body.data, body.len, head_only);
+    }
+    buf_free(&body);
+}
+
+/* A whole request has arrived (its body, if any, was dropped). */
+static void handle(struct http_session *s)
+{
+    const char *method = http_request_method(s->req);
+    const char *target = http_request_target(s->req);
+    bool head_only = strcmp(method, "HEAD") == 0;
+    s->close_after = !http_request_keep_alive(s->req);
+    struct buf path;
+    buf_init(&path, PATH_MAX_OCTETS);
+    const char *query, *why = NULL;
+    size_t qlen;
+    if (http_target_parse(target, strlen(target), &path, &query, &qlen, &why) < 0) {
+        char shown[200];
+        str_printable(shown, sizeof(shown), target, strlen(target));
+        log_info("http: refused the target %s from [%s]: %s", shown, access_conn_ip(s->c), why);
+        s->close_after = true;
+        respond_error(s, 400, "bad request target", head_only);
+    } else if (strncmp(buf_cstr(&path), "/api/", 5) == 0) {
+        respond_error(s, 404, "no such API call", head_only);
+    } else if (strcmp(method, "GET") == 0 || head_only) {
+        serve_static(s, buf_cstr(&path), head_only);
+    } else {
+        respond_error(s, 405, "method not allowed", false);
+    }
+    buf_free(&path);
+}
+
+/* --- the access-server hooks --- */
+
+static void *proto_session_new(struct access_conn *c, bool tls)
+{
+    struct http_session *s = xcalloc(1, sizeof(*s));
+    s->c = c;
+    s->req = http_request_new(HTTP_BODY_MAX);
+    if (!tls) /* the portal is HTTPS only */
+        access_conn_close(c);
+    return s;
+}
+
+static size_t proto_input(void *session, const char *data, size_t len)
+{
+    struct http_session *s = session;
+    size_t taken = 0;
+    for (;;) {
+        size_t used;
+        const char *body;
+        size_t body_len;
+        enum http_request_event ev =
+            http_request_feed(s->req, data + taken, len - taken, &used, &body, &body_len);
+        taken += used;
+        switch (ev) {
+        case HTTP_REQUEST_MORE:
+            return taken;
+        case HTTP_REQUEST_BODY:
+            continue; /* no body is used yet */
+        case HTTP_REQUEST_HEAD:
+            if (http_request_expect_continue(s->req))
+                access_conn_write(s->c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+            continue;
+        case HTTP_REQUEST_DONE:
+            s->responded = false;
+            handle(s);
+            if (s->close_after)
+                return len; /* nothing more is read */
+            http_request_reset(s->req);
+            continue;
+        case HTTP_REQUEST_ERROR:
+            log_info("http: bad request from [%s]: %d %s", access_conn_ip(s->c),
+                     http_request_status(s->req), http_request_error(s->req));
+            s->close_after = true;
+            respond_error(s, http_request_status(s->req),
+                          http_status_reason(http_request_status(s->req)), false);
+            return len;
+        }
+    }
+}
+
+static void proto_tls_started(void *session)
+{
+    (void)session;
+}
+
+static void proto_auth_done(void *session, const struct auth_outcome *o)
+{
+    (void)session;
+    (void)o;
+}
+
+static void proto_timeout(void *session)
+{
+    struct http_session *s = session;
+    access_conn_close(s->c);
+}
+
+static void proto_shutdown(void *session)
+{
+    struct http_session *s = session;
+    access_conn_close(s->c);
+}
+
+static void proto_session_free(void *session)
+{
+    struct http_session *s = session;
+    http_request_free(&s->req);
+    free(s);
+}
+
+static void proto_refusal(const char *why, char *out, size_t outsize)
+{
+    /* before TLS: nothing an HTTPS client could read; close quietly */
+    (void)why;
+    if (outsize)
+        out[0] = '\0';
+}
+
+static const struct access_protocol http_protocol = {
+    .name = "http",
+    .session_new = proto_session_new,
+    .input = proto_input,
+    .tls_started = proto_tls_started,
+    .auth_done = proto_auth_done,
+    .timeout = proto_timeout,
+    .shutdown = proto_shutdown,
+    .session_free = proto_session_free,
+    .refusal = proto_refusal,
+};
+
+int httpd_main(struct daemon_env *env)
+{
+    const struct config *cfg = env->cfg;
+    str_copy(web_dir, sizeof(web_dir),
+             cfg->share_web_dir && cfg->share_web_dir[0] ? cfg->share_web_dir : POSTINO_WEB_DIR);
+    struct access_listener listeners[DAEMON_MAX_LISTENERS];
+    size_t n = 0;
+    for (size_t i = 0; i < env->n_access_fds; i++) {
+        if (env->access_services[i] != ACCESS_HTTPS)
+            continue;
+        listeners[n].fd = env->access_fds[i];
+        listeners[n].tls = true;
+        n++;
+    }
+    struct access_settings set = {
+        .max_connections = cfg->mail_max_connections,
+        .max_connections_per_ip = cfg->mail_max_connections_per_ip,
+        .timeout = cfg->http_timeout,
+    };
+    return access_server_run(env, &http_protocol, listeners, n, &set, NULL, NULL, NULL);
+}
