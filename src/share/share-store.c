@@ -141,12 +141,12 @@ struct share_store {
 static const char *const mode_names[] = {"generated", "manual", "link", "e2e"};
 static const char *const scan_names[] = {"pending", "clean", "infected", "none"};
 
-const char *share_mode_name(enum share_mode m)
+const char *share_password_mode_name(enum share_password_mode m)
 {
     return (unsigned)m < 4 ? mode_names[m] : "?";
 }
 
-int share_mode_parse(const char *name)
+int share_password_mode_parse(const char *name)
 {
     for (int i = 0; i < 4; i++)
         if (strcmp(name, mode_names[i]) == 0)
@@ -290,8 +290,8 @@ static void read_transfer(sqlite3_stmt *st, struct share_transfer *t)
     t->sender_verified_external = sqlite3_column_int(st, 2) != 0;
     copy_text(t->parent, sizeof(t->parent), st, 3);
     const unsigned char *m = sqlite3_column_text(st, 4);
-    int mode = m ? share_mode_parse((const char *)m) : -1;
-    t->mode = mode < 0 ? SHARE_MODE_GENERATED : (enum share_mode)mode;
+    int mode = m ? share_password_mode_parse((const char *)m) : -1;
+    t->mode = mode < 0 ? SHARE_PW_GENERATED : (enum share_password_mode)mode;
     t->created = sqlite3_column_int64(st, 5);
     t->expires = sqlite3_column_int64(st, 6);
     t->revoked = sqlite3_column_int64(st, 7);
@@ -336,7 +336,7 @@ int share_transfer_add(struct share_store *s, struct share_transfer *t,
     sqlite3_bind_text(st, 2, t->sender, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 3, t->sender_verified_external);
     sqlite3_bind_text(st, 4, t->parent, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, share_mode_name(t->mode), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, share_password_mode_name(t->mode), -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, t->created);
     sqlite3_bind_int64(st, 7, t->expires);
     sqlite3_bind_int(st, 8, (int)t->max_failures);

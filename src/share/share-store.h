@@ -30,11 +30,11 @@
 #define SHARE_FILES_MAX   100         /* files of one transfer */
 #define SHARE_BLOB_MAX    (64 * 1024) /* wrapped key, encrypted message or meta */
 
-enum share_mode {
-    SHARE_MODE_GENERATED, /* password made by postino, shown once */
-    SHARE_MODE_MANUAL,    /* password chosen by the sender */
-    SHARE_MODE_LINK,      /* the key travels in the link */
-    SHARE_MODE_E2E,       /* encrypted in the browser: the server never sees the key */
+enum share_password_mode {
+    SHARE_PW_GENERATED, /* password made by postino, shown once */
+    SHARE_PW_MANUAL,    /* password chosen by the sender */
+    SHARE_PW_LINK,      /* the key travels in the link */
+    SHARE_PW_E2E,       /* encrypted in the browser: the server never sees the key */
 };
 
 enum share_scan {
@@ -49,7 +49,7 @@ struct share_transfer {
     char sender[SHARE_ADDRESS_MAX + 1];
     bool sender_verified_external; /* not a user: proved the address by a code */
     char parent[SHARE_ID_LEN + 1]; /* a reply: the transfer it answers, else "" */
-    enum share_mode mode;
+    enum share_password_mode mode;
     long long created, expires, revoked; /* unix times; revoked 0 if not */
     bool sent;                           /* uploads finished, recipients told */
     unsigned max_failures;               /* wrong passwords before a lock */
@@ -161,9 +161,9 @@ int share_access_list(struct share_store *s, const char *transfer,
 /* The last SQLite error, for messages. */
 const char *share_store_error(struct share_store *s);
 
-const char *share_mode_name(enum share_mode m);
+const char *share_password_mode_name(enum share_password_mode m);
 /* -1 if unknown. */
-int share_mode_parse(const char *name);
+int share_password_mode_parse(const char *name);
 const char *share_scan_name(enum share_scan s);
 
 #endif

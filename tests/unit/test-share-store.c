@@ -80,7 +80,7 @@ static void test_transfer_life(void **state)
     (void)state;
     struct share_store *s = open_store();
     struct share_transfer t = {
-        .mode = SHARE_MODE_GENERATED, .created = 1000, .expires = 2000, .max_failures = 3};
+        .mode = SHARE_PW_GENERATED, .created = 1000, .expires = 2000, .max_failures = 3};
     strcpy(t.sender, "alice@example.org");
     unsigned char key[40], msg[10];
     memset(key, 7, sizeof(key));
@@ -101,7 +101,7 @@ static void test_transfer_life(void **state)
     struct share_transfer got;
     assert_int_equal(share_transfer_get(s, t.id, &got), 1);
     assert_string_equal(got.sender, "alice@example.org");
-    assert_int_equal(got.mode, SHARE_MODE_GENERATED);
+    assert_int_equal(got.mode, SHARE_PW_GENERATED);
     assert_int_equal(got.expires, 2000);
     assert_int_equal(got.wrapped_key_len, sizeof(key));
     assert_memory_equal(got.wrapped_key, key, sizeof(key));
@@ -200,7 +200,7 @@ static void test_limits_and_names(void **state)
 {
     (void)state;
     struct share_store *s = open_store();
-    struct share_transfer t = {.mode = SHARE_MODE_E2E, .created = 1, .expires = 2};
+    struct share_transfer t = {.mode = SHARE_PW_E2E, .created = 1, .expires = 2};
     strcpy(t.sender, "a@example.org");
     struct share_recipient *many = calloc(SHARE_RCPTS_MAX + 1, sizeof(*many));
     char *err = NULL;
@@ -209,8 +209,9 @@ static void test_limits_and_names(void **state)
     free(err);
     free(many);
     for (int m = 0; m < 4; m++)
-        assert_int_equal(share_mode_parse(share_mode_name((enum share_mode)m)), m);
-    assert_int_equal(share_mode_parse("plain"), -1);
+        assert_int_equal(
+            share_password_mode_parse(share_password_mode_name((enum share_password_mode)m)), m);
+    assert_int_equal(share_password_mode_parse("plain"), -1);
     assert_string_equal(share_scan_name(SHARE_SCAN_NONE), "none");
     share_store_close(&s);
 }
