@@ -128,31 +128,6 @@ static int read_message(bool dot_ends, long long max, struct buf *out)
     return rc;
 }
 
-/* Length of the header section (up to and including the empty line, or
- * all of it if there is no body). */
-static size_t header_length(const struct buf *m)
-{
-    const char *p = m->data ? m->data : "";
-    if (m->len >= 2 && p[0] == '\r' && p[1] == '\n')
-        return 0;
-    const char *e = strstr(p, "\r\n\r\n");
-    return e ? (size_t)(e - p) + 2 : m->len;
-}
-
-static bool has_field(const char *hdr, size_t len, const char *name)
-{
-    size_t n = strlen(name);
-    for (size_t i = 0; i + n < len;) {
-        if ((i == 0 || hdr[i - 1] == '\n') && str_eqn_ci(hdr + i, name, n) && hdr[i + n] == ':')
-            return true;
-        const char *nl = memchr(hdr + i, '\n', len - i);
-        if (!nl)
-            break;
-        i = (size_t)(nl - hdr) + 1;
-    }
-    return false;
-}
-
 /* Take the addresses of To:, Cc:, Bcc: (unfolded) and drop Bcc: fields.
  * Returns the new header length or -1 on a syntax error. */
 static long collect_rcpts(struct buf *m, size_t hlen, struct rcpt_list *rcpts)
@@ -275,17 +250,13 @@ int cmd_sendmail(int argc, char **argv)
     struct buf msg;
     buf_init(&msg, BUF_UNLIMITED);
     struct state_db *db = NULL;
-    struct envelope env;
-    envelope_init(&env);
-    struct spool sp = {.incoming_fd = -1, .queue_fd = -1, .free_fd = -1, .hold_fd = -1};
-    struct spool_file *f = NULL;
     uid_t caller = getuid();
 
     if (read_message(!opt_i, cfg->message_size_limit, &msg) < 0) {
         rc = EX_DATAERR;
         goto out;
     }
-    size_t hlen = header_length(&msg);
+    size_t hlen = cmd_header_length(msg.data, msg.len);
     if (opt_t) {
         long n = collect_rcpts(&msg, hlen, &rcpts);
         if (n < 0) {
@@ -318,118 +289,17 @@ int cmd_sendmail(int argc, char **argv)
         rc = EX_USAGE;
         goto out;
     }
-    env.sender = strdup(from[0] ? fp.mailbox : "");
-
-    for (size_t k = 0; k < rcpts.n; k++) {
-        char full[SMTP_PATH_MAX + 1];
-        if (strchr(rcpts.items[k], '@'))
-            str_copy(full, sizeof(full), rcpts.items[k]);
-        else
-            snprintf(full, sizeof(full), "%s@%s", rcpts.items[k], domain);
-        struct smtp_path p;
-        if (smtp_mailbox_parse(full, strlen(full), &p) != SMTP_PATH_OK) {
-            cmd_error("<%s>: not a valid address", rcpts.items[k]);
-            rc = EX_USAGE;
-            goto out;
-        }
-        struct resolve_result res;
-        enum resolve_status st =
-            p.literal ? RESOLVE_NOT_OURS : state_resolve(db, p.local, p.domain, &res);
-        if (st == RESOLVE_UNKNOWN || st == RESOLVE_LOOP) {
-            cmd_error("<%s>: no such user here", p.mailbox);
-            rc = EX_NOUSER;
-            goto out;
-        }
-        if (st == RESOLVE_TEMPFAIL) {
-            cmd_error("account database error: %s", state_db_error(db));
-            goto out;
-        }
-        if (st == RESOLVE_NOT_OURS) {
-            envelope_add_rcpt(&env, p.mailbox, NULL, NULL, 0, ROUTE_REMOTE);
-            continue;
-        }
-        for (size_t d = 0; d < res.n; d++) {
-            bool dup = false;
-            for (size_t e = 0; e < env.nrcpts; e++)
-                if (strcmp(env.rcpts[e].addr, res.dests[d].addr) == 0)
-                    dup = true;
-            if (!dup)
-                envelope_add_rcpt(&env, res.dests[d].addr,
-                                  strcmp(p.mailbox, res.dests[d].addr) ? p.mailbox : NULL, NULL, 0,
-                                  res.dests[d].local ? ROUTE_LOCAL : ROUTE_REMOTE);
-        }
-        resolve_result_free(&res);
-    }
-
-    const char *err;
-    if (spool_open(&sp, cfg->data_dir, &err) < 0) {
-        cmd_error("cannot open the spool: %s (run as root or as %s)", err, cfg->service_user);
-        rc = EX_CANTCREAT;
-        goto out;
-    }
-    f = spool_file_create(&sp, env.id);
-    if (!f) {
-        cmd_error("cannot create a queue file: %s", strerror(errno));
-        rc = EX_CANTCREAT;
-        goto out;
-    }
-    /* Received:, then the fields a message must have (RFC 5322 3.6). */
-    struct buf head;
-    buf_init(&head, BUF_UNLIMITED);
-    char date[64];
-    time_t now = time(NULL);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-    buf_printf(&head, "Received: by %s (postino sendmail, uid %u) id %s;\r\n\t%s\r\n",
-               cfg->hostname, (unsigned)caller, env.id, date);
-    if (!has_field(msg.data, hlen, "From"))
-        buf_printf(&head, "From: <%s>\r\n", env.sender[0] ? env.sender : "MAILER-DAEMON");
-    if (!has_field(msg.data, hlen, "Date"))
-        buf_printf(&head, "Date: %s\r\n", date);
-    if (!has_field(msg.data, hlen, "Message-ID"))
-        buf_printf(&head, "Message-ID: <%s@%s>\r\n", env.id, cfg->hostname);
-    if (hlen == 0)
-        buf_append_str(&head, "\r\n"); /* no header at all: the body starts after ours */
-    spool_file_write(f, head.data, head.len);
-    buf_free(&head);
-    spool_file_write(f, msg.data ? msg.data : "", msg.len);
-    env.arrival = (long long)now;
-    env.size = spool_file_size(f);
-    env.proto = strdup("local");
-    env.body_8bit = env.has_8bit = !str_is_ascii(msg.data ? msg.data : "", msg.len);
-    struct sync_op op;
-    if (spool_file_finish(f, &env, &op) < 0) {
-        cmd_error("cannot write the queue file: %s", strerror(errno));
-        spool_file_done(&f, false);
-        goto out;
-    }
-    sync_op_run_now(&op, cfg->spool_sync == SPOOL_SYNC_SYNCFS ? SYNCER_SYNCFS : SYNCER_FSYNC);
-    spool_file_done(&f, op.error == 0);
-    if (op.error) {
-        cmd_error("cannot commit the message to the queue: %s", strerror(op.error));
-        goto out;
-    }
-    log_info("%s: from=<%s>, size=%llu, nrcpt=%zu, uid=%u (sendmail)", env.id, env.sender, env.size,
-             env.nrcpts, (unsigned)caller);
-    char *everr = NULL;
-    struct events *ev = events_open(cfg->data_dir, &everr);
-    free(everr);
-    events_add(ev, env.id, "received", NULL,
-               "from <%s> by sendmail (uid %u), %llu octets, %zu recipient%s", env.sender,
-               (unsigned)caller, env.size, env.nrcpts, env.nrcpts == 1 ? "" : "s");
-    for (size_t k = 0; k < env.nrcpts; k++) {
-        const char *a[1] = {env.rcpts[k].addr};
-        events_index(ev, env.id, NULL, a, 1);
-    }
-    const char *snd[1] = {env.sender};
-    events_index(ev, env.id, NULL, snd, 1);
-    events_close(&ev);
-    rc = 0;
+    char via[64];
+    snprintf(via, sizeof(via), "sendmail, uid %u", (unsigned)caller);
+    struct cmd_inject in = {.sender = from[0] ? fp.mailbox : "",
+                            .rcpts = (const char *const *)rcpts.items,
+                            .n_rcpts = rcpts.n,
+                            .domain = domain,
+                            .msg = msg.data ? msg.data : "",
+                            .len = msg.len,
+                            .via = via};
+    rc = cmd_inject(cfg, db, &in, NULL);
 out:
-    if (sp.queue_fd >= 0)
-        spool_close(&sp);
-    envelope_free(&env);
     buf_free(&msg);
     rcpt_free(&rcpts);
     state_db_close(&db);

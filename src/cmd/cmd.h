@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "lib/config.h"
+#include "queue/queue-id.h"
 #include "state/state-db.h"
 
 int cmd_init(int argc, char **argv);
@@ -92,5 +93,32 @@ void cmd_message_json(const struct envelope *env, const char *flag, bool on);
  * trace); a failure is reported, not fatal. */
 struct config;
 void cmd_record_event(const struct config *cfg, const char *id, const char *kind, const char *text);
+
+/* sysexits.h codes of the commands that queue mail. */
+#define CMD_EX_USAGE     64
+#define CMD_EX_NOUSER    67
+#define CMD_EX_CANTCREAT 73
+#define CMD_EX_TEMPFAIL  75
+
+/* A message to queue from the command line (cmd-inject.c). */
+struct cmd_inject {
+    const char *sender;       /* "" for <> */
+    const char *const *rcpts; /* addresses; a bare local part gets domain */
+    size_t n_rcpts;
+    const char *domain; /* for bare local parts */
+    const char *msg;    /* the message, CRLF line ends */
+    size_t len;
+    const char *via; /* "sendmail, uid 0": the Received field, log and trace */
+};
+
+/* Queue in->msg for its recipients (through aliases), with Received,
+ * and From, Date and Message-ID when missing; committed to disk before
+ * it returns. 0 with the queue ID in id_out (may be NULL), or a CMD_EX_
+ * code after printing why. */
+int cmd_inject(const struct config *cfg, struct state_db *db, const struct cmd_inject *in,
+               char id_out[QUEUE_ID_LEN + 1]);
+/* The length of msg's header section, its empty line included (all of
+ * msg when it has no body). */
+size_t cmd_header_length(const char *msg, size_t len);
 
 #endif
