@@ -264,6 +264,10 @@ int cmd_init(int argc, char **argv)
     snprintf(p, sizeof(p), "%s/run", data);
     if (make_dir(p, 0750) < 0 || (root && own(p, 0, svc.gid, 0750) < 0))
         goto out;
+    /* the share portal's encrypted files (httpd, postino share) */
+    snprintf(p, sizeof(p), "%s/shares", data);
+    if (make_dir(p, 0750) < 0 || (root && own(p, svc.uid, svc.gid, 0750) < 0))
+        goto out;
     if (make_tls(data, cfg, root, &svc) < 0)
         goto out;
 

@@ -396,6 +396,10 @@ int supervisor_main(struct config *cfg)
         log_fatal("cannot create %s: %s", path, strerror(errno));
     if (s.root && chown(path, 0, s.service.gid) < 0)
         log_fatal("cannot chown %s: %s", path, strerror(errno));
+    /* the share portal's files, for a data directory made before it */
+    daemon_path(cfg, "shares", path, sizeof(path));
+    if (mkdir(path, 0750) == 0 && s.root && chown(path, s.service.uid, s.service.gid) < 0)
+        log_fatal("cannot chown %s: %s", path, strerror(errno));
     /* A bad rule file stops the start here, with its file and line, rather
      * than in smtpd, which would be restarted again and again. */
     struct policy_tables pt;

@@ -360,6 +360,9 @@ static const struct config_key_def config_keys[] = {
     {"share_web_dir", CT_STRING, "", 0, 4096, OFF(share_web_dir), NULL,
      "The directory of the portal's web pages (HTML, CSS, JavaScript). Empty: the web/ "
      "directory postino was built with."},
+    {"share_url", CT_STRING, "", 0, 1024, OFF(share_url), NULL,
+     "The portal's address in the links mailed to recipients (https://share.example.org). "
+     "Empty: https:// and the hostname."},
     {"http_timeout", CT_DURATION, "2m", 10, 1 * HOUR, OFF(http_timeout), NULL,
      "Seconds of silence allowed on a connection to the share portal."},
     {"plaintext_login_networks", CT_CIDR_LIST, "", 0, 0, OFF(plaintext_login_networks), NULL,

@@ -34,6 +34,7 @@ struct config {
     struct config_list smtp_listen;
     struct config_list https_listen;
     char *share_web_dir;
+    char *share_url;
     long long http_timeout;
     struct config_list submission_listen;
     struct config_list submissions_listen;

@@ -85,6 +85,7 @@ enum {
     ST_F_GET,
     ST_F_STORED,
     ST_F_SCANNED,
+    ST_F_META,
     ST_A_ADD,
     ST_A_LIST,
     ST_BEGIN,
@@ -124,6 +125,7 @@ static const char *const sql[ST_COUNT] = {
     "SELECT " F_COLS " FROM files WHERE transfer = ?1 AND id = ?2",
     "UPDATE files SET stored = ?3 WHERE transfer = ?1 AND id = ?2",
     "UPDATE files SET scan = ?3, scan_detail = ?4 WHERE transfer = ?1 AND id = ?2",
+    "UPDATE files SET meta = ?3 WHERE transfer = ?1 AND id = ?2",
     "INSERT INTO access (time, transfer, recipient, client, file, event, bytes, completed) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     "SELECT time, transfer, recipient, client, file, event, bytes, completed FROM access "
@@ -326,7 +328,8 @@ int share_transfer_add(struct share_store *s, struct share_transfer *t,
             *error_r = xstrdup("too many recipients, or a key or message too large");
         return -1;
     }
-    share_new_id(t->id);
+    if (!t->id[0])
+        share_new_id(t->id);
     if (run(stmt(s, ST_BEGIN)) < 0) {
         set_error(s, error_r);
         return -1;
@@ -610,6 +613,18 @@ int share_file_scanned(struct share_store *s, const char *transfer, const char *
     sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 3, (int)scan);
     sqlite3_bind_text(st, 4, detail ? detail : "", -1, SQLITE_STATIC);
+    return changed(s, run(st));
+}
+
+int share_file_set_meta(struct share_store *s, const char *transfer, const char *id,
+                        const unsigned char *meta, size_t len)
+{
+    if (len > SHARE_BLOB_MAX)
+        return -1;
+    sqlite3_stmt *st = stmt(s, ST_F_META);
+    sqlite3_bind_text(st, 1, transfer, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    bind_blob(st, 3, meta, len);
     return changed(s, run(st));
 }
 

@@ -103,8 +103,9 @@ void share_store_close(struct share_store **sp);
 /* A fresh random identifier or token (base64url, SHARE_ID_LEN). */
 void share_new_id(char out[SHARE_ID_LEN + 1]);
 
-/* Add a transfer (t->id is set here) with its recipients (their tokens set
- * here). 0, or -1 with *error_r. */
+/* Add a transfer (t->id is made here unless set: the key wrapping binds
+ * it before) with its recipients (their tokens set here). 0, or -1 with
+ * *error_r. */
 int share_transfer_add(struct share_store *s, struct share_transfer *t,
                        struct share_recipient *rcpts, size_t n, char **error_r);
 /* 1 and *t filled (free with share_transfer_free), 0 none, -1 error. */
@@ -146,6 +147,9 @@ int share_files(struct share_store *s, const char *transfer, struct share_file *
 int share_file_get(struct share_store *s, const char *transfer, const char *id,
                    struct share_file *f);
 void share_file_free(struct share_file *f);
+/* The file's description (name, type, checksum), encrypted. 0 or -1. */
+int share_file_set_meta(struct share_store *s, const char *transfer, const char *id,
+                        const unsigned char *meta, size_t len);
 /* Upload progress; complete when stored reaches expected. 0 or -1. */
 int share_file_stored(struct share_store *s, const char *transfer, const char *id,
                       unsigned long long stored);
