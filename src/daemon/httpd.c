@@ -17,6 +17,7 @@
 
 #include "access-server.h"
 #include "daemon.h"
+#include "httpd-private.h"
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -24,6 +25,7 @@
 #include "share/http-request.h"
 #include "share/http-response.h"
 #include "share/http-target.h"
+#include "share/share-store.h"
 
 #ifndef POSTINO_WEB_DIR
 #define POSTINO_WEB_DIR "/usr/share/postino/web"
@@ -35,13 +37,8 @@
 #define READ_CHUNK      65536
 
 static char web_dir[4096];
-
-struct http_session {
-    struct access_conn *c;
-    struct http_request *req;
-    bool responded;   /* the current request has its response */
-    bool close_after; /* close once the response is out */
-};
+char httpd_data_dir[4096];
+struct share_store *httpd_store;
 
 /* The fields every response carries. */
 static const struct http_header security_headers[] = {
@@ -55,12 +52,10 @@ static const struct http_header security_headers[] = {
 };
 #define N_SECURITY (sizeof(security_headers) / sizeof(security_headers[0]))
 
-/* Send a response: status, content type, body (NULL with HEAD, whose
- * framing says the length it would have). */
-static void respond(struct http_session *s, int status, const char *type, const char *body,
-                    size_t len, bool head_only)
+void httpd_respond_head(struct http_session *s, int status, const char *type, size_t len,
+                        const struct http_header *extra, size_t n_extra)
 {
-    struct http_header h[N_SECURITY + 2];
+    struct http_header h[N_SECURITY + 8];
     size_t n = 0;
     for (size_t i = 0; i < N_SECURITY; i++)
         h[n++] = security_headers[i];
@@ -68,30 +63,57 @@ static void respond(struct http_session *s, int status, const char *type, const 
         h[n++] = (struct http_header){"Content-Type", type};
     if (s->close_after)
         h[n++] = (struct http_header){"Connection", "close"};
+    for (size_t i = 0; i < n_extra && n < sizeof(h) / sizeof(h[0]); i++)
+        h[n++] = extra[i];
     struct buf out;
     buf_init(&out, BUF_UNLIMITED);
     const char *err = NULL;
     if (http_response_head(&out, status, h, n, HTTP_RESPONSE_LENGTH, len, &err) < 0) {
         log_error("http: cannot write a response head: %s", err ? err : "?");
         s->close_after = true;
+        access_conn_close(s->c);
     } else {
         access_conn_write(s->c, out.data, out.len);
-        if (!head_only && len)
-            access_conn_write(s->c, body, len);
     }
     buf_free(&out);
+}
+
+/* Send a response: status, content type, body (not sent for HEAD, whose
+ * framing says the length it would have). */
+void httpd_respond(struct http_session *s, int status, const char *type, const char *body,
+                   size_t len)
+{
+    httpd_respond_head(s, status, type, len, NULL, 0);
+    if (!s->head_only && len && body)
+        access_conn_write(s->c, body, len);
     s->responded = true;
     if (s->close_after)
         access_conn_close(s->c);
 }
 
-static void respond_error(struct http_session *s, int status, const char *why, bool head_only)
+void httpd_respond_error(struct http_session *s, int status, const char *why)
 {
     struct buf b;
     buf_init(&b, 1024);
-    buf_printf(&b, "{\"error\": \"%s\"}\n", why);
-    respond(s, status, "application/json", b.data, b.len, head_only);
+    buf_append_str(&b, "{\"error\": ");
+    httpd_json_string(&b, why);
+    buf_append_str(&b, "}\n");
+    httpd_respond(s, status, "application/json", b.data, b.len);
     buf_free(&b);
+}
+
+void httpd_json_string(struct buf *b, const char *str)
+{
+    buf_append_char(b, '"');
+    for (const unsigned char *p = (const unsigned char *)str; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            buf_printf(b, "\\%c", *p);
+        else if (*p < 0x20 || *p == 0x7f)
+            buf_printf(b, "\\u%04x", *p);
+        else
+            buf_append_char(b, (char)*p);
+    }
+    buf_append_char(b, '"');
 }
 
 static const char *content_type(const char *path)
@@ -118,14 +140,14 @@ static const char *content_type(const char *path)
 
 /* GET or HEAD of a web page under web_dir. path is decoded and free of
  * dot segments, NUL and "%2F" (http_target_parse). */
-static void serve_static(struct http_session *s, const char *path, bool head_only)
+static void serve_static(struct http_session *s, const char *path)
 {
     if (strcmp(path, "/") == 0)
         path = "/index.html";
     const char *type = content_type(path);
     char file[4096 + PATH_MAX_OCTETS];
     if (!type || snprintf(file, sizeof(file), "%s%s", web_dir, path) >= (int)sizeof(file)) {
-        respond_error(s, 404, "not found", head_only);
+        httpd_respond_error(s, 404, "not found");
         return;
     }
     int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -133,7 +155,7 @@ static void serve_static(struct http_session *s, const char *path, bool head_onl
     if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > STATIC_FILE_MAX) {
         if (fd >= 0)
             close(fd);
-        respond_error(s, 404, "not found", head_only);
+        httpd_respond_error(s, 404, "not found");
         return;
     }
     struct buf body;
@@ -146,36 +168,76 @@ static void serve_static(struct http_session *s, const char *path, bool head_onl
     close(fd);
     if (got < 0 || bad) {
         log_error("http: cannot read %s: %s", file, got < 0 ? strerror(errno) : "too large");
-        respond_error(s, 500, "cannot read the page", head_only);
+        httpd_respond_error(s, 500, "cannot read the page");
     } else {
-        respond(s, 200, type, body.data, body.len, head_only);
+        httpd_respond(s, 200, type, body.data, body.len);
     }
     buf_free(&body);
 }
 
-/* A whole request has arrived (its body, if any, was dropped). */
+/* "/api/r/TOKEN/REST": the token and what follows. */
+static bool recipient_path(const char *path, char token[SHARE_ID_LEN + 1], const char **rest)
+{
+    if (strncmp(path, "/api/r/", 7) != 0)
+        return false;
+    const char *t = path + 7;
+    size_t n = strcspn(t, "/");
+    if (n != SHARE_ID_LEN)
+        return false;
+    memcpy(token, t, n);
+    token[n] = '\0';
+    *rest = t + n;
+    return true;
+}
+
+/* The header of a request has arrived: decide whether its body is kept. */
+static void head_arrived(struct http_session *s)
+{
+    const char *method = http_request_method(s->req);
+    const char *target = http_request_target(s->req);
+    s->head_only = strcmp(method, "HEAD") == 0;
+    s->close_after = !http_request_keep_alive(s->req);
+    s->keep_body = strcmp(method, "POST") == 0 && strncmp(target, "/api/r/", 7) == 0;
+    buf_reset(&s->body);
+    if (http_request_expect_continue(s->req))
+        access_conn_write(s->c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+}
+
+/* A whole request has arrived (its body kept in s->body if wanted). */
 static void handle(struct http_session *s)
 {
     const char *method = http_request_method(s->req);
     const char *target = http_request_target(s->req);
-    bool head_only = strcmp(method, "HEAD") == 0;
-    s->close_after = !http_request_keep_alive(s->req);
     struct buf path;
     buf_init(&path, PATH_MAX_OCTETS);
     const char *query, *why = NULL;
     size_t qlen;
+    char token[SHARE_ID_LEN + 1];
+    const char *rest;
     if (http_target_parse(target, strlen(target), &path, &query, &qlen, &why) < 0) {
         char shown[200];
         str_printable(shown, sizeof(shown), target, strlen(target));
         log_info("http: refused the target %s from [%s]: %s", shown, access_conn_ip(s->c), why);
         s->close_after = true;
-        respond_error(s, 400, "bad request target", head_only);
+        httpd_respond_error(s, 400, "bad request target");
+    } else if (recipient_path(buf_cstr(&path), token, &rest)) {
+        if (strcmp(rest, "/unlock") == 0 && strcmp(method, "POST") == 0)
+            httpd_recipient_unlock(s, token);
+        else if (strncmp(rest, "/files/", 7) == 0 && strlen(rest + 7) == SHARE_ID_LEN &&
+                 (strcmp(method, "GET") == 0 || s->head_only))
+            httpd_recipient_download(s, token, rest + 7, query, qlen);
+        else
+            httpd_respond_error(s, 404, "no such API call");
     } else if (strncmp(buf_cstr(&path), "/api/", 5) == 0) {
-        respond_error(s, 404, "no such API call", head_only);
-    } else if (strcmp(method, "GET") == 0 || head_only) {
-        serve_static(s, buf_cstr(&path), head_only);
+        httpd_respond_error(s, 404, "no such API call");
+    } else if (strncmp(buf_cstr(&path), "/t/", 3) == 0 &&
+               (strcmp(method, "GET") == 0 || s->head_only)) {
+        serve_static(s, "/download.html"); /* the page reads the token from its address */
+    } else if (strcmp(method, "GET") == 0 || s->head_only) {
+        serve_static(s, buf_cstr(&path));
     } else {
-        respond_error(s, 405, "method not allowed", false);
+        s->head_only = false;
+        httpd_respond_error(s, 405, "method not allowed");
     }
     buf_free(&path);
 }
@@ -187,6 +249,7 @@ static void *proto_session_new(struct access_conn *c, bool tls)
     struct http_session *s = xcalloc(1, sizeof(*s));
     s->c = c;
     s->req = http_request_new(HTTP_BODY_MAX);
+    buf_init(&s->body, HTTPD_FORM_MAX);
     if (!tls) /* the portal is HTTPS only */
         access_conn_close(c);
     return s;
@@ -197,6 +260,8 @@ static size_t proto_input(void *session, const char *data, size_t len)
     struct http_session *s = session;
     size_t taken = 0;
     for (;;) {
+        if (s->dl) /* a download is being sent: the next request waits */
+            return taken;
         size_t used;
         const char *body;
         size_t body_len;
@@ -207,10 +272,14 @@ static size_t proto_input(void *session, const char *data, size_t len)
         case HTTP_REQUEST_MORE:
             return taken;
         case HTTP_REQUEST_BODY:
-            continue; /* no body is used yet */
+            if (s->keep_body && buf_append(&s->body, body, body_len) < 0) {
+                s->close_after = true;
+                httpd_respond_error(s, 413, "request body too large");
+                return len;
+            }
+            continue;
         case HTTP_REQUEST_HEAD:
-            if (http_request_expect_continue(s->req))
-                access_conn_write(s->c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+            head_arrived(s);
             continue;
         case HTTP_REQUEST_DONE:
             s->responded = false;
@@ -218,16 +287,29 @@ static size_t proto_input(void *session, const char *data, size_t len)
             if (s->close_after)
                 return len; /* nothing more is read */
             http_request_reset(s->req);
+            if (s->dl) {
+                access_conn_busy(s->c);
+                return taken;
+            }
             continue;
         case HTTP_REQUEST_ERROR:
             log_info("http: bad request from [%s]: %d %s", access_conn_ip(s->c),
                      http_request_status(s->req), http_request_error(s->req));
             s->close_after = true;
-            respond_error(s, http_request_status(s->req),
-                          http_status_reason(http_request_status(s->req)), false);
+            s->head_only = false;
+            httpd_respond_error(s, http_request_status(s->req),
+                                http_status_reason(http_request_status(s->req)));
             return len;
         }
     }
+}
+
+static void proto_output_drained(void *session)
+{
+    struct http_session *s = session;
+    httpd_download_more(s);
+    if (!s->dl && !s->close_after)
+        access_conn_resume(s->c);
 }
 
 static void proto_tls_started(void *session)
@@ -256,7 +338,9 @@ static void proto_shutdown(void *session)
 static void proto_session_free(void *session)
 {
     struct http_session *s = session;
+    httpd_download_free(s);
     http_request_free(&s->req);
+    buf_free(&s->body);
     free(s);
 }
 
@@ -274,6 +358,7 @@ static const struct access_protocol http_protocol = {
     .input = proto_input,
     .tls_started = proto_tls_started,
     .auth_done = proto_auth_done,
+    .output_drained = proto_output_drained,
     .timeout = proto_timeout,
     .shutdown = proto_shutdown,
     .session_free = proto_session_free,
@@ -283,6 +368,14 @@ static const struct access_protocol http_protocol = {
 int httpd_main(struct daemon_env *env)
 {
     const struct config *cfg = env->cfg;
+    str_copy(httpd_data_dir, sizeof(httpd_data_dir), cfg->data_dir);
+    char *err = NULL;
+    httpd_store = share_store_open(cfg->data_dir, &err);
+    if (!httpd_store) {
+        log_error("httpd: %s", err ? err : "cannot open the share store");
+        free(err);
+        return 1;
+    }
     str_copy(web_dir, sizeof(web_dir),
              cfg->share_web_dir && cfg->share_web_dir[0] ? cfg->share_web_dir : POSTINO_WEB_DIR);
     struct access_listener listeners[DAEMON_MAX_LISTENERS];
@@ -299,5 +392,7 @@ int httpd_main(struct daemon_env *env)
         .max_connections_per_ip = cfg->mail_max_connections_per_ip,
         .timeout = cfg->http_timeout,
     };
-    return access_server_run(env, &http_protocol, listeners, n, &set, NULL, NULL, NULL);
+    int rc = access_server_run(env, &http_protocol, listeners, n, &set, NULL, NULL, NULL);
+    share_store_close(&httpd_store);
+    return rc;
 }

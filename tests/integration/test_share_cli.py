@@ -137,3 +137,112 @@ def test_manual_password_and_refusals(make_server, tmp_path):
                 "--file", str(f), "--password-mode", "e2e", check=False)
     assert r.returncode == 2
     assert srv.cli("share", "show", "nosuchid", check=False).returncode == 1
+
+
+# --- the recipient's side on the portal (httpd) ---
+
+import http.client  # noqa: E402
+import ssl  # noqa: E402
+import urllib.parse  # noqa: E402
+
+from peers import free_port  # noqa: E402
+
+
+def portal(make_server):
+    port = free_port()
+    srv = make_server(https_listen="127.0.0.1:%d" % port,
+                      share_url="https://127.0.0.1:%d" % port)
+    srv.https_port = port
+    return srv
+
+
+def request(srv, method, path, form=None):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    c = http.client.HTTPSConnection("127.0.0.1", srv.https_port, context=ctx, timeout=30)
+    body = urllib.parse.urlencode(form).encode() if form is not None else None
+    headers = {"Content-Type": "application/x-www-form-urlencoded"} if form is not None else {}
+    c.request(method, path, body=body, headers=headers)
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r, data
+
+
+def test_recipient_unlocks_and_downloads(make_server, tmp_path):
+    srv = portal(make_server)
+    f, data = make_file(tmp_path, "report 2026 (final).pdf", 1500000)
+    out = json.loads(srv.cli("share", "send", "--from", "bob@example.test", "--to",
+                             "alice@example.test", "--file", str(f), "--message",
+                             "numbers inside", "--json").out)
+    token, _ = link_of(srv.wait_for_maildir("alice", 1)[0])
+    r, page = request(srv, "GET", "/t/" + token)
+    assert r.status == 200 and b"Files shared with you" in page
+    # no download without unlocking
+    r, _ = request(srv, "GET", "/api/r/%s/files/%s?grant=x" % (token, "A" * 22))
+    assert r.status == 403
+    # a wrong password counts
+    r, body = request(srv, "POST", "/api/r/%s/unlock" % token, {"password": "wrong"})
+    assert r.status == 403 and json.loads(body) == {"error": "wrong password",
+                                                    "attempts_left": 4}
+    r, body = request(srv, "POST", "/api/r/%s/unlock" % token, {"password": out["password"]})
+    assert r.status == 200, body
+    doc = json.loads(body)
+    assert doc["sender"] == "bob@example.test" and doc["message"] == "numbers inside"
+    (fi,) = doc["files"]
+    assert fi["meta"]["name"] == "report 2026 (final).pdf" and fi["meta"]["size"] == len(data)
+    import hashlib
+    assert fi["meta"]["sha256"] == hashlib.sha256(data).hexdigest()
+    r, got = request(srv, "GET", "/api/r/%s/files/%s?grant=%s" % (token, fi["id"],
+                                                                  doc["grant"]))
+    assert r.status == 200 and got == data
+    assert r.getheader("Content-Disposition") == \
+        "attachment; filename*=UTF-8''report%202026%20%28final%29.pdf"
+    events = [e["event"] for e in json.loads(srv.cli("share", "log", out["id"], "--json").out)]
+    assert events == ["sent", "wrong-password", "unlock", "download"], events
+    shown = json.loads(srv.cli("share", "show", out["id"], "--json").out)
+    assert shown["recipients"][0]["first_download"] > 0
+    # revoked: nothing more
+    srv.cli("share", "revoke", out["id"])
+    r, _ = request(srv, "GET", "/api/r/%s/files/%s?grant=%s" % (token, fi["id"], doc["grant"]))
+    assert r.status == 410
+
+
+def test_recipient_locked_after_wrong_passwords(make_server, tmp_path):
+    srv = portal(make_server)
+    f, _ = make_file(tmp_path, "x.bin", 100)
+    out = json.loads(srv.cli("share", "send", "--from", "bob@example.test", "--to",
+                             "alice@example.test", "--file", str(f), "--json").out)
+    token, _ = link_of(srv.wait_for_maildir("alice", 1)[0])
+    for left in (4, 3, 2, 1):
+        r, body = request(srv, "POST", "/api/r/%s/unlock" % token, {"password": "nope"})
+        assert json.loads(body)["attempts_left"] == left
+    r, body = request(srv, "POST", "/api/r/%s/unlock" % token, {"password": "nope"})
+    assert r.status == 403 and b"locked" in body
+    # even the right password fails now
+    r, body = request(srv, "POST", "/api/r/%s/unlock" % token, {"password": out["password"]})
+    assert r.status == 403 and b"locked" in body
+    shown = json.loads(srv.cli("share", "show", out["id"], "--json").out)
+    assert shown["recipients"][0]["locked"] is True
+    events = [e["event"] for e in json.loads(srv.cli("share", "log", out["id"], "--json").out)]
+    assert events.count("wrong-password") == 5 and "locked" in events
+    assert events[-1] == "locked-attempt"
+    assert srv.grep_log(r"share %s: <alice@example.test> is locked after 5 wrong passwords"
+                        % out["id"])
+
+
+def test_link_mode_on_the_portal(make_server, tmp_path):
+    srv = portal(make_server)
+    f, data = make_file(tmp_path, "l.bin", 70000)
+    srv.cli("share", "send", "--from", "bob@example.test", "--to", "alice@example.test",
+            "--file", str(f), "--password-mode", "link")
+    token, key = link_of(srv.wait_for_maildir("alice", 1)[0])
+    r, body = request(srv, "POST", "/api/r/%s/unlock" % token, {"key": "A" * 43})
+    assert r.status == 403
+    r, body = request(srv, "POST", "/api/r/%s/unlock" % token, {"key": key})
+    assert r.status == 200, body
+    doc = json.loads(body)
+    r, got = request(srv, "GET", "/api/r/%s/files/%s?grant=%s" % (token, doc["files"][0]["id"],
+                                                                  doc["grant"]))
+    assert got == data

@@ -1,0 +1,56 @@
+/* httpd-private: what the parts of httpd share (httpd.c: the service,
+ * routing and the web pages; httpd-recipient.c: the recipients' API). */
+#ifndef POSTINO_HTTPD_PRIVATE_H
+#define POSTINO_HTTPD_PRIVATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "access-server.h"
+#include "lib/buf.h"
+#include "share/http-request.h"
+#include "share/http-response.h"
+
+#define HTTPD_FORM_MAX 4096 /* octets of a form body kept */
+
+struct httpd_download;
+
+struct http_session {
+    struct access_conn *c;
+    struct http_request *req;
+    bool responded;   /* the current request has its response */
+    bool close_after; /* close once the response is out */
+    bool head_only;   /* HEAD: the head of the response only */
+    bool keep_body;   /* the route wants the body (a form) in body */
+    struct buf body;
+    struct httpd_download *dl; /* a download being sent */
+};
+
+/* The service's state, set by httpd_main. */
+extern char httpd_data_dir[4096];
+extern struct share_store *httpd_store;
+
+/* A whole response (body NULL: none). */
+void httpd_respond(struct http_session *s, int status, const char *type, const char *body,
+                   size_t len);
+/* A JSON error {"error": why}. why is plain ASCII without quotes. */
+void httpd_respond_error(struct http_session *s, int status, const char *why);
+/* The head of a response whose body the caller sends (Content-Length
+ * len), with extra fields. */
+void httpd_respond_head(struct http_session *s, int status, const char *type, size_t len,
+                        const struct http_header *extra, size_t n_extra);
+/* Append s as a JSON string (quoted; control characters, quote and
+ * backslash escaped; other octets as they are). */
+void httpd_json_string(struct buf *b, const char *s);
+
+/* The recipients' API (httpd-recipient.c). */
+/* POST /api/r/TOKEN/unlock, form password=... or key=... */
+void httpd_recipient_unlock(struct http_session *s, const char *token);
+/* GET /api/r/TOKEN/files/FILE?grant=G */
+void httpd_recipient_download(struct http_session *s, const char *token, const char *file,
+                              const char *query, size_t query_len);
+/* The client took output: send more of the download. */
+void httpd_download_more(struct http_session *s);
+void httpd_download_free(struct http_session *s);
+
+#endif
