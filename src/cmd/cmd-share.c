@@ -623,15 +623,13 @@ int cmd_share(int argc, char **argv)
             printf("transfer %s revoked: nothing of it can be downloaded any more\n", argv[2]);
         }
     } else if (strcmp(sub, "log") == 0) {
-        struct share_transfer t;
-        if (share_transfer_get(st, argv[2], &t) != 1) {
+        /* the evidence outlives the transfer (expired, deleted) */
+        cmd_list_begin(&x.l, c.json);
+        int n = share_access_list(st, argv[2], log_one, &x);
+        cmd_list_end(&x.l);
+        if (n <= 0) {
             cmd_error("%s: no such transfer", argv[2]);
             rc = 1;
-        } else {
-            share_transfer_free(&t);
-            cmd_list_begin(&x.l, c.json);
-            share_access_list(st, argv[2], log_one, &x);
-            cmd_list_end(&x.l);
         }
     } else {
         fputs(usage, stderr);

@@ -53,4 +53,11 @@ void httpd_recipient_download(struct http_session *s, const char *token, const c
 void httpd_download_more(struct http_session *s);
 void httpd_download_free(struct http_session *s);
 
+/* Expired transfers (httpd-expiry.c): removed at start, then every
+ * every_secs; httpd_expire_now does one pass. */
+struct event_base;
+void httpd_expiry_start(struct event_base *base, long long every_secs);
+void httpd_expiry_stop(void);
+void httpd_expire_now(long long now);
+
 #endif

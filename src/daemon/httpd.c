@@ -365,6 +365,19 @@ static const struct access_protocol http_protocol = {
     .refusal = proto_refusal,
 };
 
+static void setup(struct access_server *srv, void *arg)
+{
+    (void)arg;
+    httpd_expiry_start(access_server_base(srv), access_server_config(srv)->share_expiry_interval);
+}
+
+static void teardown(struct access_server *srv, void *arg)
+{
+    (void)srv;
+    (void)arg;
+    httpd_expiry_stop();
+}
+
 int httpd_main(struct daemon_env *env)
 {
     const struct config *cfg = env->cfg;
@@ -392,7 +405,7 @@ int httpd_main(struct daemon_env *env)
         .max_connections_per_ip = cfg->mail_max_connections_per_ip,
         .timeout = cfg->http_timeout,
     };
-    int rc = access_server_run(env, &http_protocol, listeners, n, &set, NULL, NULL, NULL);
+    int rc = access_server_run(env, &http_protocol, listeners, n, &set, setup, teardown, NULL);
     share_store_close(&httpd_store);
     return rc;
 }

@@ -363,6 +363,9 @@ static const struct config_key_def config_keys[] = {
     {"share_url", CT_STRING, "", 0, 1024, OFF(share_url), NULL,
      "The portal's address in the links mailed to recipients (https://share.example.org). "
      "Empty: https:// and the hostname."},
+    {"share_expiry_interval", CT_DURATION, "1m", 1, 1 * HOUR, OFF(share_expiry_interval), NULL,
+     "How often the portal removes the transfers past their expiry (their files, and their "
+     "rows; the access log stays)."},
     {"http_timeout", CT_DURATION, "2m", 10, 1 * HOUR, OFF(http_timeout), NULL,
      "Seconds of silence allowed on a connection to the share portal."},
     {"plaintext_login_networks", CT_CIDR_LIST, "", 0, 0, OFF(plaintext_login_networks), NULL,

@@ -35,6 +35,7 @@ struct config {
     struct config_list https_listen;
     char *share_web_dir;
     char *share_url;
+    long long share_expiry_interval;
     long long http_timeout;
     struct config_list submission_listen;
     struct config_list submissions_listen;

@@ -246,3 +246,31 @@ def test_link_mode_on_the_portal(make_server, tmp_path):
     r, got = request(srv, "GET", "/api/r/%s/files/%s?grant=%s" % (token, doc["files"][0]["id"],
                                                                   doc["grant"]))
     assert got == data
+
+
+def test_expired_transfer_is_removed(make_server, tmp_path):
+    """Expiry with a shortened clock: the transfer's expiry is moved into
+    the past in its database; the portal removes its files and rows within
+    share_expiry_interval, and the evidence log keeps the story."""
+    import sqlite3
+    import time
+    port = free_port()
+    srv = make_server(https_listen="127.0.0.1:%d" % port, share_expiry_interval="1s")
+    srv.https_port = port
+    f, _ = make_file(tmp_path, "old.bin", 1000)
+    out = json.loads(srv.cli("share", "send", "--from", "bob@example.test", "--to",
+                             "alice@example.test", "--file", str(f), "--json").out)
+    tid = out["id"]
+    assert os.path.isdir(os.path.join(srv.dir, "shares", tid))
+    db = sqlite3.connect(os.path.join(srv.dir, "state", "shares.db"), timeout=10)
+    with db:
+        db.execute("UPDATE transfers SET expires = ? WHERE id = ?", (int(time.time()) - 1, tid))
+    db.close()
+    deadline = time.monotonic() + 20
+    while os.path.exists(os.path.join(srv.dir, "shares", tid)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not os.path.exists(os.path.join(srv.dir, "shares", tid))
+    assert srv.cli("share", "show", tid, check=False).returncode == 1
+    assert srv.wait_log(r"share %s: expired; its files are deleted" % tid)
+    events = [e["event"] for e in json.loads(srv.cli("share", "log", tid, "--json").out)]
+    assert events == ["sent", "expire"], events
