@@ -2,7 +2,9 @@
  * transfer (files encrypted at rest, recipients notified by mail), list,
  * show, revoke, and the evidence log of a transfer. */
 #include <errno.h>
+#include <event2/event.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include "cmd.h"
 #include "lib/buf.h"
 #include "lib/str.h"
+#include "policy/clamd.h"
 #include "share/share-crypt.h"
 #include "share/share-key.h"
 #include "share/share-store.h"
@@ -153,6 +156,78 @@ static int encrypt_file(enum share_mode mode, const unsigned char key[SHARE_KEY_
     if (rc < 0)
         unlink(dest);
     return rc;
+}
+
+struct scan_wait {
+    bool done;
+    struct clamd_result r;
+};
+
+static void scan_done(const struct clamd_result *r, void *arg)
+{
+    struct scan_wait *w = arg;
+    w->r = *r;
+    w->done = true;
+}
+
+/* Scan the file open on fd (size octets) with clamd (clamd_socket), as
+ * the mail is. Sets f's verdict; 0 if the file may be sent, -1 after
+ * printing why not (infected, or the scanner down with
+ * clamd_unavailable = tempfail). */
+static int scan_file(const struct config *cfg, int fd, size_t size, const char *path,
+                     struct share_file *f)
+{
+    if (!cfg->clamd_socket || !cfg->clamd_socket[0]) {
+        f->scan = SHARE_SCAN_NONE;
+        str_copy(f->scan_detail, sizeof(f->scan_detail), "not scanned: no clamd_socket");
+        return 0;
+    }
+    void *map = size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+    if (map == MAP_FAILED) {
+        cmd_error("%s: cannot read it for the virus scan: %s", path, strerror(errno));
+        return -1;
+    }
+    struct event_base *base = event_base_new();
+    struct scan_wait w = {0};
+    const char *err = NULL;
+    struct clamd_scan *sc =
+        base ? clamd_scan_start(base, cfg->clamd_socket, map ? map : "", size,
+                                (size_t)cfg->clamd_max_size, (unsigned)cfg->clamd_timeout * 1000u,
+                                scan_done, &w, &err)
+             : NULL;
+    while (sc && !w.done)
+        event_base_loop(base, EVLOOP_ONCE);
+    if (base)
+        event_base_free(base);
+    if (map)
+        munmap(map, size);
+    if (!w.done) {
+        cmd_error("%s: cannot scan it: %s", path, err ? err : "no event loop");
+        return -1;
+    }
+    switch (w.r.status) {
+    case CLAMD_SCAN_CLEAN:
+        f->scan = SHARE_SCAN_CLEAN;
+        return 0;
+    case CLAMD_SCAN_INFECTED:
+        cmd_error("%s: virus found: %s; nothing was sent", path, w.r.signature);
+        return -1;
+    case CLAMD_SCAN_TOO_BIG:
+        f->scan = SHARE_SCAN_NONE;
+        str_copy(f->scan_detail, sizeof(f->scan_detail), "not scanned: larger than clamd_max_size");
+        return 0;
+    case CLAMD_SCAN_UNAVAILABLE:
+        if (cfg->clamd_unavailable == 0) {
+            cmd_error("%s: the virus scanner is unavailable (%s); nothing was sent, try again "
+                      "later",
+                      path, w.r.detail);
+            return -1;
+        }
+        f->scan = SHARE_SCAN_NONE;
+        str_copy(f->scan_detail, sizeof(f->scan_detail), "not scanned: scanner unavailable");
+        return 0;
+    }
+    return -1;
 }
 
 /* The portal's address for links: share_url, else https://hostname. */
@@ -298,12 +373,13 @@ static int share_send(struct config *cfg, struct state_db *db, const struct cmd_
             cmd_error("%s: not a readable file", o->file[i]);
             goto undo;
         }
-        struct share_file f = {.size = (unsigned long long)sb.st_size, .scan = SHARE_SCAN_NONE};
+        struct share_file f = {.size = (unsigned long long)sb.st_size};
+        if (scan_file(cfg, o->fd[i], (size_t)sb.st_size, o->file[i], &f) < 0)
+            goto undo;
         uint64_t expected;
         share_crypt_ciphertext_len((uint64_t)sb.st_size, SHARE_CHUNK, &expected);
         f.expected = expected;
         str_copy(f.transfer, sizeof(f.transfer), t.id);
-        str_copy(f.scan_detail, sizeof(f.scan_detail), "not scanned: sent from the command line");
         if (share_file_add(st, &f, &err) < 0) {
             cmd_error("cannot record %s: %s", o->file[i], err ? err : "?");
             goto undo;
@@ -501,9 +577,10 @@ static int share_show(struct share_store *st, const char *id, bool json)
         }
         printf("], \"files\": [");
         for (int i = 0; i < nf; i++)
-            printf("%s{\"id\": \"%s\", \"size\": %llu, \"complete\": %s, \"scan\": \"%s\"}",
+            printf("%s{\"id\": \"%s\", \"size\": %llu, \"complete\": %s, \"scan\": \"%s\", "
+                   "\"scan_detail\": \"%s\"}",
                    i ? ", " : "", f[i].id, f[i].size, f[i].complete ? "true" : "false",
-                   share_scan_name(f[i].scan));
+                   share_scan_name(f[i].scan), f[i].scan_detail);
         printf("]}\n");
     } else {
         printf("transfer %s from %s\n  created %s, until %s, %s, password mode %s\n", t.id,

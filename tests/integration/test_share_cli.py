@@ -274,3 +274,25 @@ def test_expired_transfer_is_removed(make_server, tmp_path):
     assert srv.wait_log(r"share %s: expired; its files are deleted" % tid)
     events = [e["event"] for e in json.loads(srv.cli("share", "log", tid, "--json").out)]
     assert events == ["sent", "expire"], events
+
+
+def test_files_scanned_with_clamd(make_server, tmp_path):
+    """Every file is scanned by a real clamd before it is stored: an
+    infected one stops the transfer, naming it and the signature, and
+    nothing is stored or mailed; clean ones are marked clean."""
+    from clamd_peer import EICAR, EICAR_NAME, ClamdPeer
+    with ClamdPeer() as clamd:
+        srv = make_server(clamd_socket=clamd.socket)
+        bad = tmp_path / "invoice.txt"
+        bad.write_bytes(EICAR)
+        good, _ = make_file(tmp_path, "good.bin", 5000)
+        r = srv.cli("share", "send", "--from", "bob@example.test", "--to", "alice@example.test",
+                    "--file", str(good), "--file", str(bad), check=False)
+        assert r.returncode == 1 and "invoice.txt: virus found: %s" % EICAR_NAME in r.err, r.err
+        assert json.loads(srv.cli("share", "list", "--json").out) == []
+        assert os.listdir(os.path.join(srv.dir, "shares")) == []
+        out = json.loads(srv.cli("share", "send", "--from", "bob@example.test", "--to",
+                                 "alice@example.test", "--file", str(good), "--json").out)
+        shown = json.loads(srv.cli("share", "show", out["id"], "--json").out)
+        assert [f["scan"] for f in shown["files"]] == ["clean"]
+        assert len(srv.wait_for_maildir("alice", 1)) == 1
