@@ -31,6 +31,7 @@ static const char usage[] =
     "       postino share list [--from ADDR] [--json]\n"
     "       postino share show ID [--json]\n"
     "       postino share revoke ID\n"
+    "       postino share unlock ID ADDRESS\n"
     "       postino share log ID [--json]\n"
     "Options: --config FILE\n"
     "send encrypts the files at rest with a key of their own, protected by the\n"
@@ -38,7 +39,8 @@ static const char usage[] =
     "another channel; manual: read from the terminal or with --password-stdin;\n"
     "link: the key travels in each recipient's link), and mails each recipient a\n"
     "personal link. list, show and log say who sent what, who opened and downloaded\n"
-    "it, and when; revoke makes a transfer unavailable at once.\n";
+    "it, and when; revoke makes a transfer unavailable at once; unlock lets a\n"
+    "recipient locked out by wrong passwords try again.\n";
 
 #define EXPIRES_DEFAULT  14
 #define EXPIRES_MAX      365
@@ -649,7 +651,9 @@ int cmd_share(int argc, char **argv)
     const char *sub = argc >= 2 ? argv[1] : "";
     bool needs_id =
         strcmp(sub, "show") == 0 || strcmp(sub, "revoke") == 0 || strcmp(sub, "log") == 0;
-    if (bad || (needs_id && argc != 3) || (!needs_id && argc != 2) ||
+    bool unlock = strcmp(sub, "unlock") == 0;
+    if (bad || (needs_id && argc != 3) || (unlock && argc != 4) ||
+        (!needs_id && !unlock && argc != 2) ||
         (strcmp(sub, "send") == 0 && (!o.from || !o.n_to || !o.n_file))) {
         fputs(usage, stderr);
         return 2;
@@ -698,6 +702,25 @@ int cmd_share(int argc, char **argv)
             str_copy(a.event, sizeof(a.event), "revoke");
             share_access_add(st, &a);
             printf("transfer %s revoked: nothing of it can be downloaded any more\n", argv[2]);
+        }
+    } else if (unlock) {
+        struct share_recipient r[SHARE_RCPTS_MAX];
+        int n = share_recipients(st, argv[2], r, SHARE_RCPTS_MAX);
+        int k = -1;
+        for (int i = 0; i < n; i++)
+            if (str_eq_ci(r[i].address, argv[3]))
+                k = i;
+        if (k < 0 || share_recipient_unlock(st, r[k].token) < 0) {
+            cmd_error("%s: no recipient %s", argv[2], argv[3]);
+            rc = 1;
+        } else {
+            struct share_access a = {.time = x.now, .completed = true};
+            str_copy(a.transfer, sizeof(a.transfer), argv[2]);
+            str_copy(a.recipient, sizeof(a.recipient), r[k].address);
+            str_copy(a.client, sizeof(a.client), "command line");
+            str_copy(a.event, sizeof(a.event), "unlocked");
+            share_access_add(st, &a);
+            printf("%s may try the password of %s again\n", r[k].address, argv[2]);
         }
     } else if (strcmp(sub, "log") == 0) {
         /* the evidence outlives the transfer (expired, deleted) */

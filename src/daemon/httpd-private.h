@@ -7,6 +7,8 @@
 #include <stddef.h>
 
 #include "access-server.h"
+#include "lib/config.h"
+#include "state/state-db.h"
 #include "lib/buf.h"
 #include "share/http-request.h"
 #include "share/http-response.h"
@@ -29,6 +31,8 @@ struct http_session {
 /* The service's state, set by httpd_main. */
 extern char httpd_data_dir[4096];
 extern struct share_store *httpd_store;
+extern struct state_db *httpd_state; /* the accounts (notices' routes), or NULL */
+extern const struct config *httpd_cfg;
 
 /* A whole response (body NULL: none). */
 void httpd_respond(struct http_session *s, int status, const char *type, const char *body,
@@ -52,6 +56,13 @@ void httpd_recipient_download(struct http_session *s, const char *token, const c
 /* The client took output: send more of the download. */
 void httpd_download_more(struct http_session *s);
 void httpd_download_free(struct http_session *s);
+
+/* Mails to the sender (httpd-notify.c): a recipient's first download,
+ * a recipient locked out. */
+void httpd_notify_download(const char *transfer, const char *sender, const char *recipient,
+                           const char *client);
+void httpd_notify_locked(const char *transfer, const char *sender, const char *recipient,
+                         unsigned failures);
 
 /* Expired transfers (httpd-expiry.c): removed at start, then every
  * every_secs; httpd_expire_now does one pass. */

@@ -48,6 +48,7 @@ struct httpd_download {
     bool failed;
     struct share_access a; /* the evidence, completed at the end */
     char token[SHARE_ID_LEN + 1];
+    char sender[SHARE_ADDRESS_MAX + 1];
 };
 
 static void log_access(const char *transfer, const char *recipient, const char *client,
@@ -189,6 +190,7 @@ void httpd_recipient_unlock(struct http_session *s, const char *token)
         if (locked) {
             log_access(t.id, r.address, ip, NULL, "locked", 0, true);
             log_info("share %s: <%s> is locked after %d wrong passwords", t.id, r.address, n);
+            httpd_notify_locked(t.id, t.sender, r.address, (unsigned)n);
             httpd_respond_error(s, 403, "locked: too many wrong passwords; ask the sender");
         } else {
             struct buf b;
@@ -281,8 +283,10 @@ void httpd_download_more(struct http_session *s)
             d->a.completed = true;
             d->a.time = (long long)time(NULL);
             share_access_add(httpd_store, &d->a);
-            if (share_recipient_downloaded(httpd_store, d->token, d->a.time) == 1)
+            if (share_recipient_downloaded(httpd_store, d->token, d->a.time) == 1) {
                 log_info("share %s: first download by <%s>", d->a.transfer, d->a.recipient);
+                httpd_notify_download(d->a.transfer, d->sender, d->a.recipient, d->a.client);
+            }
             log_info("share %s: <%s> downloaded %s (%llu octets) from [%s]", d->a.transfer,
                      d->a.recipient, d->a.file, d->a.bytes, d->a.client);
         } else {
@@ -370,6 +374,7 @@ void httpd_recipient_download(struct http_session *s, const char *token, const c
               name, sizeof(name));
     disposition(name, &cd);
     str_copy(d->token, sizeof(d->token), token);
+    str_copy(d->sender, sizeof(d->sender), t.sender);
     str_copy(d->a.transfer, sizeof(d->a.transfer), t.id);
     str_copy(d->a.recipient, sizeof(d->a.recipient), r.address);
     str_copy(d->a.client, sizeof(d->a.client), access_conn_ip(s->c));

@@ -382,6 +382,16 @@ int httpd_main(struct daemon_env *env)
 {
     const struct config *cfg = env->cfg;
     str_copy(httpd_data_dir, sizeof(httpd_data_dir), cfg->data_dir);
+    httpd_cfg = cfg;
+    char dbpath[4096];
+    daemon_path(cfg, "state/postino.db", dbpath, sizeof(dbpath));
+    char *dberr = NULL;
+    httpd_state = state_db_open(dbpath, false, &dberr);
+    if (!httpd_state) {
+        log_error("httpd: no account database (notices to senders cannot be sent): %s",
+                  dberr ? dberr : "?");
+        free(dberr);
+    }
     char *err = NULL;
     httpd_store = share_store_open(cfg->data_dir, &err);
     if (!httpd_store) {
@@ -407,5 +417,6 @@ int httpd_main(struct daemon_env *env)
     };
     int rc = access_server_run(env, &http_protocol, listeners, n, &set, setup, teardown, NULL);
     share_store_close(&httpd_store);
+    state_db_close(&httpd_state);
     return rc;
 }

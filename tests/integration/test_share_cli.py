@@ -203,6 +203,10 @@ def test_recipient_unlocks_and_downloads(make_server, tmp_path):
     assert events == ["sent", "wrong-password", "unlock", "download"], events
     shown = json.loads(srv.cli("share", "show", out["id"], "--json").out)
     assert shown["recipients"][0]["first_download"] > 0
+    # the sender is told of the first download
+    (notice,) = srv.wait_for_maildir("bob", 1)
+    assert b"Subject: alice@example.test has downloaded your files" in notice
+    assert out["id"].encode() in notice
     # revoked: nothing more
     srv.cli("share", "revoke", out["id"])
     r, _ = request(srv, "GET", "/api/r/%s/files/%s?grant=%s" % (token, fi["id"], doc["grant"]))
@@ -230,6 +234,14 @@ def test_recipient_locked_after_wrong_passwords(make_server, tmp_path):
     assert events[-1] == "locked-attempt"
     assert srv.grep_log(r"share %s: <alice@example.test> is locked after 5 wrong passwords"
                         % out["id"])
+    # the sender is told, and may unlock
+    (notice,) = srv.wait_for_maildir("bob", 1)
+    assert b"Subject: Your transfer is locked for alice@example.test" in notice
+    srv.cli("share", "unlock", out["id"], "alice@example.test")
+    r, body = request(srv, "POST", "/api/r/%s/unlock" % token, {"password": out["password"]})
+    assert r.status == 200, body
+    events = [e["event"] for e in json.loads(srv.cli("share", "log", out["id"], "--json").out)]
+    assert events[-2:] == ["unlocked", "unlock"], events
 
 
 def test_link_mode_on_the_portal(make_server, tmp_path):
