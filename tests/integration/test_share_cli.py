@@ -179,6 +179,11 @@ def test_recipient_unlocks_and_downloads(make_server, tmp_path):
     token, _ = link_of(srv.wait_for_maildir("alice", 1)[0])
     r, page = request(srv, "GET", "/t/" + token)
     assert r.status == 200 and b"Files shared with you" in page
+    assert b'<script type="module" src="/download.js">' in page
+    r, js = request(srv, "GET", "/download.js")
+    assert r.status == 200 and b"/unlock" in js
+    r, _ = request(srv, "GET", "/share.css")
+    assert r.status == 200 and r.getheader("Content-Type") == "text/css; charset=utf-8"
     # no download without unlocking
     r, _ = request(srv, "GET", "/api/r/%s/files/%s?grant=x" % (token, "A" * 22))
     assert r.status == 403
