@@ -20,10 +20,11 @@ struct httpd_download;
 struct http_session {
     struct access_conn *c;
     struct http_request *req;
-    bool responded;   /* the current request has its response */
-    bool close_after; /* close once the response is out */
-    bool head_only;   /* HEAD: the head of the response only */
-    bool keep_body;   /* the route wants the body (a form) in body */
+    bool responded;    /* the current request has its response */
+    bool close_after;  /* close once the response is out */
+    bool head_only;    /* HEAD: the head of the response only */
+    bool keep_body;    /* the route wants the body (a form) in body */
+    bool auth_pending; /* a login is being checked: no input meanwhile */
     struct buf body;
     struct httpd_download *dl; /* a download being sent */
 };
@@ -46,6 +47,16 @@ void httpd_respond_head(struct http_session *s, int status, const char *type, si
 /* Append s as a JSON string (quoted; control characters, quote and
  * backslash escaped; other octets as they are). */
 void httpd_json_string(struct buf *b, const char *s);
+
+/* The senders' API (httpd-sender.c). */
+/* POST /api/login, form user=...&password=...: the check runs on
+ * access-server's workers; httpd_sender_auth_done answers. */
+void httpd_sender_login(struct http_session *s);
+void httpd_sender_auth_done(struct http_session *s, const struct auth_outcome *o);
+/* POST /api/logout */
+void httpd_sender_logout(struct http_session *s);
+/* /api/transfers[/ID[/log]]: GET a list, one, its log; DELETE revokes. */
+void httpd_sender_api(struct http_session *s, const char *method, const char *path);
 
 /* The recipients' API (httpd-recipient.c). */
 /* POST /api/r/TOKEN/unlock, form password=... or key=... */

@@ -68,7 +68,9 @@ void httpd_respond_head(struct http_session *s, int status, const char *type, si
     struct buf out;
     buf_init(&out, BUF_UNLIMITED);
     const char *err = NULL;
-    if (http_response_head(&out, status, h, n, HTTP_RESPONSE_LENGTH, len, &err) < 0) {
+    enum http_response_framing fr =
+        status == 204 || status == 304 ? HTTP_RESPONSE_NO_BODY : HTTP_RESPONSE_LENGTH;
+    if (http_response_head(&out, status, h, n, fr, len, &err) < 0) {
         log_error("http: cannot write a response head: %s", err ? err : "?");
         s->close_after = true;
         access_conn_close(s->c);
@@ -197,7 +199,8 @@ static void head_arrived(struct http_session *s)
     const char *target = http_request_target(s->req);
     s->head_only = strcmp(method, "HEAD") == 0;
     s->close_after = !http_request_keep_alive(s->req);
-    s->keep_body = strcmp(method, "POST") == 0 && strncmp(target, "/api/r/", 7) == 0;
+    s->keep_body = strcmp(method, "POST") == 0 &&
+                   (strncmp(target, "/api/r/", 7) == 0 || strcmp(target, "/api/login") == 0);
     buf_reset(&s->body);
     if (http_request_expect_continue(s->req))
         access_conn_write(s->c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
@@ -228,6 +231,13 @@ static void handle(struct http_session *s)
             httpd_recipient_download(s, token, rest + 7, query, qlen);
         else
             httpd_respond_error(s, 404, "no such API call");
+    } else if (strcmp(buf_cstr(&path), "/api/login") == 0 && strcmp(method, "POST") == 0) {
+        httpd_sender_login(s);
+    } else if (strcmp(buf_cstr(&path), "/api/logout") == 0 && strcmp(method, "POST") == 0) {
+        httpd_sender_logout(s);
+    } else if (strncmp(buf_cstr(&path), "/api/transfers", 14) == 0 &&
+               (buf_cstr(&path)[14] == '\0' || buf_cstr(&path)[14] == '/')) {
+        httpd_sender_api(s, method, buf_cstr(&path));
     } else if (strncmp(buf_cstr(&path), "/api/", 5) == 0) {
         httpd_respond_error(s, 404, "no such API call");
     } else if (strncmp(buf_cstr(&path), "/t/", 3) == 0 &&
@@ -250,8 +260,7 @@ static void *proto_session_new(struct access_conn *c, bool tls)
     s->c = c;
     s->req = http_request_new(HTTP_BODY_MAX);
     buf_init(&s->body, HTTPD_FORM_MAX);
-    if (!tls) /* the portal is HTTPS only */
-        access_conn_close(c);
+    (void)tls; /* every listener of the portal is HTTPS */
     return s;
 }
 
@@ -260,7 +269,7 @@ static size_t proto_input(void *session, const char *data, size_t len)
     struct http_session *s = session;
     size_t taken = 0;
     for (;;) {
-        if (s->dl) /* a download is being sent: the next request waits */
+        if (s->dl || s->auth_pending) /* the next request waits its turn */
             return taken;
         size_t used;
         const char *body;
@@ -287,6 +296,8 @@ static size_t proto_input(void *session, const char *data, size_t len)
             if (s->close_after)
                 return len; /* nothing more is read */
             http_request_reset(s->req);
+            if (s->auth_pending)
+                return taken; /* access-server holds the input until the answer */
             if (s->dl) {
                 access_conn_busy(s->c);
                 return taken;
@@ -319,20 +330,20 @@ static void proto_tls_started(void *session)
 
 static void proto_auth_done(void *session, const struct auth_outcome *o)
 {
-    (void)session;
-    (void)o;
+    httpd_sender_auth_done(session, o);
 }
 
+/* Silence, or the service stops: HTTP has no goodbye; access-server
+ * closes the connection after these (closing here could free it under
+ * its feet). */
 static void proto_timeout(void *session)
 {
-    struct http_session *s = session;
-    access_conn_close(s->c);
+    (void)session;
 }
 
 static void proto_shutdown(void *session)
 {
-    struct http_session *s = session;
-    access_conn_close(s->c);
+    (void)session;
 }
 
 static void proto_session_free(void *session)

@@ -63,7 +63,7 @@ def test_pages_and_headers(make_server):
     r = c.getresponse()
     assert r.status == 404 and r.getheader("Content-Type") == "application/json"
     assert r.read() == b'{"error": "not found"}\n'
-    c.request("GET", "/api/transfers")
+    c.request("GET", "/api/nothing-here")
     r = c.getresponse()
     assert r.status == 404 and b"no such API call" in r.read()
     c.request("DELETE", "/index.html")

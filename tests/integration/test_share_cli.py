@@ -313,3 +313,63 @@ def test_files_scanned_with_clamd(make_server, tmp_path):
         shown = json.loads(srv.cli("share", "show", out["id"], "--json").out)
         assert [f["scan"] for f in shown["files"]] == ["clean"]
         assert len(srv.wait_for_maildir("alice", 1)) == 1
+
+
+def test_sender_logs_in_and_sees_the_evidence(make_server, tmp_path):
+    srv = portal(make_server)
+    f, _ = make_file(tmp_path, "x.bin", 100)
+    out = json.loads(srv.cli("share", "send", "--from", "bob@example.test", "--to",
+                             "alice@example.test", "--file", str(f), "--json").out)
+    tid = out["id"]
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+
+    def call(method, path, form=None, cookie=None):
+        c = http.client.HTTPSConnection("127.0.0.1", srv.https_port, context=ctx, timeout=30)
+        headers = {}
+        body = None
+        if form is not None:
+            body = urllib.parse.urlencode(form).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        if cookie:
+            headers["Cookie"] = cookie
+        c.request(method, path, body=body, headers=headers)
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r, data
+
+    r, _ = call("GET", "/api/transfers")
+    assert r.status == 401
+    r, body = call("POST", "/api/login", {"user": "bob@example.test", "password": "wrong"})
+    assert r.status == 401 and json.loads(body) == {"error": "login failed"}
+    r, body = call("POST", "/api/login", {"user": "bob@example.test", "password": "secret-pw"})
+    assert r.status == 200 and json.loads(body) == {"user": "bob@example.test"}
+    set_cookie = r.getheader("Set-Cookie")
+    assert "HttpOnly" in set_cookie and "Secure" in set_cookie and "SameSite=Strict" in set_cookie
+    cookie = set_cookie.split(";")[0]
+    r, body = call("GET", "/api/transfers", cookie=cookie)
+    assert r.status == 200 and [t["id"] for t in json.loads(body)] == [tid]
+    r, body = call("GET", "/api/transfers/" + tid, cookie=cookie)
+    doc = json.loads(body)
+    assert doc["transfer"]["state"] == "active"
+    assert doc["recipients"] == [{"address": "alice@example.test", "locked": False,
+                                  "failures": 0, "first_download": 0}]
+    r, body = call("GET", "/api/transfers/%s/log" % tid, cookie=cookie)
+    assert [e["event"] for e in json.loads(body)] == ["sent"]
+    # another user sees nothing of it
+    r, body = call("POST", "/api/login", {"user": "carol@example.test", "password": "secret-pw"})
+    other = r.getheader("Set-Cookie").split(";")[0]
+    r, _ = call("GET", "/api/transfers/" + tid, cookie=other)
+    assert r.status == 404
+    r, body = call("GET", "/api/transfers", cookie=other)
+    assert json.loads(body) == []
+    # revoke
+    r, _ = call("DELETE", "/api/transfers/" + tid, cookie=cookie)
+    assert r.status == 204
+    assert json.loads(srv.cli("share", "show", tid, "--json").out)["state"] == "revoked"
+    r, _ = call("POST", "/api/logout", cookie=cookie)
+    assert r.status == 204
+    r, _ = call("GET", "/api/transfers", cookie=cookie)
+    assert r.status == 401
