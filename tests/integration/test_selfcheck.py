@@ -6,61 +6,17 @@ opened to everyone, and a message left deferred in the queue. Every
 verdict is asserted in JSON and in the text form."""
 
 import json
-import re
 import shutil
 
 from peers import loopback_address, wait_until
 from probe_peers import CertPeer
+from report_checks import checks, in_text, run_report, verdict
 
 HOST = "mx.selfcheck.test"
 
 
 def selfcheck(srv, *args):
-    r = srv.cli("selfcheck", "--json", *args, check=False)
-    assert r.returncode in (0, 1), (r.returncode, r.out, r.err)
-    doc = json.loads(r.out)
-    t = srv.cli("selfcheck", *args, check=False)
-    print(t.out)  # shown when the test fails
-    same_in_text(doc, t.out)
-    assert t.returncode == r.returncode
-    return r.returncode, doc, t.out
-
-
-
-def same_in_text(doc, text):
-    """Every check of the JSON report is a line of the text report (a run
-    of its own), with its verdict and why, in the same order; the summary
-    line agrees."""
-    lines = [ln for ln in text.splitlines() if re.match(r"^   (ok|warn|fail|info) ", ln)]
-    want = ["   %-5s %-18s %s" % (c["verdict"], c["id"], c["why"])
-            for s in doc["sections"] for c in s["checks"]]
-    # two runs: times and counts of days may differ
-    num = re.compile(r"\d+(\.\d+)?")
-    assert [num.sub("N", x) for x in lines] == [num.sub("N", x) for x in want], (lines, want)
-    sm = doc["summary"]
-    assert "Result: %d ok, %d warning%s, %d failure%s" % (
-        sm["ok"], sm["warn"], "" if sm["warn"] == 1 else "s", sm["fail"],
-        "" if sm["fail"] == 1 else "s") in text
-
-def checks(doc, section=None):
-    out = {}
-    for s in doc["sections"]:
-        if section and not s["id"].startswith(section):
-            continue
-        for c in s["checks"]:
-            out.setdefault(c["id"], []).append((c["verdict"], c["why"]))
-    return out
-
-
-def verdict(doc, check, section=None):
-    vs = checks(doc, section).get(check)
-    assert vs, "no %s check in %s" % (check, json.dumps(doc, indent=1))
-    return vs[0]
-
-
-def in_text(text, level, check, why_part):
-    pat = r"^\s+%s\s+%s\s+.*%s" % (re.escape(level), re.escape(check), re.escape(why_part))
-    assert re.search(pat, text, re.M), "%r not in\n%s" % ((level, check, why_part), text)
+    return run_report(srv, "selfcheck", *args)
 
 
 def publish(srv, dns, domain):
