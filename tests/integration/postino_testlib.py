@@ -169,6 +169,12 @@ class Server:
             # every server asks the tests' DNS server (conftest.dns)
             self.settings["dns_resolver"] = DNS_RESOLVER
         self.settings.update({k: str(v) for k, v in (settings or {}).items()})
+        if "https_listen" in self.settings and "share_web_dir" not in self.settings:
+            # httpd runs as the service user, who may not read the source
+            # tree (a clone in a private directory): a copy it can read
+            web = os.path.join(self.top, "web")
+            shutil.copytree(os.path.join(REPO, "web"), web)
+            self.settings["share_web_dir"] = web
         self.proc = None
         self.exit_codes = []
         self.port_base = None
