@@ -438,9 +438,13 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
             return;
         }
         log_info("%s: timeout of [%s]", c->s->proto->name, c->ip);
+        /* the hook may close with nothing queued: c must outlive it and
+         * the close below; conn_process() frees it once it is safe */
+        c->in_process = true;
         c->s->proto->timeout(c->session);
         if (!c->closing)
             access_conn_close(c);
+        c->in_process = false;
         conn_process(c);
         return;
     }
@@ -552,9 +556,12 @@ static void server_stop(struct access_server *s)
     for (struct access_conn *c = s->conns, *next; c; c = next) {
         next = c->next;
         if (!c->closing && !c->dead && !c->auth) {
+            c->in_process = true; /* as on a timeout: c outlives the hook */
             s->proto->shutdown(c->session);
             if (!c->closing)
                 access_conn_close(c);
+            c->in_process = false;
+            conn_process(c);
         }
     }
     if (s->nconns == 0)

@@ -111,3 +111,19 @@ def test_https_only(make_server):
         except (ConnectionResetError, socket.timeout):
             pass
     assert b"HTTP/1.1 200" not in data
+
+
+def test_idle_connection_timeout(make_server):
+    """A silent client is disconnected after http_timeout, cleanly (the
+    connection was freed under the server once: the teardown's sanitizer
+    check would see it)."""
+    import time
+    port = free_port()
+    srv = make_server(https_listen="127.0.0.1:%d" % port, http_timeout="10s")
+    srv.https_port = port
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        with context().wrap_socket(s) as t:
+            t0 = time.monotonic()
+            assert t.recv(100) == b""
+            assert 9 <= time.monotonic() - t0 < 25
+    assert srv.wait_log(r"http: timeout of \[127\.0\.0\.1\]")
