@@ -42,10 +42,9 @@ static const char usage[] =
     "it, and when; revoke makes a transfer unavailable at once; unlock lets a\n"
     "recipient locked out by wrong passwords try again.\n";
 
-#define EXPIRES_DEFAULT  14
-#define EXPIRES_MAX      365
-#define PASSWORD_MIN     10 /* a manual password's length, at least */
-#define GENERATED_GROUPS 5  /* a generated password: 5 groups of 5 */
+#define EXPIRES_MAX      3650 /* days; share_expires_max sets the real bound */
+#define PASSWORD_MIN     10   /* a manual password's length, at least */
+#define GENERATED_GROUPS 5    /* a generated password: 5 groups of 5 */
 #define READ_CHUNK       (256 * 1024)
 #define MESSAGE_MAX      (32 * 1024)
 #define SHARE_CHUNK      SHARE_CHUNK_DEFAULT
@@ -309,9 +308,16 @@ static int share_send(struct config *cfg, struct state_db *db, const struct cmd_
     int rc = 1;
     const char *why = NULL;
     unsigned char key[SHARE_KEY_LEN];
-    struct share_transfer t = {
-        .mode = o->mode, .created = (long long)time(NULL), .max_failures = 5};
-    t.expires = t.created + o->expires_days * 86400;
+    long days = o->expires_days ? o->expires_days : (long)cfg->share_expires_default;
+    if (days > cfg->share_expires_max) {
+        cmd_error("--expires: at most %lld days (share_expires_max)", cfg->share_expires_max);
+        share_store_close(&st);
+        return 2;
+    }
+    struct share_transfer t = {.mode = o->mode,
+                               .created = (long long)time(NULL),
+                               .max_failures = (unsigned)cfg->share_max_failures};
+    t.expires = t.created + days * 86400;
     str_copy(t.sender, sizeof(t.sender), o->from);
     share_new_id(t.id);
     enum share_mode fmode = o->mode == SHARE_PW_LINK ? SHARE_MODE_LINK : SHARE_MODE_PASSWORD;
@@ -607,7 +613,7 @@ static int share_show(struct share_store *st, const char *id, bool json)
 int cmd_share(int argc, char **argv)
 {
     struct cmd_common c;
-    struct send_opts o = {.mode = SHARE_PW_GENERATED, .expires_days = EXPIRES_DEFAULT};
+    struct send_opts o = {.mode = SHARE_PW_GENERATED};
     const char *list_from = NULL;
     int out = 1;
     bool bad = false;

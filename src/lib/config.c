@@ -363,6 +363,13 @@ static const struct config_key_def config_keys[] = {
     {"share_url", CT_STRING, "", 0, 1024, OFF(share_url), NULL,
      "The portal's address in the links mailed to recipients (https://share.example.org). "
      "Empty: https:// and the hostname."},
+    {"share_max_failures", CT_INT, "5", 1, 100, OFF(share_max_failures), NULL,
+     "Wrong passwords a recipient may give before the transfer is locked for them (the sender "
+     "is told, and may unlock)."},
+    {"share_expires_default", CT_INT, "14", 1, 3650, OFF(share_expires_default), NULL,
+     "Days a transfer stays available unless the sender says otherwise."},
+    {"share_expires_max", CT_INT, "90", 1, 3650, OFF(share_expires_max), NULL,
+     "The most days a sender may ask a transfer to stay."},
     {"share_expiry_interval", CT_DURATION, "1m", 1, 1 * HOUR, OFF(share_expiry_interval), NULL,
      "How often the portal removes the transfers past their expiry (their files, and their "
      "rows; the access log stays)."},

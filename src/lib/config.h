@@ -36,6 +36,9 @@ struct config {
     char *share_web_dir;
     char *share_url;
     long long share_expiry_interval;
+    long long share_max_failures;
+    long long share_expires_default;
+    long long share_expires_max;
     long long http_timeout;
     struct config_list submission_listen;
     struct config_list submissions_listen;

@@ -373,3 +373,27 @@ def test_sender_logs_in_and_sees_the_evidence(make_server, tmp_path):
     assert r.status == 204
     r, _ = call("GET", "/api/transfers", cookie=cookie)
     assert r.status == 401
+
+
+def test_policy_settings(make_server, tmp_path):
+    """share_max_failures, share_expires_default and share_expires_max."""
+    srv = portal(make_server)  # the defaults: 5 failures, 14 days, at most 90
+    f, _ = make_file(tmp_path, "p.bin", 10)
+    r = srv.cli("share", "send", "--from", "bob@example.test", "--to", "alice@example.test",
+                "--file", str(f), "--expires", "91", check=False)
+    assert r.returncode == 2 and "at most 90 days" in r.err
+    out = json.loads(srv.cli("share", "send", "--from", "bob@example.test", "--to",
+                             "alice@example.test", "--file", str(f), "--json").out)
+    assert 14 * 86400 - 60 < out["expires"] - int(__import__("time").time()) <= 14 * 86400
+    port = free_port()
+    srv2 = make_server(https_listen="127.0.0.1:%d" % port, share_max_failures="2",
+                       share_expires_default="3")
+    srv2.https_port = port
+    out = json.loads(srv2.cli("share", "send", "--from", "bob@example.test", "--to",
+                              "alice@example.test", "--file", str(f), "--json").out)
+    assert 3 * 86400 - 60 < out["expires"] - int(__import__("time").time()) <= 3 * 86400
+    token, _ = link_of(srv2.wait_for_maildir("alice", 1)[0])
+    r, body = request(srv2, "POST", "/api/r/%s/unlock" % token, {"password": "nope"})
+    assert json.loads(body)["attempts_left"] == 1
+    r, body = request(srv2, "POST", "/api/r/%s/unlock" % token, {"password": "nope"})
+    assert r.status == 403 and b"locked" in body
