@@ -5,6 +5,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "lib/buf.h"
 #include "lib/str.h"
 #include "policy/clamd.h"
+#include "share/share-create.h"
 #include "share/share-crypt.h"
 #include "share/share-key.h"
 #include "share/share-store.h"
@@ -42,12 +44,8 @@ static const char usage[] =
     "it, and when; revoke makes a transfer unavailable at once; unlock lets a\n"
     "recipient locked out by wrong passwords try again.\n";
 
-#define EXPIRES_MAX      3650 /* days; share_expires_max sets the real bound */
-#define PASSWORD_MIN     10   /* a manual password's length, at least */
-#define GENERATED_GROUPS 5    /* a generated password: 5 groups of 5 */
-#define READ_CHUNK       (256 * 1024)
-#define MESSAGE_MAX      (32 * 1024)
-#define SHARE_CHUNK      SHARE_CHUNK_DEFAULT
+#define EXPIRES_MAX 3650 /* days; share_expires_max sets the real bound */
+#define READ_CHUNK  (256 * 1024)
 
 /* --- send --- */
 
@@ -62,22 +60,6 @@ struct send_opts {
     enum share_password_mode mode;
     long expires_days;
 };
-
-/* A password of 25 letters and digits with no look-alikes, in groups. */
-static void generate_password(char *out, size_t size)
-{
-    static const char alphabet[] = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    unsigned char r[GENERATED_GROUPS * 5];
-    if (RAND_bytes(r, sizeof(r)) != 1)
-        abort();
-    size_t o = 0;
-    for (size_t i = 0; i < sizeof(r) && o + 2 < size; i++) {
-        if (i && i % 5 == 0)
-            out[o++] = '-';
-        out[o++] = alphabet[r[i] % (sizeof(alphabet) - 1)];
-    }
-    out[o] = '\0';
-}
 
 struct fd_out {
     int fd;
@@ -98,22 +80,6 @@ static int write_fd(void *ctx, const unsigned char *data, size_t len)
     return 0;
 }
 
-/* Encrypt bytes to a buf (the message, a file's description). */
-static int encrypt_small(enum share_mode mode, const unsigned char key[SHARE_KEY_LEN],
-                         const char *data, size_t len, struct buf *out)
-{
-    struct share_header h;
-    const char *err;
-    if (share_header_init(&h, mode, SHARE_CHUNK, &err) < 0)
-        return -1;
-    struct share_encrypt *e = share_encrypt_new(&h, key, share_crypt_output_buf, out, &err);
-    if (!e)
-        return -1;
-    int rc = share_encrypt_update(e, data, len) == 0 && share_encrypt_finish(e) == 0 ? 0 : -1;
-    share_encrypt_free(&e);
-    return rc;
-}
-
 /* Encrypt the file open on in (named path) into dest (created), hashing
  * the plaintext. 0, or -1 after printing why. */
 static int encrypt_file(enum share_mode mode, const unsigned char key[SHARE_KEY_LEN], int in,
@@ -126,7 +92,7 @@ static int encrypt_file(enum share_mode mode, const unsigned char key[SHARE_KEY_
     }
     struct share_header h;
     const char *err = NULL;
-    struct share_encrypt *e = share_header_init(&h, mode, SHARE_CHUNK, &err) == 0
+    struct share_encrypt *e = share_header_init(&h, mode, SHARE_FILE_CHUNK, &err) == 0
                                   ? share_encrypt_new(&h, key, write_fd, &o, &err)
                                   : NULL;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -231,46 +197,6 @@ static int scan_file(const struct config *cfg, int fd, size_t size, const char *
     return -1;
 }
 
-/* The portal's address for links: share_url, else https://hostname. */
-static void portal_url(const struct config *cfg, char *out, size_t size)
-{
-    if (cfg->share_url && cfg->share_url[0])
-        str_copy(out, size, cfg->share_url);
-    else if (snprintf(out, size, "https://%s", cfg->hostname) >= (int)size)
-        out[0] = '\0';
-    size_t n = strlen(out);
-    if (n && out[n - 1] == '/')
-        out[n - 1] = '\0';
-}
-
-/* The notification of one recipient: a neutral subject that tells
- * nothing of the content, the personal link, the expiry. */
-static void notification(const struct config *cfg, const struct share_transfer *t,
-                         const struct share_recipient *r, const char *link_key, size_t n_files,
-                         struct buf *m)
-{
-    char url[1024], until[64];
-    portal_url(cfg, url, sizeof(url));
-    time_t ex = (time_t)t->expires;
-    struct tm tm;
-    gmtime_r(&ex, &tm);
-    strftime(until, sizeof(until), "%Y-%m-%d %H:%M UTC", &tm);
-    buf_printf(m, "From: <%s>\r\nTo: <%s>\r\nSubject: Files shared with you by %s\r\n", t->sender,
-               r->address, t->sender);
-    buf_printf(m, "Auto-Submitted: auto-generated\r\nX-Postino-Share: %s\r\n", t->id);
-    buf_printf(m, "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n");
-    buf_printf(m, "%s has shared %zu file%s with you through %s's secure file transfer.\r\n\r\n",
-               t->sender, n_files, n_files == 1 ? "" : "s", cfg->hostname);
-    buf_printf(m, "Open them here (the link is yours alone):\r\n\r\n  %s/t/%s%s%s\r\n\r\n", url,
-               r->token, link_key ? "#k=" : "", link_key ? link_key : "");
-    if (t->mode == SHARE_PW_GENERATED || t->mode == SHARE_PW_MANUAL)
-        buf_printf(m,
-                   "You need the password, which %s gives you by another channel (phone,\r\n"
-                   "text message). After %u wrong passwords the transfer is locked.\r\n\r\n",
-                   t->sender, t->max_failures);
-    buf_printf(m, "The files can be downloaded until %s.\r\n", until);
-}
-
 static int share_send(struct config *cfg, struct state_db *db, const struct cmd_common *c,
                       const struct send_opts *o)
 {
@@ -279,25 +205,9 @@ static int share_send(struct config *cfg, struct state_db *db, const struct cmd_
         cmd_error("--from %s: not a user of this server (postino user list)", o->from);
         return 1;
     }
-    for (size_t i = 0; i < o->n_to; i++) {
-        struct smtp_path p;
-        if (smtp_mailbox_parse(o->to[i], strlen(o->to[i]), &p) != SMTP_PATH_OK || !p.domain[0]) {
-            cmd_error("--to %s: not a valid address", o->to[i]);
-            return 2;
-        }
-    }
     char password[SHARE_PASSWORD_MAX + 1] = "";
-    if (o->mode == SHARE_PW_MANUAL) {
-        int n = cmd_read_password(c, password, sizeof(password));
-        if (n < 0)
-            return 1;
-        if (n < PASSWORD_MIN) {
-            cmd_error("the password needs at least %d characters", PASSWORD_MIN);
-            return 2;
-        }
-    } else if (o->mode == SHARE_PW_GENERATED) {
-        generate_password(password, sizeof(password));
-    }
+    if (o->mode == SHARE_PW_MANUAL && cmd_read_password(c, password, sizeof(password)) < 0)
+        return 1;
     char *err = NULL;
     struct share_store *st = share_store_open(cfg->data_dir, &err);
     if (!st) {
@@ -305,127 +215,67 @@ static int share_send(struct config *cfg, struct state_db *db, const struct cmd_
         free(err);
         return 1;
     }
-    int rc = 1;
-    const char *why = NULL;
-    unsigned char key[SHARE_KEY_LEN];
-    long days = o->expires_days ? o->expires_days : (long)cfg->share_expires_default;
-    if (days > cfg->share_expires_max) {
-        cmd_error("--expires: at most %lld days (share_expires_max)", cfg->share_expires_max);
-        share_store_close(&st);
-        return 2;
-    }
-    struct share_transfer t = {.mode = o->mode,
-                               .created = (long long)time(NULL),
-                               .max_failures = (unsigned)cfg->share_max_failures};
-    t.expires = t.created + days * 86400;
-    str_copy(t.sender, sizeof(t.sender), o->from);
-    share_new_id(t.id);
-    enum share_mode fmode = o->mode == SHARE_PW_LINK ? SHARE_MODE_LINK : SHARE_MODE_PASSWORD;
-    struct buf msg, wk_text;
-    buf_init(&msg, MESSAGE_MAX * 2);
-    buf_init(&wk_text, SHARE_WRAPPED_KEY_TEXT_MAX);
-    struct share_recipient rcpts[SHARE_RCPTS_MAX];
-    memset(rcpts, 0, sizeof(rcpts));
-    char dir[4096] = "";
-    char link_key[SHARE_LINK_KEY_LEN + 1];
-    if (share_key_generate(key, &why) < 0) {
-        cmd_error("%s", why);
-        goto out;
-    }
-    if (o->mode != SHARE_PW_LINK) {
-        struct share_kdf_params kdf = {.time = (unsigned)cfg->password_argon2_time,
-                                       .memory_kib = (unsigned)(cfg->password_argon2_memory / 1024),
-                                       .parallelism = (unsigned)cfg->password_argon2_parallelism};
-        struct share_wrapped_key wk;
-        char text[SHARE_WRAPPED_KEY_TEXT_MAX];
-        if (share_key_wrap(key, password, strlen(password), t.id, &kdf, &wk, &why) < 0) {
-            cmd_error("cannot protect the key: %s", why);
-            goto out;
-        }
-        size_t tl = share_wrapped_key_format(&wk, text);
-        buf_append(&wk_text, text, tl);
-        t.wrapped_key = (unsigned char *)wk_text.data;
-        t.wrapped_key_len = wk_text.len;
-    }
-    share_key_to_link(key, link_key);
-    if (o->message && (strlen(o->message) > MESSAGE_MAX ||
-                       encrypt_small(fmode, key, o->message, strlen(o->message), &msg) < 0)) {
-        cmd_error("the message is too long (at most %d octets) or cannot be encrypted",
-                  MESSAGE_MAX);
-        goto out;
-    }
-    if (msg.len) {
-        t.message = (unsigned char *)msg.data;
-        t.message_len = msg.len;
-    }
-    for (size_t i = 0; i < o->n_to; i++)
-        str_copy(rcpts[i].address, sizeof(rcpts[i].address), o->to[i]);
-    if (share_transfer_add(st, &t, rcpts, o->n_to, &err) < 0) {
-        cmd_error("cannot record the transfer: %s", err ? err : "?");
-        goto out;
-    }
-    /* the files, each encrypted into shares/ID/FILE-ID */
-    char top[4096];
-    config_data_path(cfg, "shares", top, sizeof(top));
-    if ((mkdir(top, 0750) < 0 && errno != EEXIST) ||
-        snprintf(dir, sizeof(dir), "%s/%s", top, t.id) >= (int)sizeof(dir) ||
-        mkdir(dir, 0750) < 0) {
-        cmd_error("cannot create %s: %s", dir[0] ? dir : top, strerror(errno));
-        dir[0] = '\0';
-        share_transfer_delete(st, t.id);
-        goto out;
-    }
+    struct share_new_file files[SHARE_FILES_MAX];
+    memset(files, 0, sizeof(files));
     for (size_t i = 0; i < o->n_file; i++) {
         struct stat sb;
         if (fstat(o->fd[i], &sb) < 0 || !S_ISREG(sb.st_mode)) {
             cmd_error("%s: not a readable file", o->file[i]);
-            goto undo;
+            share_store_close(&st);
+            return 1;
         }
-        struct share_file f = {.size = (unsigned long long)sb.st_size};
-        if (scan_file(cfg, o->fd[i], (size_t)sb.st_size, o->file[i], &f) < 0)
-            goto undo;
-        uint64_t expected;
-        share_crypt_ciphertext_len((uint64_t)sb.st_size, SHARE_CHUNK, &expected);
-        f.expected = expected;
-        str_copy(f.transfer, sizeof(f.transfer), t.id);
-        if (share_file_add(st, &f, &err) < 0) {
-            cmd_error("cannot record %s: %s", o->file[i], err ? err : "?");
-            goto undo;
-        }
-        char dest[4200], sha[65] = "";
-        snprintf(dest, sizeof(dest), "%s/%s", dir, f.id);
-        if (encrypt_file(fmode, key, o->fd[i], o->file[i], dest, sha) < 0)
-            goto undo;
-        /* the name, size and checksum, readable with the key only */
         const char *base = strrchr(o->file[i], '/');
-        base = base ? base + 1 : o->file[i];
-        struct buf meta, json;
-        buf_init(&meta, SHARE_BLOB_MAX);
-        buf_init(&json, 8192);
-        buf_append_str(&json, "{\"name\": ");
-        char shown[1024];
-        str_printable(shown, sizeof(shown), base, strlen(base));
-        for (char *p = shown; *p; p++) /* JSON-safe: no quote or backslash survives */
-            if (*p == '"' || *p == '\\')
-                *p = '_';
-        buf_printf(&json, "\"%s\", \"size\": %llu, \"sha256\": \"%s\"}", shown, f.size, sha);
-        int me = encrypt_small(fmode, key, json.data, json.len, &meta);
-        buf_free(&json);
-        if (me < 0) {
-            buf_free(&meta);
+        files[i].name = base ? base + 1 : o->file[i];
+        files[i].size = (unsigned long long)sb.st_size;
+    }
+    struct share_new n = {.sender = o->from,
+                          .rcpts = o->to,
+                          .n_rcpts = o->n_to,
+                          .message = o->message,
+                          .message_len = o->message ? strlen(o->message) : 0,
+                          .mode = o->mode,
+                          .password = password,
+                          .expires_days = o->expires_days,
+                          .files = files,
+                          .n_files = o->n_file};
+    struct share_created *cr = calloc(1, sizeof(*cr));
+    int status = 0;
+    char why[512];
+    if (!cr || share_create(cfg, st, &n, cr, &status, why, sizeof(why)) < 0) {
+        cmd_error("%s", cr ? why : "out of memory");
+        OPENSSL_cleanse(password, sizeof(password));
+        free(cr);
+        share_store_close(&st);
+        return status == 400 || status == 413 ? 2 : 1;
+    }
+    OPENSSL_cleanse(password, sizeof(password));
+    int rc = 1;
+    const struct share_transfer *t = &cr->t;
+    /* the files: scanned, encrypted into shares/ID/FILE-ID, described */
+    for (size_t i = 0; i < o->n_file; i++) {
+        struct share_file *f = &cr->files[i];
+        if (scan_file(cfg, o->fd[i], (size_t)f->size, o->file[i], f) < 0)
+            goto undo;
+        share_file_scanned(st, t->id, f->id, f->scan, f->scan_detail);
+        char dest[4200], sha[65] = "";
+        share_file_path(cfg->data_dir, t->id, f->id, dest, sizeof(dest));
+        if (encrypt_file(share_file_mode(o->mode), cr->key, o->fd[i], o->file[i], dest, sha) < 0)
+            goto undo;
+        if (share_file_stored(st, t->id, f->id, f->expected) < 0 ||
+            share_create_describe(st, o->mode, cr->key, t->id, f->id, files[i].name, NULL, f->size,
+                                  sha) < 0) {
+            cmd_error("%s: cannot record it: %s", o->file[i], share_store_error(st));
             goto undo;
         }
-        share_file_stored(st, t.id, f.id, f.expected);
-        share_file_set_meta(st, t.id, f.id, (const unsigned char *)meta.data, meta.len);
-        buf_free(&meta);
     }
     /* the notifications */
     for (size_t i = 0; i < o->n_to; i++) {
         struct buf m;
         buf_init(&m, BUF_UNLIMITED);
-        notification(cfg, &t, &rcpts[i], o->mode == SHARE_PW_LINK ? link_key : NULL, o->n_file, &m);
-        const char *to[1] = {rcpts[i].address};
-        struct cmd_inject in = {.sender = t.sender,
+        share_notification(cfg, t, &cr->rcpts[i], o->mode == SHARE_PW_LINK ? cr->link_key : NULL,
+                           o->n_file, &m);
+        const char *to[1] = {cr->rcpts[i].address};
+        struct cmd_inject in = {.sender = t->sender,
                                 .rcpts = to,
                                 .n_rcpts = 1,
                                 .domain = u.domain,
@@ -435,37 +285,36 @@ static int share_send(struct config *cfg, struct state_db *db, const struct cmd_
         int ir = cmd_inject(cfg, db, &in, NULL);
         buf_free(&m);
         if (ir) {
-            cmd_error("the notification to %s could not be queued", rcpts[i].address);
+            cmd_error("the notification to %s could not be queued", cr->rcpts[i].address);
             goto undo;
         }
     }
-    share_transfer_set_sent(st, t.id);
-    struct share_access a = {.time = t.created, .completed = true};
-    str_copy(a.transfer, sizeof(a.transfer), t.id);
-    str_copy(a.recipient, sizeof(a.recipient), "");
+    share_transfer_set_sent(st, t->id);
+    struct share_access a = {.time = t->created, .completed = true};
+    str_copy(a.transfer, sizeof(a.transfer), t->id);
     str_copy(a.client, sizeof(a.client), "command line");
     str_copy(a.event, sizeof(a.event), "sent");
     share_access_add(st, &a);
     char until[64];
-    time_t ex = (time_t)t.expires;
+    time_t ex = (time_t)t->expires;
     struct tm tm;
     gmtime_r(&ex, &tm);
     strftime(until, sizeof(until), "%Y-%m-%d %H:%M UTC", &tm);
     if (c->json) {
-        printf("{\"id\": \"%s\", \"expires\": %lld, \"mode\": \"%s\"", t.id, t.expires,
-               share_password_mode_name(t.mode));
+        printf("{\"id\": \"%s\", \"expires\": %lld, \"mode\": \"%s\"", t->id, t->expires,
+               share_password_mode_name(t->mode));
         if (o->mode == SHARE_PW_GENERATED) {
             printf(", \"password\": ");
-            cmd_json_string(stdout, password);
+            cmd_json_string(stdout, cr->password);
         }
         printf(", \"files\": %zu, \"recipients\": %zu}\n", o->n_file, o->n_to);
     } else {
-        printf("transfer %s: %zu file%s to %zu recipient%s, until %s\n", t.id, o->n_file,
+        printf("transfer %s: %zu file%s to %zu recipient%s, until %s\n", t->id, o->n_file,
                o->n_file == 1 ? "" : "s", o->n_to, o->n_to == 1 ? "" : "s", until);
         if (o->mode == SHARE_PW_GENERATED)
             printf("password: %s\n(shown this once: give it to the recipients by another "
                    "channel)\n",
-                   password);
+                   cr->password);
         else if (o->mode == SHARE_PW_LINK)
             printf("the key travels in each recipient's link (convenient, and the weakest "
                    "protection)\n");
@@ -474,27 +323,10 @@ static int share_send(struct config *cfg, struct state_db *db, const struct cmd_
     goto out;
 undo:
     /* nothing half-sent stays: the files and the rows go */
-    for (size_t i = 0; dir[0] && i < SHARE_FILES_MAX; i++) {
-        struct share_file fs[SHARE_FILES_MAX];
-        int n = share_files(st, t.id, fs, SHARE_FILES_MAX);
-        for (int k = 0; k < n; k++) {
-            char p[4200];
-            snprintf(p, sizeof(p), "%s/%s", dir, fs[k].id);
-            unlink(p);
-            share_file_free(&fs[k]);
-        }
-        break;
-    }
-    if (dir[0])
-        rmdir(dir);
-    share_transfer_delete(st, t.id);
+    share_discard(cfg->data_dir, st, t->id);
 out:
-    OPENSSL_cleanse(key, sizeof(key));
-    OPENSSL_cleanse(password, sizeof(password));
-    OPENSSL_cleanse(link_key, sizeof(link_key));
-    buf_free(&msg);
-    buf_free(&wk_text);
-    free(err);
+    share_created_wipe(cr);
+    free(cr);
     share_store_close(&st);
     return rc;
 }

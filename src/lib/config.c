@@ -207,7 +207,8 @@ static const struct config_key_def config_keys[] = {
     {"milter_connect_timeout", CT_DURATION, "10s", 1, 10 * MINUTE, OFF(milter_connect_timeout),
      NULL, "How long a milter may take to accept the connection and negotiate."},
     {"milter_command_timeout", CT_DURATION, "30s", 1, 10 * MINUTE, OFF(milter_command_timeout),
-     NULL, "How long a milter may take to answer one command (each piece of the body counts as "
+     NULL,
+     "How long a milter may take to answer one command (each piece of the body counts as "
      "one)."},
     {"rate_limit_messages", CT_INT, "0", 0, 1000000000, OFF(rate_limit_messages), NULL,
      "Most messages accepted in an hour from one authenticated user, or from one client address "
@@ -370,6 +371,11 @@ static const struct config_key_def config_keys[] = {
      "Days a transfer stays available unless the sender says otherwise."},
     {"share_expires_max", CT_INT, "90", 1, 3650, OFF(share_expires_max), NULL,
      "The most days a sender may ask a transfer to stay."},
+    {"share_max_size", CT_SIZE, "2G", 1 * KIB, 1024 * GIB, OFF(share_max_size), NULL,
+     "The most octets the files of one transfer may hold together (plaintext)."},
+    {"share_quota", CT_SIZE, "50G", 1 * MIB, 1024 * 1024 * GIB, OFF(share_quota), NULL,
+     "The most octets all transfers may hold together on disk; a new transfer that would pass "
+     "it is refused (413), as is one that would leave the disk under 1 GiB free."},
     {"share_expiry_interval", CT_DURATION, "1m", 1, 1 * HOUR, OFF(share_expiry_interval), NULL,
      "How often the portal removes the transfers past their expiry (their files, and their "
      "rows; the access log stays)."},

@@ -39,6 +39,8 @@ struct config {
     long long share_max_failures;
     long long share_expires_default;
     long long share_expires_max;
+    long long share_max_size;
+    long long share_quota;
     long long http_timeout;
     struct config_list submission_listen;
     struct config_list submissions_listen;

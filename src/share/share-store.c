@@ -88,6 +88,8 @@ enum {
     ST_F_META,
     ST_A_ADD,
     ST_A_LIST,
+    ST_F_REMOVE,
+    ST_USAGE,
     ST_BEGIN,
     ST_COMMIT,
     ST_ROLLBACK,
@@ -130,6 +132,8 @@ static const char *const sql[ST_COUNT] = {
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     "SELECT time, transfer, recipient, client, file, event, bytes, completed FROM access "
     "WHERE transfer = ?1 ORDER BY time, rowid",
+    "DELETE FROM files WHERE transfer = ?1 AND id = ?2",
+    "SELECT count(DISTINCT transfer), coalesce(sum(expected), 0) FROM files",
     "BEGIN IMMEDIATE",
     "COMMIT",
     "ROLLBACK",
@@ -614,6 +618,27 @@ int share_file_scanned(struct share_store *s, const char *transfer, const char *
     sqlite3_bind_int(st, 3, (int)scan);
     sqlite3_bind_text(st, 4, detail ? detail : "", -1, SQLITE_STATIC);
     return changed(s, run(st));
+}
+
+int share_file_remove(struct share_store *s, const char *transfer, const char *id)
+{
+    sqlite3_stmt *st = stmt(s, ST_F_REMOVE);
+    sqlite3_bind_text(st, 1, transfer, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    return changed(s, run(st));
+}
+
+int share_store_usage(struct share_store *s, unsigned long long *bytes_r,
+                      unsigned long long *transfers_r)
+{
+    sqlite3_stmt *st = stmt(s, ST_USAGE);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *transfers_r = (unsigned long long)sqlite3_column_int64(st, 0);
+        *bytes_r = (unsigned long long)sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : -1;
 }
 
 int share_file_set_meta(struct share_store *s, const char *transfer, const char *id,

@@ -156,6 +156,15 @@ int share_file_stored(struct share_store *s, const char *transfer, const char *i
 int share_file_scanned(struct share_store *s, const char *transfer, const char *id,
                        enum share_scan scan, const char *detail);
 
+/* Take a file out of its transfer (an infected upload). 0, -1 (none). */
+int share_file_remove(struct share_store *s, const char *transfer, const char *id);
+
+/* What the portal stores: the transfers holding files and the octets of
+ * their ciphertext (expected sizes, uploads in progress included). 0 or
+ * -1. */
+int share_store_usage(struct share_store *s, unsigned long long *bytes_r,
+                      unsigned long long *transfers_r);
+
 /* The evidence. */
 int share_access_add(struct share_store *s, const struct share_access *a);
 /* Call fn for each access to transfer, oldest first. Count or -1. */
