@@ -8,7 +8,12 @@
  * or raw NUL, and raw control characters are refused); a key repeated in
  * one object is refused (RFC 8259 4 leaves it undefined: smuggling lives
  * there). Bounded: at most JSON_DEPTH_MAX nested arrays/objects and
- * JSON_VALUES_MAX values in all; the input's own length bounds the rest. */
+ * JSON_VALUES_MAX values in all; the input's own length bounds the rest.
+ * Whitespace is space, tab, CR and LF only; a byte order mark is refused
+ * (RFC 8259 8.1 allows either); a number too large for a double (1e400)
+ * is refused (RFC 8259 9 allows limits), a too small one reads as 0 or a
+ * denormal. Numbers are read in the C locale whatever LC_NUMERIC says.
+ * Thread-safe: no state but a C locale object made once. */
 #ifndef POSTINO_JSON_H
 #define POSTINO_JSON_H
 
