@@ -11,8 +11,9 @@
 
 #include "lib/xalloc.h"
 
-/* One node of the tree. All nodes of a tree live in one block (see
- * json_parse), the root first, so freeing the root frees the tree. */
+/* One node of the tree. A tree is one block (see build_tree): the nodes,
+ * root first, then the child pointers, then the strings; freeing the root
+ * frees the tree. */
 struct json_value {
     enum json_type type;
     bool is_int;     /* a number without fraction or exponent that fits */
@@ -34,8 +35,7 @@ struct json_value {
     } u;
 };
 
-/* The block holds the nodes, then the child pointers, then the strings:
- * the pointers must be aligned after the nodes. */
+/* The child pointers follow the nodes in the block: they must be aligned. */
 _Static_assert(sizeof(struct json_value) % _Alignof(const struct json_value *) == 0,
                "node size keeps the child pointers aligned");
 
@@ -43,15 +43,26 @@ _Static_assert(sizeof(struct json_value) % _Alignof(const struct json_value *) =
  * longer ones (legal, if odd) on the heap. */
 #define JSON_NUMBER_STACK 64
 
+/* A value while parsing: positions in the growing arrays, not pointers. */
+struct pnode {
+    enum json_type type;
+    bool is_int;
+    bool has_key;
+    size_t key_off, key_len; /* in the string area */
+    size_t off, len;         /* a string: in the string area; a container: in links */
+    double d;
+    long long i;
+};
+
 struct parser {
-    const char *p;   /* next byte */
-    const char *end; /* end of input */
-    struct json_value *nodes;
-    size_t n_nodes, cap;             /* cap: nodes, child pointers and stack slots */
-    const struct json_value **links; /* the children of every container */
-    size_t n_links;
-    const struct json_value **stack; /* children of the open containers */
-    size_t n_stack;
+    const char *p;       /* next byte */
+    const char *end;     /* end of input */
+    struct pnode *nodes; /* in input order, the root first */
+    size_t n_nodes, cap_nodes;
+    size_t *links; /* the children of every container, node indices */
+    size_t n_links, cap_links;
+    size_t *stack; /* children of the containers still open */
+    size_t n_stack, cap_stack;
     char *strings; /* decoded strings and keys, each NUL-terminated */
     size_t n_strings;
     const char *error;
@@ -201,11 +212,11 @@ static size_t parse_u_escape(struct parser *ps, char *out)
         return 0;
     }
     if (cp >= 0xd800 && cp <= 0xdbff) {
-        if (ps->end - ps->p < 6 || ps->p[0] != '\\' || ps->p[1] != 'u') {
+        if (ps->end - ps->p < 2 || ps->p[0] != '\\' || ps->p[1] != 'u') {
             fail(ps, "lone surrogate in a string");
             return 0;
         }
-        long lo = hex4(ps->p + 2);
+        long lo = ps->end - ps->p < 6 ? -1 : hex4(ps->p + 2);
         if (lo < 0) {
             fail(ps, "invalid escape in a string");
             return 0;
@@ -223,7 +234,7 @@ static size_t parse_u_escape(struct parser *ps, char *out)
 /* Parse the string at ps->p (its opening quote) and decode it into the
  * string area. A decoded string is never longer than its text less the
  * quotes, so the area (as long as the input) cannot overflow. */
-static int parse_string(struct parser *ps, const char **data_r, size_t *len_r)
+static int parse_string(struct parser *ps, size_t *off_r, size_t *len_r)
 {
     ps->p++; /* the opening quote */
     char *out = ps->strings + ps->n_strings;
@@ -289,9 +300,9 @@ static int parse_string(struct parser *ps, const char **data_r, size_t *len_r)
         }
     }
     out[n] = '\0';
-    ps->n_strings += n + 1;
-    *data_r = out;
+    *off_r = ps->n_strings;
     *len_r = n;
+    ps->n_strings += n + 1;
     return 0;
 }
 
@@ -358,7 +369,7 @@ static bool number_int(const char *s, size_t n, long long *out)
 /* Parse the number at ps->p into v. The token is every byte that may
  * appear in a number, so "01" or "1.e5" is refused as a bad number rather
  * than as what follows a good one. */
-static int parse_number(struct parser *ps, struct json_value *v)
+static int parse_number(struct parser *ps, struct pnode *v)
 {
     const char *s = ps->p;
     while (ps->p < ps->end && (is_digit(*ps->p) || *ps->p == '-' || *ps->p == '+' ||
@@ -388,8 +399,8 @@ static int parse_number(struct parser *ps, struct json_value *v)
         return fail(ps, "number out of range");
 
     v->type = JSON_NUMBER;
-    v->u.num.d = d;
-    v->is_int = plain && number_int(s, n, &v->u.num.i);
+    v->d = d;
+    v->is_int = plain && number_int(s, n, &v->i);
     return 0;
 }
 
@@ -402,55 +413,77 @@ static bool match_word(struct parser *ps, const char *w, size_t n)
     return true;
 }
 
-/* Order of members by key, for finding repeated keys. */
-static int member_cmp(const void *a, const void *b)
+/* Make room for one more of an array of *cap elements of size bytes. */
+static void *grow(void *array, size_t n, size_t *cap, size_t size)
 {
-    const struct json_value *x = *(const struct json_value *const *)a;
-    const struct json_value *y = *(const struct json_value *const *)b;
-    if (x->key_len != y->key_len)
-        return x->key_len < y->key_len ? -1 : 1;
-    return memcmp(x->key, y->key, x->key_len);
+    if (n < *cap)
+        return array;
+    *cap = *cap ? *cap * 2 : 16;
+    return xrealloc(array, *cap * size);
 }
 
-/* Move the children pushed since base from the stack to the container v
- * (in order); for an object, refuse a key given twice. */
-static int close_container(struct parser *ps, struct json_value *v, size_t base)
+/* Push node index k as a child of the innermost open container. */
+static void push_child(struct parser *ps, size_t k)
 {
-    size_t k = ps->n_stack - base;
-    const struct json_value **slots = ps->stack + base;
-    v->u.list.items = ps->links + ps->n_links;
-    v->u.list.count = k;
-    if (k > 0)
-        memcpy(ps->links + ps->n_links, slots, k * sizeof(*slots));
-    ps->n_links += k;
+    ps->stack = grow(ps->stack, ps->n_stack, &ps->cap_stack, sizeof(*ps->stack));
+    ps->stack[ps->n_stack++] = k;
+}
+
+/* Order of members by key, for finding repeated keys (qsort_r). */
+static int member_cmp(const void *a, const void *b, void *arg)
+{
+    const struct parser *ps = arg;
+    const struct pnode *x = &ps->nodes[*(const size_t *)a];
+    const struct pnode *y = &ps->nodes[*(const size_t *)b];
+    if (x->key_len != y->key_len)
+        return x->key_len < y->key_len ? -1 : 1;
+    return memcmp(ps->strings + x->key_off, ps->strings + y->key_off, x->key_len);
+}
+
+/* Move the children pushed since base from the stack to node k's place
+ * in links (in order); for an object, refuse a key given twice. */
+static int close_container(struct parser *ps, size_t k, size_t base)
+{
+    size_t count = ps->n_stack - base;
+    while (ps->cap_links - ps->n_links < count) {
+        ps->cap_links = ps->cap_links ? ps->cap_links * 2 : 16;
+        ps->links = xrealloc(ps->links, ps->cap_links * sizeof(*ps->links));
+    }
+    struct pnode *v = &ps->nodes[k];
+    v->off = ps->n_links;
+    v->len = count;
+    size_t *slots = ps->stack + base;
+    if (count > 0)
+        memcpy(ps->links + ps->n_links, slots, count * sizeof(*slots));
+    ps->n_links += count;
     ps->n_stack = base;
-    if (v->type == JSON_OBJECT && k > 1) {
+    if (v->type == JSON_OBJECT && count > 1) {
         /* The stack slots are free now: sort them, not the members. */
-        qsort(slots, k, sizeof(*slots), member_cmp);
-        for (size_t i = 1; i < k; i++) {
-            if (member_cmp(&slots[i - 1], &slots[i]) == 0)
+        qsort_r(slots, count, sizeof(*slots), member_cmp, ps);
+        for (size_t i = 1; i < count; i++) {
+            if (member_cmp(&slots[i - 1], &slots[i], ps) == 0)
                 return fail(ps, "duplicate key");
         }
     }
     return 0;
 }
 
-static int parse_value(struct parser *ps, unsigned depth, struct json_value **out);
+static int parse_value(struct parser *ps, unsigned depth, size_t *k_r);
 
-/* The elements of an array, after its '['; depth counts it. */
-static int parse_array(struct parser *ps, struct json_value *v, unsigned depth)
+/* The elements of array k, after its '['; depth counts it. */
+static int parse_array(struct parser *ps, size_t k, unsigned depth)
 {
     size_t base = ps->n_stack;
     skip_ws(ps);
     if (ps->p < ps->end && *ps->p == ']') {
         ps->p++;
-        return close_container(ps, v, base);
+        return close_container(ps, k, base);
     }
     for (;;) {
-        struct json_value *e;
+        size_t e;
         if (parse_value(ps, depth, &e) < 0)
             return -1;
-        ps->stack[ps->n_stack++] = e;
+        push_child(ps, e);
         skip_ws(ps);
         if (ps->p >= ps->end)
             return fail(ps, "unterminated array");
@@ -461,26 +494,25 @@ static int parse_array(struct parser *ps, struct json_value *v, unsigned depth)
             return fail(ps, "expected ',' or ']'");
         skip_ws(ps);
     }
-    return close_container(ps, v, base);
+    return close_container(ps, k, base);
 }
 
-/* The members of an object, after its '{'; depth counts it. */
-static int parse_object(struct parser *ps, struct json_value *v, unsigned depth)
+/* The members of object k, after its '{'; depth counts it. */
+static int parse_object(struct parser *ps, size_t k, unsigned depth)
 {
     size_t base = ps->n_stack;
     skip_ws(ps);
     if (ps->p < ps->end && *ps->p == '}') {
         ps->p++;
-        return close_container(ps, v, base);
+        return close_container(ps, k, base);
     }
     for (;;) {
         if (ps->p >= ps->end)
             return fail(ps, "unterminated object");
         if (*ps->p != '"')
             return fail(ps, "expected a string as key");
-        const char *key;
-        size_t key_len;
-        if (parse_string(ps, &key, &key_len) < 0)
+        size_t key_off, key_len;
+        if (parse_string(ps, &key_off, &key_len) < 0)
             return -1;
         skip_ws(ps);
         if (ps->p >= ps->end)
@@ -489,12 +521,13 @@ static int parse_object(struct parser *ps, struct json_value *v, unsigned depth)
             return fail(ps, "expected ':'");
         ps->p++;
         skip_ws(ps);
-        struct json_value *m;
+        size_t m;
         if (parse_value(ps, depth, &m) < 0)
             return -1;
-        m->key = key;
-        m->key_len = key_len;
-        ps->stack[ps->n_stack++] = m;
+        ps->nodes[m].has_key = true;
+        ps->nodes[m].key_off = key_off;
+        ps->nodes[m].key_len = key_len;
+        push_child(ps, m);
         skip_ws(ps);
         if (ps->p >= ps->end)
             return fail(ps, "unterminated object");
@@ -505,22 +538,23 @@ static int parse_object(struct parser *ps, struct json_value *v, unsigned depth)
             return fail(ps, "expected ',' or '}'");
         skip_ws(ps);
     }
-    return close_container(ps, v, base);
+    return close_container(ps, k, base);
 }
 
 /* Parse one value at ps->p (whitespace already skipped) inside depth
- * containers. Recursion is bounded by JSON_DEPTH_MAX. */
-static int parse_value(struct parser *ps, unsigned depth, struct json_value **out)
+ * containers; its node index in *k_r. Recursion is bounded by
+ * JSON_DEPTH_MAX. Nodes move as the array grows: hold indices only. */
+static int parse_value(struct parser *ps, unsigned depth, size_t *k_r)
 {
     if (ps->p >= ps->end)
         return fail(ps, "expected a value");
-    /* cap <= JSON_VALUES_MAX, and cap holds every value the input can
-     * hold (see json_parse), so only the limit can stop us here. */
-    if (ps->n_nodes >= ps->cap)
+    if (ps->n_nodes >= JSON_VALUES_MAX)
         return fail(ps, "too many values");
-    struct json_value *v = &ps->nodes[ps->n_nodes++];
+    ps->nodes = grow(ps->nodes, ps->n_nodes, &ps->cap_nodes, sizeof(*ps->nodes));
+    size_t k = ps->n_nodes++;
+    struct pnode *v = &ps->nodes[k];
     memset(v, 0, sizeof(*v));
-    *out = v;
+    *k_r = k;
     char c = *ps->p;
     switch (c) {
     case '{':
@@ -528,15 +562,11 @@ static int parse_value(struct parser *ps, unsigned depth, struct json_value **ou
         if (depth >= JSON_DEPTH_MAX)
             return fail(ps, "nesting too deep");
         ps->p++;
-        if (c == '{') {
-            v->type = JSON_OBJECT;
-            return parse_object(ps, v, depth + 1);
-        }
-        v->type = JSON_ARRAY;
-        return parse_array(ps, v, depth + 1);
+        v->type = c == '{' ? JSON_OBJECT : JSON_ARRAY;
+        return c == '{' ? parse_object(ps, k, depth + 1) : parse_array(ps, k, depth + 1);
     case '"':
         v->type = JSON_STRING;
-        return parse_string(ps, &v->u.str.data, &v->u.str.len);
+        return parse_string(ps, &v->off, &v->len);
     case 't':
         v->type = JSON_TRUE;
         return match_word(ps, "true", 4) ? 0 : fail(ps, "invalid literal");
@@ -553,6 +583,53 @@ static int parse_value(struct parser *ps, unsigned depth, struct json_value **ou
     }
 }
 
+/* The tree of a parse that succeeded, in one block of just the size it
+ * needs: nodes, child pointers, strings. */
+static struct json_value *build_tree(const struct parser *ps)
+{
+    size_t nodes_size = ps->n_nodes * sizeof(struct json_value);
+    size_t links_size = ps->n_links * sizeof(const struct json_value *);
+    char *block = xmalloc(nodes_size + links_size + ps->n_strings);
+    struct json_value *nodes = (struct json_value *)(void *)block;
+    const struct json_value **links = (const struct json_value **)(void *)(block + nodes_size);
+    char *strings = block + nodes_size + links_size;
+    if (ps->n_strings > 0)
+        memcpy(strings, ps->strings, ps->n_strings);
+    for (size_t j = 0; j < ps->n_links; j++)
+        links[j] = &nodes[ps->links[j]];
+    for (size_t k = 0; k < ps->n_nodes; k++) {
+        const struct pnode *p = &ps->nodes[k];
+        struct json_value *v = &nodes[k];
+        memset(v, 0, sizeof(*v));
+        v->type = p->type;
+        if (p->has_key) {
+            v->key = strings + p->key_off;
+            v->key_len = p->key_len;
+        }
+        switch (p->type) {
+        case JSON_NUMBER:
+            v->is_int = p->is_int;
+            v->u.num.d = p->d;
+            v->u.num.i = p->i;
+            break;
+        case JSON_STRING:
+            v->u.str.data = strings + p->off;
+            v->u.str.len = p->len;
+            break;
+        case JSON_ARRAY:
+        case JSON_OBJECT:
+            v->u.list.items = links + p->off;
+            v->u.list.count = p->len;
+            break;
+        case JSON_NULL:
+        case JSON_FALSE:
+        case JSON_TRUE:
+            break;
+        }
+    }
+    return nodes;
+}
+
 struct json_value *json_parse(const char *data, size_t len, const char **error_r)
 {
     const char *dummy;
@@ -563,44 +640,34 @@ struct json_value *json_parse(const char *data, size_t len, const char **error_r
         *error_r = "expected a value";
         return NULL;
     }
-    if (len > SIZE_MAX / 4) {
+    if (len == SIZE_MAX) {
         *error_r = "input too long";
         return NULL;
     }
-    /* Every value but the root has a byte of its own (a scalar's first, a
-     * container's last) and one that introduces it ('[' or ',' or ':'),
-     * so there are at most (len + 1) / 2 values; the stack and the child
-     * pointers need no more slots than that. */
-    size_t cap = (len + 1) / 2;
-    if (cap > JSON_VALUES_MAX)
-        cap = JSON_VALUES_MAX;
-    size_t nodes_size = cap * sizeof(struct json_value);
-    size_t links_size = cap * sizeof(const struct json_value *);
-    char *block = xmalloc(nodes_size + links_size + len + 1);
-
+    /* A decoded string is never longer than its text less the quotes, so
+     * the strings with their terminators fit in len bytes. */
     struct parser ps = {
         .p = data,
         .end = data + len,
-        .nodes = (struct json_value *)(void *)block,
-        .cap = cap,
-        .links = (const struct json_value **)(void *)(block + nodes_size),
-        .stack = xmalloc(links_size),
-        .strings = block + nodes_size + links_size,
+        .strings = xmalloc(len + 1),
     };
-    struct json_value *root = NULL;
+    size_t root;
     skip_ws(&ps);
     if (parse_value(&ps, 0, &root) == 0) {
         skip_ws(&ps);
         if (ps.p != ps.end)
             fail(&ps, "trailing characters");
     }
-    free(ps.stack);
-    if (ps.error) {
-        free(block);
+    struct json_value *tree = NULL;
+    if (ps.error)
         *error_r = ps.error;
-        return NULL;
-    }
-    return root; /* == the block */
+    else
+        tree = build_tree(&ps); /* the root is node 0 */
+    free(ps.nodes);
+    free(ps.links);
+    free(ps.stack);
+    free(ps.strings);
+    return tree;
 }
 
 void json_free(struct json_value **vp)
