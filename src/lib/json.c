@@ -452,9 +452,10 @@ static int close_container(struct parser *ps, size_t k, size_t base)
     struct pnode *v = &ps->nodes[k];
     v->off = ps->n_links;
     v->len = count;
+    if (count == 0)
+        return 0; /* (and the stack may not be allocated yet) */
     size_t *slots = ps->stack + base;
-    if (count > 0)
-        memcpy(ps->links + ps->n_links, slots, count * sizeof(*slots));
+    memcpy(ps->links + ps->n_links, slots, count * sizeof(*slots));
     ps->n_links += count;
     ps->n_stack = base;
     if (v->type == JSON_OBJECT && count > 1) {
