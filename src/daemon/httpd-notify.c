@@ -18,15 +18,17 @@
 struct state_db *httpd_state;
 const struct config *httpd_cfg;
 
-/* Queue text (a whole message) to the sender. */
-static void to_sender(const char *sender, const char *text, size_t len, const char *what)
+void httpd_mail(const char *env_sender, const char *to, const char *text, size_t len,
+                const char *what)
 {
     struct smtp_path p;
-    if (!httpd_state || smtp_mailbox_parse(sender, strlen(sender), &p) != SMTP_PATH_OK)
+    if (!httpd_state || smtp_mailbox_parse(to, strlen(to), &p) != SMTP_PATH_OK) {
+        log_warn("share: the %s to <%s> cannot be addressed", what, to);
         return;
+    }
     struct envelope env;
     envelope_init(&env);
-    env.sender = strdup("");
+    env.sender = strdup(env_sender);
     struct resolve_result res;
     enum resolve_status st = state_resolve(httpd_state, p.local, p.domain, &res);
     if (st == RESOLVE_OK) {
@@ -39,11 +41,16 @@ static void to_sender(const char *sender, const char *text, size_t len, const ch
     }
     const char *err = NULL;
     if (env.nrcpts == 0)
-        log_warn("share: the %s notice to <%s> cannot be addressed", what, sender);
+        log_warn("share: the %s to <%s> cannot be addressed", what, to);
     else if (queue_inject(httpd_cfg, &env, text, len, "share", &err) < 0)
-        log_error("share: the %s notice to <%s> cannot be queued: %s", what, sender,
-                  err ? err : "?");
+        log_error("share: the %s to <%s> cannot be queued: %s", what, to, err ? err : "?");
     envelope_free(&env);
+}
+
+/* Queue text (a whole message) to the sender, from nobody (<>). */
+static void to_sender(const char *sender, const char *text, size_t len, const char *what)
+{
+    httpd_mail("", sender, text, len, what);
 }
 
 void httpd_notify_download(const char *transfer, const char *sender, const char *recipient,
@@ -91,5 +98,26 @@ void httpd_notify_locked(const char *transfer, const char *sender, const char *r
     buf_printf(&m, "If it was really them, unlock it for them; if not, someone tried to guess "
                    "the password.\r\n");
     to_sender(sender, m.data, m.len, "lock");
+    buf_free(&m);
+}
+
+void httpd_notify_infected(const char *transfer, const char *sender, const char *file_name,
+                           const char *virus)
+{
+    struct buf m;
+    buf_init(&m, 16384);
+    buf_printf(&m, "From: postino share <postmaster@%s>\r\nTo: <%s>\r\n", httpd_cfg->hostname,
+               sender);
+    buf_printf(&m, "Subject: A file of your transfer was refused: virus found\r\n");
+    buf_printf(&m, "Auto-Submitted: auto-generated\r\nX-Postino-Share: %s\r\n", transfer);
+    buf_printf(&m, "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n");
+    char name[600];
+    str_printable(name, sizeof(name), file_name, strlen(file_name));
+    buf_printf(&m,
+               "The virus scanner found %s in the file \"%s\" of your transfer %s.\r\n"
+               "The file was removed and nothing was sent. The other files are kept: send\r\n"
+               "them without it, or revoke the transfer.\r\n",
+               virus, name, transfer);
+    to_sender(sender, m.data, m.len, "virus");
     buf_free(&m);
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "httpd-private.h"
+#include "lib/base64url.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
@@ -42,6 +43,7 @@ static struct grant grants[GRANTS_MAX];
 
 struct httpd_download {
     int fd;
+    bool raw; /* end to end: the ciphertext goes out as it is */
     struct share_decrypt *dec;
     struct http_session *s;
     unsigned long long size;
@@ -78,6 +80,19 @@ static int open_blob(const unsigned char key[SHARE_KEY_LEN], const unsigned char
     int rc = share_decrypt_update(d, blob, len) == 0 && share_decrypt_finish(d) == 0 ? 0 : -1;
     share_decrypt_free(&d);
     return rc;
+}
+
+/* Append the bytes as a JSON string of base64url. */
+static void base64_json(struct buf *b, const unsigned char *data, size_t len)
+{
+    size_t need = BASE64URL_LEN(len) + 1;
+    char *room = buf_reserve(b, need + 2);
+    if (!room)
+        return;
+    room[0] = '"';
+    long n = base64url_encode(data, len, room + 1, need);
+    room[1 + n] = '"';
+    buf_commit(b, (size_t)n + 2);
 }
 
 /* A transfer a recipient may still open: 0, or -1 after answering. */
@@ -148,29 +163,35 @@ void httpd_recipient_unlock(struct http_session *s, const char *token)
         goto out;
     }
     if (t.mode == SHARE_PW_E2E) {
-        httpd_respond_error(s, 400, "this transfer is opened in the browser");
-        goto out;
-    }
-    if (t.mode == SHARE_PW_LINK) {
+        /* nothing to check here: the key is in the recipient's link only */
+        memset(key, 0, sizeof(key));
+        found = 1;
+        ur = SHARE_UNWRAP_OK;
+    } else if (t.mode == SHARE_PW_LINK) {
         found = http_query_get(s->body.data ? s->body.data : "", s->body.len, "key", &secret);
         ur = found == 1 && share_key_from_link(secret.data, secret.len, key) == 0
                  ? SHARE_UNWRAP_OK
                  : SHARE_UNWRAP_WRONG_PASSWORD;
         /* the key must open what it protects */
         struct share_file f[1];
+        struct buf probe;
+        buf_init(&probe, META_MAX);
         if (ur == SHARE_UNWRAP_OK && share_files(httpd_store, t.id, f, 1) == 1) {
-            struct buf probe;
-            buf_init(&probe, META_MAX);
             if (open_blob(key, f[0].meta, f[0].meta_len, &probe) < 0)
                 ur = SHARE_UNWRAP_WRONG_PASSWORD;
-            buf_free(&probe);
             share_file_free(&f[0]);
+        } else if (ur == SHARE_UNWRAP_OK && t.message &&
+                   open_blob(key, t.message, t.message_len, &probe) < 0) {
+            ur = SHARE_UNWRAP_WRONG_PASSWORD;
         }
+        buf_free(&probe);
     } else {
         found = http_query_get(s->body.data ? s->body.data : "", s->body.len, "password", &secret);
         if (found == 1)
+            /* a reply keeps its original's key, wrapped for the original */
             ur = share_key_unwrap_text((const char *)t.wrapped_key, t.wrapped_key_len,
-                                       buf_cstr(&secret), secret.len, t.id, key, &why);
+                                       buf_cstr(&secret), secret.len, t.parent[0] ? t.parent : t.id,
+                                       key, &why);
     }
     if (found < 0) {
         httpd_respond_error(s, 400, "the form cannot be read");
@@ -209,10 +230,16 @@ void httpd_recipient_unlock(struct http_session *s, const char *token)
     struct buf out, plain;
     buf_init(&out, BUF_UNLIMITED);
     buf_init(&plain, META_MAX);
-    buf_printf(&out, "{\"grant\": \"%s\", \"transfer\": \"%s\", \"sender\": ", g->id, t.id);
+    bool e2e = t.mode == SHARE_PW_E2E;
+    buf_printf(&out,
+               "{\"grant\": \"%s\", \"transfer\": \"%s\", \"mode\": \"%s\", \"sender\": ", g->id,
+               t.id, share_password_mode_name(t.mode));
     httpd_json_string(&out, t.sender);
-    buf_printf(&out, ", \"expires\": %lld, \"message\": ", t.expires);
-    if (t.message && open_blob(key, t.message, t.message_len, &plain) == 0)
+    buf_printf(&out, ", \"expires\": %lld, \"can_reply\": %s, \"reply_to\": \"%s\", \"message\": ",
+               t.expires, !e2e && !t.parent[0] ? "true" : "false", t.parent);
+    if (e2e && t.message)
+        base64_json(&out, t.message, t.message_len);
+    else if (!e2e && t.message && open_blob(key, t.message, t.message_len, &plain) == 0)
         httpd_json_string(&out, buf_cstr(&plain));
     else
         buf_append_str(&out, "\"\"");
@@ -221,11 +248,16 @@ void httpd_recipient_unlock(struct http_session *s, const char *token)
     int nf = share_files(httpd_store, t.id, f, SHARE_FILES_MAX);
     for (int i = 0; i < nf; i++) {
         buf_reset(&plain);
-        bool ok = f[i].meta && open_blob(key, f[i].meta, f[i].meta_len, &plain) == 0;
-        /* the description is postino's own JSON, authenticated by the key */
-        buf_printf(&out, "%s{\"id\": \"%s\", \"available\": %s, \"meta\": %s}", i ? ", " : "",
-                   f[i].id, f[i].complete && f[i].scan != SHARE_SCAN_INFECTED ? "true" : "false",
-                   ok ? buf_cstr(&plain) : "null");
+        bool ok = !e2e && f[i].meta && open_blob(key, f[i].meta, f[i].meta_len, &plain) == 0;
+        buf_printf(
+            &out, "%s{\"id\": \"%s\", \"available\": %s, \"size\": %llu, \"meta\": ", i ? ", " : "",
+            f[i].id, f[i].complete && f[i].scan != SHARE_SCAN_INFECTED ? "true" : "false",
+            e2e ? f[i].expected : f[i].size);
+        if (e2e && f[i].meta)
+            base64_json(&out, f[i].meta, f[i].meta_len); /* for the browser to open */
+        else /* the description is postino's own JSON, authenticated by the key */
+            buf_append_str(&out, ok ? buf_cstr(&plain) : "null");
+        buf_append_str(&out, "}");
         share_file_free(&f[i]);
     }
     free(f);
@@ -277,9 +309,14 @@ void httpd_download_more(struct http_session *s)
         ssize_t got = read(d->fd, piece, DOWNLOAD_PIECE);
         if (got < 0 && errno == EINTR)
             continue;
+        if (got > 0 && d->raw) {
+            access_conn_write(s->c, piece, (size_t)got);
+            d->a.bytes += (unsigned long long)got;
+            continue;
+        }
         if (got > 0 && share_decrypt_update(d->dec, piece, (size_t)got) == 0)
             continue;
-        if (got == 0 && share_decrypt_finish(d->dec) == 0 && d->a.bytes == d->size) {
+        if (got == 0 && (d->raw || share_decrypt_finish(d->dec) == 0) && d->a.bytes == d->size) {
             d->a.completed = true;
             d->a.time = (long long)time(NULL);
             share_access_add(httpd_store, &d->a);
@@ -292,7 +329,9 @@ void httpd_download_more(struct http_session *s)
         } else {
             /* the status is sent already: cut the response short */
             log_error("share %s: file %s cannot be sent: %s", d->a.transfer, d->a.file,
-                      got < 0 ? strerror(errno) : share_decrypt_error(d->dec));
+                      got < 0  ? strerror(errno)
+                      : d->raw ? "the stored file is shorter than recorded"
+                               : share_decrypt_error(d->dec));
             s->close_after = true;
             access_conn_close(s->c);
         }
@@ -362,7 +401,8 @@ void httpd_recipient_download(struct http_session *s, const char *token, const c
     snprintf(path, sizeof(path), "%s/shares/%s/%s", httpd_data_dir, t.id, f.id);
     struct httpd_download *d = xcalloc(1, sizeof(*d));
     d->s = s;
-    d->size = f.size;
+    d->raw = t.mode == SHARE_PW_E2E;
+    d->size = d->raw ? f.expected : f.size;
     d->fd = open(path, O_RDONLY | O_CLOEXEC);
     const char *err = NULL;
     d->dec = d->fd >= 0 ? share_decrypt_new(g->key, write_out, d, &err) : NULL;
@@ -370,7 +410,9 @@ void httpd_recipient_download(struct http_session *s, const char *token, const c
     buf_init(&meta, META_MAX);
     buf_init(&cd, 1024);
     char name[512];
-    file_name(f.meta && open_blob(g->key, f.meta, f.meta_len, &meta) == 0 ? buf_cstr(&meta) : NULL,
+    file_name(!d->raw && f.meta && open_blob(g->key, f.meta, f.meta_len, &meta) == 0
+                  ? buf_cstr(&meta)
+                  : NULL,
               name, sizeof(name));
     disposition(name, &cd);
     str_copy(d->token, sizeof(d->token), token);
@@ -388,7 +430,7 @@ void httpd_recipient_download(struct http_session *s, const char *token, const c
         free(d);
     } else {
         const struct http_header extra[] = {{"Content-Disposition", buf_cstr(&cd)}};
-        httpd_respond_head(s, 200, "application/octet-stream", (size_t)f.size, extra, 1);
+        httpd_respond_head(s, 200, "application/octet-stream", (size_t)d->size, extra, 1);
         s->responded = true;
         s->dl = d;
         if (s->head_only) {
@@ -401,5 +443,29 @@ void httpd_recipient_download(struct http_session *s, const char *token, const c
     buf_free(&meta);
     buf_free(&cd);
     share_file_free(&f);
+    share_transfer_free(&t);
+}
+
+void httpd_recipient_reply(struct http_session *s, const char *token, const char *query,
+                           size_t query_len)
+{
+    struct buf gid;
+    buf_init(&gid, 64);
+    const struct grant *g = query && http_query_get(query, query_len, "grant", &gid) == 1
+                                ? grant_find(buf_cstr(&gid), token)
+                                : NULL;
+    buf_free(&gid);
+    if (!g) {
+        httpd_respond_error(s, 403, "unlock the transfer first");
+        return;
+    }
+    struct share_recipient r;
+    struct share_transfer t;
+    if (usable(s, token, &r, &t) < 0)
+        return;
+    unsigned char key[SHARE_KEY_LEN];
+    memcpy(key, g->key, sizeof(key));
+    httpd_upload_reply(s, &t, &r, key);
+    OPENSSL_cleanse(key, sizeof(key));
     share_transfer_free(&t);
 }

@@ -10,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "httpd-private.h"
+#include "lib/json.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include "share/http-target.h"
@@ -30,8 +32,7 @@ struct login {
 
 static struct login logins[SESSIONS_MAX];
 
-/* The user of the request's session cookie, or NULL. */
-static const char *session_user(struct http_session *s)
+const char *httpd_session_user(struct http_session *s)
 {
     const char *cookie = http_request_header(s->req, "Cookie");
     if (!cookie)
@@ -106,9 +107,25 @@ void httpd_sender_auth_done(struct http_session *s, const struct auth_outcome *o
     buf_free(&b);
 }
 
+void httpd_sender_session(struct http_session *s)
+{
+    const char *user = httpd_session_user(s);
+    if (!user) {
+        httpd_respond_error(s, 401, "not logged in");
+        return;
+    }
+    struct buf b;
+    buf_init(&b, 1024);
+    buf_append_str(&b, "{\"user\": ");
+    httpd_json_string(&b, user);
+    buf_append_str(&b, "}\n");
+    httpd_respond(s, 200, "application/json", b.data, b.len);
+    buf_free(&b);
+}
+
 void httpd_sender_logout(struct http_session *s)
 {
-    const char *user = session_user(s);
+    const char *user = httpd_session_user(s);
     if (user)
         for (size_t i = 0; i < SESSIONS_MAX; i++)
             if (logins[i].user == user)
@@ -171,9 +188,47 @@ static int own_transfer(struct http_session *s, const char *user, const char *id
     return g < 0 ? -1 : 0;
 }
 
+/* POST /api/transfers/ID/unlock {"recipient": ADDRESS} (or a form). */
+static void unlock_recipient(struct http_session *s, const char *user,
+                             const struct share_transfer *t)
+{
+    struct buf addr;
+    buf_init(&addr, SHARE_ADDRESS_MAX);
+    const char *body = s->body.data ? s->body.data : "";
+    struct json_value *doc = body[0] == '{' ? json_parse(body, s->body.len, NULL) : NULL;
+    const char *want =
+        doc ? json_string(json_get(doc, "recipient"), NULL)
+            : (http_query_get(body, s->body.len, "recipient", &addr) == 1 ? buf_cstr(&addr) : NULL);
+    struct share_recipient r[SHARE_RCPTS_MAX];
+    int n = want ? share_recipients(httpd_store, t->id, r, SHARE_RCPTS_MAX) : 0;
+    int found = -1;
+    for (int i = 0; i < n && found < 0; i++)
+        if (strcasecmp(r[i].address, want) == 0)
+            found = i;
+    if (!want) {
+        httpd_respond_error(s, 400, "recipient: the address to unlock");
+    } else if (found < 0) {
+        httpd_respond_error(s, 404, "no such recipient of this transfer");
+    } else if (share_recipient_unlock(httpd_store, r[found].token) < 0) {
+        httpd_respond_error(s, 500, "the store failed");
+    } else {
+        struct share_access a = {.time = (long long)time(NULL), .completed = true};
+        str_copy(a.transfer, sizeof(a.transfer), t->id);
+        str_copy(a.recipient, sizeof(a.recipient), r[found].address);
+        str_copy(a.client, sizeof(a.client), access_conn_ip(s->c));
+        str_copy(a.event, sizeof(a.event), "unlocked");
+        share_access_add(httpd_store, &a);
+        log_info("share %s: <%s> unlocked for <%s>", t->id, user, r[found].address);
+        httpd_respond_head(s, 204, NULL, 0, NULL, 0);
+        s->responded = true;
+    }
+    json_free(&doc);
+    buf_free(&addr);
+}
+
 void httpd_sender_api(struct http_session *s, const char *method, const char *path)
 {
-    const char *user = session_user(s);
+    const char *user = httpd_session_user(s);
     if (!user) {
         httpd_respond_error(s, 401, "log in first");
         return;
@@ -182,7 +237,17 @@ void httpd_sender_api(struct http_session *s, const char *method, const char *pa
     buf_init(&b, BUF_UNLIMITED);
     const char *rest = path + strlen("/api/transfers");
     struct share_transfer t;
-    if (strcmp(rest, "") == 0 && strcmp(method, "GET") == 0) {
+    if (strcmp(rest, "") == 0 && strcmp(method, "POST") == 0) {
+        httpd_upload_create(s, user);
+    } else if (rest[0] == '/' && strlen(rest) == 1 + SHARE_ID_LEN + 7 &&
+               strcmp(rest + 1 + SHARE_ID_LEN, "/unlock") == 0 && strcmp(method, "POST") == 0) {
+        char id[SHARE_ID_LEN + 1];
+        str_copyn(id, sizeof(id), rest + 1, SHARE_ID_LEN);
+        if (own_transfer(s, user, id, &t) == 1) {
+            unlock_recipient(s, user, &t);
+            share_transfer_free(&t);
+        }
+    } else if (strcmp(rest, "") == 0 && strcmp(method, "GET") == 0) {
         buf_append_str(&b, "[");
         share_transfer_list(httpd_store, user, transfer_json, &b);
         buf_append_str(&b, "]\n");
@@ -200,6 +265,18 @@ void httpd_sender_api(struct http_session *s, const char *method, const char *pa
                 buf_printf(&b, ", \"locked\": %s, \"failures\": %u, \"first_download\": %lld}",
                            r[i].locked ? "true" : "false", r[i].failures, r[i].first_download);
             }
+            buf_append_str(&b, "], \"files\": [");
+            struct share_file *f = calloc(SHARE_FILES_MAX, sizeof(*f));
+            int nf = f ? share_files(httpd_store, t.id, f, SHARE_FILES_MAX) : 0;
+            for (int i = 0; i < nf; i++) {
+                buf_printf(&b,
+                           "%s{\"id\": \"%s\", \"size\": %llu, \"stored\": %llu, "
+                           "\"complete\": %s, \"scan\": \"%s\"}",
+                           i ? ", " : "", f[i].id, f[i].size, f[i].stored,
+                           f[i].complete ? "true" : "false", share_scan_name(f[i].scan));
+                share_file_free(&f[i]);
+            }
+            free(f);
             buf_append_str(&b, "]}\n");
             httpd_respond(s, 200, "application/json", b.data, b.len);
             share_transfer_free(&t);

@@ -31,7 +31,6 @@
 #define POSTINO_WEB_DIR "/usr/share/postino/web"
 #endif
 
-#define HTTP_BODY_MAX   (1u << 20) /* octets of a request body, for now (no uploads yet) */
 #define PATH_MAX_OCTETS 1024
 #define STATIC_FILE_MAX (4u << 20) /* octets of one web page or script */
 #define READ_CHUNK      65536
@@ -39,6 +38,7 @@
 static char web_dir[4096];
 char httpd_data_dir[4096];
 struct share_store *httpd_store;
+struct event_base *httpd_base;
 
 /* The fields every response carries. */
 static const struct http_header security_headers[] = {
@@ -192,18 +192,50 @@ static bool recipient_path(const char *path, char token[SHARE_ID_LEN + 1], const
     return true;
 }
 
-/* The header of a request has arrived: decide whether its body is kept. */
+/* Calls whose body is kept (a form or JSON), and how much of it. */
+static size_t kept_body_max(const char *method, const char *path)
+{
+    if (strcmp(method, "POST") != 0)
+        return 0;
+    if (strcmp(path, "/api/login") == 0)
+        return HTTPD_FORM_MAX;
+    if (strncmp(path, "/api/r/", 7) == 0 || strncmp(path, "/api/transfers", 14) == 0)
+        return HTTPD_JSON_MAX;
+    return 0;
+}
+
+/* The header of a request has arrived: decide what becomes of its body. */
 static void head_arrived(struct http_session *s)
 {
     const char *method = http_request_method(s->req);
     const char *target = http_request_target(s->req);
     s->head_only = strcmp(method, "HEAD") == 0;
     s->close_after = !http_request_keep_alive(s->req);
-    s->keep_body = strcmp(method, "POST") == 0 &&
-                   (strncmp(target, "/api/r/", 7) == 0 || strcmp(target, "/api/login") == 0);
-    buf_reset(&s->body);
-    if (http_request_expect_continue(s->req))
+    s->responded = false;
+    struct buf path;
+    buf_init(&path, PATH_MAX_OCTETS);
+    const char *query, *why = NULL;
+    size_t qlen;
+    bool parsed = http_target_parse(target, strlen(target), &path, &query, &qlen, &why) == 0;
+    size_t max = parsed ? kept_body_max(method, buf_cstr(&path)) : 0;
+    s->keep_body = max > 0;
+    buf_free(&s->body);
+    buf_init(&s->body, max ? max : HTTPD_FORM_MAX);
+    bool upload =
+        parsed && strcmp(method, "PUT") == 0 && strncmp(buf_cstr(&path), "/api/uploads/", 13) == 0;
+    const char *cl = http_request_header(s->req, "Content-Length");
+    if (!upload && cl && strtoull(cl, NULL, 10) > (max ? max : HTTPD_FORM_MAX)) {
+        /* no call but an upload takes a large body: do not read it */
+        s->close_after = true;
+        s->head_only = false;
+        httpd_respond_error(s, 413, "request body too large");
+    } else if (upload) {
+        if (httpd_upload_put_begin(s, buf_cstr(&path)) && http_request_expect_continue(s->req))
+            access_conn_write(s->c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    } else if (http_request_expect_continue(s->req)) {
         access_conn_write(s->c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    }
+    buf_free(&path);
 }
 
 /* A whole request has arrived (its body kept in s->body if wanted). */
@@ -223,9 +255,20 @@ static void handle(struct http_session *s)
         log_info("http: refused the target %s from [%s]: %s", shown, access_conn_ip(s->c), why);
         s->close_after = true;
         httpd_respond_error(s, 400, "bad request target");
+    } else if (s->put) {
+        httpd_upload_put_done(s);
+    } else if (strncmp(buf_cstr(&path), "/api/uploads/", 13) == 0) {
+        if (s->head_only)
+            httpd_upload_head(s, buf_cstr(&path));
+        else if (strcmp(method, "POST") == 0)
+            httpd_upload_send(s, buf_cstr(&path));
+        else
+            httpd_respond_error(s, 405, "PUT the file, HEAD for where it stands, POST send");
     } else if (recipient_path(buf_cstr(&path), token, &rest)) {
         if (strcmp(rest, "/unlock") == 0 && strcmp(method, "POST") == 0)
             httpd_recipient_unlock(s, token);
+        else if (strcmp(rest, "/reply") == 0 && strcmp(method, "POST") == 0)
+            httpd_recipient_reply(s, token, query, qlen);
         else if (strncmp(rest, "/files/", 7) == 0 && strlen(rest + 7) == SHARE_ID_LEN &&
                  (strcmp(method, "GET") == 0 || s->head_only))
             httpd_recipient_download(s, token, rest + 7, query, qlen);
@@ -235,6 +278,8 @@ static void handle(struct http_session *s)
         httpd_sender_login(s);
     } else if (strcmp(buf_cstr(&path), "/api/logout") == 0 && strcmp(method, "POST") == 0) {
         httpd_sender_logout(s);
+    } else if (strcmp(buf_cstr(&path), "/api/session") == 0 && strcmp(method, "GET") == 0) {
+        httpd_sender_session(s);
     } else if (strncmp(buf_cstr(&path), "/api/transfers", 14) == 0 &&
                (buf_cstr(&path)[14] == '\0' || buf_cstr(&path)[14] == '/')) {
         httpd_sender_api(s, method, buf_cstr(&path));
@@ -258,7 +303,10 @@ static void *proto_session_new(struct access_conn *c, bool tls)
 {
     struct http_session *s = xcalloc(1, sizeof(*s));
     s->c = c;
-    s->req = http_request_new(HTTP_BODY_MAX);
+    /* uploads may be as large as a transfer (e2e: with its encryption's
+     * overhead); other calls refuse large bodies at their head */
+    s->req = http_request_new((uint64_t)httpd_cfg->share_max_size +
+                              (uint64_t)httpd_cfg->share_max_size / 64 + (1u << 20));
     buf_init(&s->body, HTTPD_FORM_MAX);
     (void)tls; /* every listener of the portal is HTTPS */
     return s;
@@ -269,7 +317,7 @@ static size_t proto_input(void *session, const char *data, size_t len)
     struct http_session *s = session;
     size_t taken = 0;
     for (;;) {
-        if (s->dl || s->auth_pending) /* the next request waits its turn */
+        if (s->dl || s->auth_pending || s->waiting_upload) /* the next request waits its turn */
             return taken;
         size_t used;
         const char *body;
@@ -281,14 +329,19 @@ static size_t proto_input(void *session, const char *data, size_t len)
         case HTTP_REQUEST_MORE:
             return taken;
         case HTTP_REQUEST_BODY:
-            if (s->keep_body && buf_append(&s->body, body, body_len) < 0) {
+            if (s->put)
+                httpd_upload_put_body(s, body, body_len);
+            else if (s->keep_body && buf_append(&s->body, body, body_len) < 0) {
                 s->close_after = true;
                 httpd_respond_error(s, 413, "request body too large");
-                return len;
             }
+            if (s->close_after && s->responded)
+                return len; /* refused: nothing more is read */
             continue;
         case HTTP_REQUEST_HEAD:
             head_arrived(s);
+            if (s->close_after && s->responded)
+                return len;
             continue;
         case HTTP_REQUEST_DONE:
             s->responded = false;
@@ -298,7 +351,7 @@ static size_t proto_input(void *session, const char *data, size_t len)
             http_request_reset(s->req);
             if (s->auth_pending)
                 return taken; /* access-server holds the input until the answer */
-            if (s->dl) {
+            if (s->dl || s->waiting_upload) {
                 access_conn_busy(s->c);
                 return taken;
             }
@@ -320,6 +373,12 @@ static void proto_output_drained(void *session)
     struct http_session *s = session;
     httpd_download_more(s);
     if (!s->dl && !s->close_after)
+        access_conn_resume(s->c);
+}
+
+void httpd_request_finished(struct http_session *s)
+{
+    if (!s->close_after && !s->dl)
         access_conn_resume(s->c);
 }
 
@@ -350,6 +409,7 @@ static void proto_session_free(void *session)
 {
     struct http_session *s = session;
     httpd_download_free(s);
+    httpd_upload_session_gone(s);
     http_request_free(&s->req);
     buf_free(&s->body);
     free(s);
@@ -379,7 +439,8 @@ static const struct access_protocol http_protocol = {
 static void setup(struct access_server *srv, void *arg)
 {
     (void)arg;
-    httpd_expiry_start(access_server_base(srv), access_server_config(srv)->share_expiry_interval);
+    httpd_base = access_server_base(srv);
+    httpd_expiry_start(httpd_base, access_server_config(srv)->share_expiry_interval);
 }
 
 static void teardown(struct access_server *srv, void *arg)
@@ -387,6 +448,7 @@ static void teardown(struct access_server *srv, void *arg)
     (void)srv;
     (void)arg;
     httpd_expiry_stop();
+    httpd_upload_stop();
 }
 
 int httpd_main(struct daemon_env *env)

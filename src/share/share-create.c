@@ -131,8 +131,9 @@ static int check(const struct config *cfg, struct share_store *st, const struct 
         return fail(status_r, 400, why, why_size,
                     "a transfer stays at least 1 day and at most %lld days (share_expires_max)",
                     cfg->share_expires_max);
-    if (n->mode == SHARE_PW_MANUAL && (!n->password || strlen(n->password) < SHARE_PASSWORD_MIN ||
-                                       strlen(n->password) > SHARE_PASSWORD_MAX))
+    if (n->mode == SHARE_PW_MANUAL && !n->parent &&
+        (!n->password || strlen(n->password) < SHARE_PASSWORD_MIN ||
+         strlen(n->password) > SHARE_PASSWORD_MAX))
         return fail(status_r, 400, why, why_size,
                     "the password needs at least %d characters (at most %d)", SHARE_PASSWORD_MIN,
                     SHARE_PASSWORD_MAX);
@@ -143,7 +144,9 @@ static int check(const struct config *cfg, struct share_store *st, const struct 
     if (total > (unsigned long long)cfg->share_quota ||
         used > (unsigned long long)cfg->share_quota - total)
         return fail(status_r, 413, why, why_size,
-                    "the portal's storage is full (share_quota); try again later or send less");
+                    "the portal's storage is full (share_quota: %llu of %lld octets used); try "
+                    "again later or send less",
+                    used, cfg->share_quota);
     struct statvfs vfs;
     char top[4096];
     config_data_path(cfg, "shares", top, sizeof(top));

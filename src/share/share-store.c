@@ -109,7 +109,8 @@ static const char *const sql[ST_COUNT] = {
     "UPDATE transfers SET revoked = ?2 WHERE id = ?1 AND revoked = 0",
     "SELECT " T_COLS " FROM transfers ORDER BY created DESC, id",
     "SELECT " T_COLS " FROM transfers WHERE sender = ?1 ORDER BY created DESC, id",
-    "SELECT id FROM transfers WHERE expires < ?1 ORDER BY expires LIMIT ?2",
+    "SELECT id FROM transfers WHERE expires < ?1 OR (sent = 0 AND created < ?1 - 86400) "
+    "ORDER BY expires LIMIT ?2",
     "DELETE FROM transfers WHERE id = ?1",
     "DELETE FROM files WHERE transfer = ?1",
     "DELETE FROM recipients WHERE transfer = ?1",

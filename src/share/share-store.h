@@ -118,7 +118,9 @@ int share_transfer_revoke(struct share_store *s, const char *id, long long now);
  * transfer is valid during the call. Returns the count or -1. */
 int share_transfer_list(struct share_store *s, const char *sender,
                         void (*fn)(const struct share_transfer *t, void *arg), void *arg);
-/* The ids of transfers expired before now (at most max): for the cleanup. */
+/* The ids of transfers expired before now, and of those never sent a day
+ * after their creation (an upload abandoned, or lost with a restart), at
+ * most max: for the cleanup. */
 int share_transfer_expired(struct share_store *s, long long now, char (*ids)[SHARE_ID_LEN + 1],
                            size_t max);
 /* Forget a transfer, its recipients and files; its access log stays (the
