@@ -20,6 +20,7 @@
 #include "lib/privs.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
+#include "share/share-store.h"
 #include "state/state-user.h"
 #include "store/store.h"
 
@@ -30,7 +31,8 @@ static const char usage[] =
     "Options: --config FILE\n"
     "The mailbox space of every user (or of one domain's): per domain and per user the\n"
     "messages and octets stored, and how much of it is in Trash, Junk and Sent; largest\n"
-    "first. Mailboxes not yet made count as empty.\n";
+    "first. Mailboxes not yet made count as empty. Then the share portal's storage:\n"
+    "its transfers, the octets they reserve (what share_quota counts) and have stored.\n";
 
 struct account_usage {
     char address[320];
@@ -51,6 +53,26 @@ struct domain_usage {
 static void put_user(const struct state_user *u, void *arg)
 {
     fprintf(arg, "%s\n", u->address);
+}
+
+/* The share portal's storage, as a last line "#shares TRANSFERS
+ * RESERVED STORED" (nothing when the portal has no store yet). */
+static void put_shares(const struct config *cfg, FILE *f)
+{
+    char path[4096];
+    struct stat st;
+    if (!f || config_data_path(cfg, "state/shares.db", path, sizeof(path)) < 0 ||
+        stat(path, &st) < 0)
+        return;
+    char *err = NULL;
+    struct share_store *ss = share_store_open(cfg->data_dir, &err);
+    unsigned long long reserved = 0, stored = 0, transfers = 0;
+    if (ss && share_store_usage(ss, &reserved, &stored, &transfers) == 0)
+        fprintf(f, "#shares %llu %llu %llu\n", transfers, reserved, stored);
+    else
+        cmd_error("the share store cannot be read: %s", err ? err : share_store_error(ss));
+    free(err);
+    share_store_close(&ss);
 }
 
 /* The addresses of the users (of domain, or all), read in a child that
@@ -78,6 +100,7 @@ static int read_users(const struct config *cfg, const char *domain, struct buf *
         int n = db ? state_user_list(db, domain, put_user, f) : -1;
         if (n < 0 && db)
             cmd_error("cannot list the users");
+        put_shares(cfg, f);
         state_db_close(&db);
         int rc = (f && fclose(f) == 0 && n >= 0) ? 0 : 1;
         struct config *c = (struct config *)cfg;
@@ -215,8 +238,13 @@ static void print_sizes_text(uint64_t messages, uint64_t bytes, uint64_t trash, 
            (unsigned long long)sent);
 }
 
+struct share_usage {
+    bool known;
+    unsigned long long transfers, reserved, stored, quota;
+};
+
 static void print_report(const struct domain_usage *d, size_t nd, const struct account_usage *a,
-                         bool json)
+                         const struct share_usage *sh, bool json)
 {
     if (json)
         printf("{\"domains\":[");
@@ -257,8 +285,17 @@ static void print_report(const struct domain_usage *d, size_t nd, const struct a
         if (json)
             printf("]}");
     }
-    if (json)
-        printf("]}\n");
+    if (json) {
+        printf("]");
+        if (sh->known)
+            printf(",\"shares\":{\"transfers\":%llu,\"reserved_bytes\":%llu,"
+                   "\"stored_bytes\":%llu,\"quota_bytes\":%llu}",
+                   sh->transfers, sh->reserved, sh->stored, sh->quota);
+        printf("}\n");
+    } else if (sh->known) {
+        printf("share portal transfers=%llu reserved=%llu stored=%llu quota=%llu\n", sh->transfers,
+               sh->reserved, sh->stored, sh->quota);
+    }
 }
 
 static int report_usage(struct config *cfg, const char *domain, bool json)
@@ -280,9 +317,16 @@ static int report_usage(struct config *cfg, const char *domain, bool json)
     struct account_usage *a = NULL;
     const char *p = buf_cstr(&list);
     int rc = 0;
+    struct share_usage shares = {0};
     while (*p) {
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        if (*p == '#') {
+            shares.known = sscanf(p, "#shares %llu %llu %llu", &shares.transfers, &shares.reserved,
+                                  &shares.stored) == 3;
+            p += len + (nl ? 1 : 0);
+            continue;
+        }
         const char *at = memchr(p, '@', len);
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
@@ -321,7 +365,8 @@ static int report_usage(struct config *cfg, const char *domain, bool json)
     }
     if (nd)
         qsort(d, nd, sizeof(*d), domain_by_size);
-    print_report(d, nd, a, json);
+    shares.quota = (unsigned long long)cfg->share_quota;
+    print_report(d, nd, a, &shares, json);
     for (size_t i = 0; i < n; i++)
         free(a[i].folders);
     free(a);

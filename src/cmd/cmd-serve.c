@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "share/share-policy.h"
 #include "daemon/daemon.h"
 #include "lib/buf.h"
 #include "lib/net.h"
@@ -122,6 +123,15 @@ int cmd_check_config(int argc, char **argv)
         problems++;
     } else {
         policy_tables_free(&pt);
+    }
+    struct share_policy sp;
+    const char *spt = cfg->share_domain_policy ? cfg->share_domain_policy : "";
+    if (share_policy_parse(spt, strlen(spt), &sp, &polerr) < 0) {
+        cmd_error("%s", polerr);
+        free(polerr);
+        problems++;
+    } else {
+        share_policy_free(&sp);
     }
     const char *subs[] = {"state/postino.db", "spool/incoming", "spool/queue", "mail"};
     for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {

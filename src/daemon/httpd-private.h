@@ -68,6 +68,14 @@ void httpd_sender_auth_done(struct http_session *s, const struct auth_outcome *o
 void httpd_sender_logout(struct http_session *s);
 /* The user of the request's session cookie, or NULL. */
 const char *httpd_session_user(struct http_session *s);
+/* The same, and whether it is an outside sender (external_r may be NULL). */
+const char *httpd_session_login(struct http_session *s, bool *external_r);
+/* Log user in: a session cookie, answered {"user", "external"}. */
+void httpd_session_start(struct http_session *s, const char *user, bool external);
+/* POST /api/verify and /api/verify/code: outside senders prove their
+ * address with a code mailed to it (httpd-verify.c). */
+void httpd_verify_start(struct http_session *s);
+void httpd_verify_code(struct http_session *s);
 /* GET /api/session: who is logged in. */
 void httpd_sender_session(struct http_session *s);
 /* /api/transfers[/ID[/log]]: GET a list, one, its log; DELETE revokes. */
@@ -87,8 +95,8 @@ void httpd_download_more(struct http_session *s);
 void httpd_download_free(struct http_session *s);
 
 /* Transfers made on the portal and their uploads (httpd-upload.c). */
-/* POST /api/transfers (JSON) by user. */
-void httpd_upload_create(struct http_session *s, const char *user);
+/* POST /api/transfers (JSON) by user (external: an outside sender). */
+void httpd_upload_create(struct http_session *s, const char *user, bool external);
 /* The reply r makes to t (unlocked with key). */
 void httpd_upload_reply(struct http_session *s, const struct share_transfer *t,
                         const struct share_recipient *r, const unsigned char key[32]);

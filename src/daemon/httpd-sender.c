@@ -27,12 +27,18 @@
 struct login {
     char id[SHARE_ID_LEN + 1];
     char user[SHARE_ADDRESS_MAX + 1];
+    bool external; /* an outside sender who proved the address by a code */
     long long until;
 };
 
 static struct login logins[SESSIONS_MAX];
 
 const char *httpd_session_user(struct http_session *s)
+{
+    return httpd_session_login(s, NULL);
+}
+
+const char *httpd_session_login(struct http_session *s, bool *external_r)
 {
     const char *cookie = http_request_header(s->req, "Cookie");
     if (!cookie)
@@ -45,8 +51,11 @@ const char *httpd_session_user(struct http_session *s)
         return NULL;
     long long now = (long long)time(NULL);
     for (size_t i = 0; i < SESSIONS_MAX; i++)
-        if (logins[i].until >= now && CRYPTO_memcmp(logins[i].id, p, SHARE_ID_LEN) == 0)
+        if (logins[i].until >= now && CRYPTO_memcmp(logins[i].id, p, SHARE_ID_LEN) == 0) {
+            if (external_r)
+                *external_r = logins[i].external;
             return logins[i].user;
+        }
     return NULL;
 }
 
@@ -80,6 +89,11 @@ void httpd_sender_auth_done(struct http_session *s, const struct auth_outcome *o
         httpd_respond_error(s, 401, "login failed");
         return;
     }
+    httpd_session_start(s, o->user, false);
+}
+
+void httpd_session_start(struct http_session *s, const char *user, bool external)
+{
     long long now = (long long)time(NULL);
     struct login *l = &logins[0];
     for (size_t i = 0; i < SESSIONS_MAX; i++)
@@ -89,7 +103,8 @@ void httpd_sender_auth_done(struct http_session *s, const struct auth_outcome *o
                 break;
         }
     share_new_id(l->id);
-    str_copy(l->user, sizeof(l->user), o->user);
+    str_copy(l->user, sizeof(l->user), user);
+    l->external = external;
     l->until = now + SESSION_SECS;
     char cookie[200];
     snprintf(cookie, sizeof(cookie),
@@ -99,7 +114,7 @@ void httpd_sender_auth_done(struct http_session *s, const struct auth_outcome *o
     buf_init(&b, 1024);
     buf_append_str(&b, "{\"user\": ");
     httpd_json_string(&b, l->user);
-    buf_append_str(&b, "}\n");
+    buf_printf(&b, ", \"external\": %s}\n", external ? "true" : "false");
     const struct http_header extra[] = {{"Set-Cookie", cookie}};
     httpd_respond_head(s, 200, "application/json", b.len, extra, 1);
     access_conn_write(s->c, b.data, b.len);
@@ -109,7 +124,8 @@ void httpd_sender_auth_done(struct http_session *s, const struct auth_outcome *o
 
 void httpd_sender_session(struct http_session *s)
 {
-    const char *user = httpd_session_user(s);
+    bool external = false;
+    const char *user = httpd_session_login(s, &external);
     if (!user) {
         httpd_respond_error(s, 401, "not logged in");
         return;
@@ -118,7 +134,7 @@ void httpd_sender_session(struct http_session *s)
     buf_init(&b, 1024);
     buf_append_str(&b, "{\"user\": ");
     httpd_json_string(&b, user);
-    buf_append_str(&b, "}\n");
+    buf_printf(&b, ", \"external\": %s}\n", external ? "true" : "false");
     httpd_respond(s, 200, "application/json", b.data, b.len);
     buf_free(&b);
 }
@@ -228,7 +244,8 @@ static void unlock_recipient(struct http_session *s, const char *user,
 
 void httpd_sender_api(struct http_session *s, const char *method, const char *path)
 {
-    const char *user = httpd_session_user(s);
+    bool external = false;
+    const char *user = httpd_session_login(s, &external);
     if (!user) {
         httpd_respond_error(s, 401, "log in first");
         return;
@@ -238,7 +255,7 @@ void httpd_sender_api(struct http_session *s, const char *method, const char *pa
     const char *rest = path + strlen("/api/transfers");
     struct share_transfer t;
     if (strcmp(rest, "") == 0 && strcmp(method, "POST") == 0) {
-        httpd_upload_create(s, user);
+        httpd_upload_create(s, user, external);
     } else if (rest[0] == '/' && strlen(rest) == 1 + SHARE_ID_LEN + 7 &&
                strcmp(rest + 1 + SHARE_ID_LEN, "/unlock") == 0 && strcmp(method, "POST") == 0) {
         char id[SHARE_ID_LEN + 1];

@@ -31,6 +31,7 @@
 #include "share/share-blob.h"
 #include "share/share-create.h"
 #include "share/share-store.h"
+#include "state/state-domain.h"
 
 #define UPLOADS_MAX 256
 #define UPLOAD_SECS (24 * 3600)
@@ -281,7 +282,18 @@ static void create_and_answer(struct http_session *s, const struct share_new *n,
     free(c);
 }
 
-void httpd_upload_create(struct http_session *s, const char *user)
+/* An outside sender sends to users of this server only. */
+static bool all_ours(const char *const *rcpts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *at = strrchr(rcpts[i], '@');
+        if (!at || !httpd_state || state_domain_exists(httpd_state, at + 1) != 1)
+            return false;
+    }
+    return true;
+}
+
+void httpd_upload_create(struct http_session *s, const char *user, bool external)
 {
     const char *err = NULL;
     struct json_value *doc = json_parse(s->body.data ? s->body.data : "", s->body.len, &err);
@@ -315,6 +327,10 @@ void httpd_upload_create(struct http_session *s, const char *user)
             httpd_respond_error(s, 400, "recipients: addresses as strings, please");
             goto out;
         }
+    if (external && !all_ours(to, n_rcpts)) {
+        httpd_respond_error(s, 403, "outside senders send to users of this server only");
+        goto out;
+    }
     if (json_get(doc, "expires_days") && !json_int(json_get(doc, "expires_days"), &days)) {
         httpd_respond_error(s, 400, "expires_days: a number of days");
         goto out;
@@ -335,6 +351,7 @@ void httpd_upload_create(struct http_session *s, const char *user)
         mlen = msg.len;
     }
     struct share_new n = {.sender = user,
+                          .external = external,
                           .rcpts = to,
                           .n_rcpts = n_rcpts,
                           .message = m,

@@ -197,7 +197,7 @@ static size_t kept_body_max(const char *method, const char *path)
 {
     if (strcmp(method, "POST") != 0)
         return 0;
-    if (strcmp(path, "/api/login") == 0)
+    if (strcmp(path, "/api/login") == 0 || strncmp(path, "/api/verify", 11) == 0)
         return HTTPD_FORM_MAX;
     if (strncmp(path, "/api/r/", 7) == 0 || strncmp(path, "/api/transfers", 14) == 0)
         return HTTPD_JSON_MAX;
@@ -280,6 +280,10 @@ static void handle(struct http_session *s)
         httpd_sender_logout(s);
     } else if (strcmp(buf_cstr(&path), "/api/session") == 0 && strcmp(method, "GET") == 0) {
         httpd_sender_session(s);
+    } else if (strcmp(buf_cstr(&path), "/api/verify") == 0 && strcmp(method, "POST") == 0) {
+        httpd_verify_start(s);
+    } else if (strcmp(buf_cstr(&path), "/api/verify/code") == 0 && strcmp(method, "POST") == 0) {
+        httpd_verify_code(s);
     } else if (strncmp(buf_cstr(&path), "/api/transfers", 14) == 0 &&
                (buf_cstr(&path)[14] == '\0' || buf_cstr(&path)[14] == '/')) {
         httpd_sender_api(s, method, buf_cstr(&path));

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "share/share-policy.h"
 #include "lib/log.h"
 #include "policy/policy-tables.h"
 #include "lib/net.h"
@@ -407,6 +408,11 @@ int supervisor_main(struct config *cfg)
     if (policy_tables_load(cfg, &pt, &polerr) < 0)
         log_fatal("content policy: %s", polerr);
     policy_tables_free(&pt);
+    struct share_policy shp;
+    const char *spt = cfg->share_domain_policy ? cfg->share_domain_policy : "";
+    if (share_policy_parse(spt, strlen(spt), &shp, &polerr) < 0)
+        log_fatal("%s", polerr);
+    share_policy_free(&shp);
     open_lock(cfg, &s.lock_fd);
     bind_sockets(&s);
 

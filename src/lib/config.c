@@ -376,6 +376,17 @@ static const struct config_key_def config_keys[] = {
     {"share_quota", CT_SIZE, "50G", 1 * MIB, 1024 * 1024 * GIB, OFF(share_quota), NULL,
      "The most octets all transfers may hold together on disk; a new transfer that would pass "
      "it is refused (413), as is one that would leave the disk under 1 GiB free."},
+    {"share_domain_policy", CT_STRING, "", 0, 16384, OFF(share_domain_policy), NULL,
+     "The share portal's policy per domain, comma-separated entries `DOMAIN [senders=all|none|"
+     "ADDR|ADDR...] [max_size=SIZE] [expires_max=DAYS] [modes=generated|manual|link|e2e] "
+     "[external=yes|no]` (`example.org senders=ann@example.org|bob@example.org max_size=500M "
+     "modes=generated|e2e`). A domain without an entry, and an option not given, follow the "
+     "global settings; max_size and expires_max never pass share_max_size and "
+     "share_expires_max."},
+    {"share_external_senders", CT_BOOL, "no", 0, 0, OFF(share_external_senders), NULL,
+     "Whether people without an account may send transfers to this server's users after "
+     "proving their address with a code mailed to it (per domain: external= in "
+     "share_domain_policy)."},
     {"share_expiry_interval", CT_DURATION, "1m", 1, 1 * HOUR, OFF(share_expiry_interval), NULL,
      "How often the portal removes the transfers past their expiry (their files, and their "
      "rows; the access log stays)."},

@@ -41,6 +41,8 @@ struct config {
     long long share_expires_max;
     long long share_max_size;
     long long share_quota;
+    char *share_domain_policy;
+    bool share_external_senders;
     long long http_timeout;
     struct config_list submission_listen;
     struct config_list submissions_listen;

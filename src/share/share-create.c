@@ -15,6 +15,7 @@
 
 #include "lib/str.h"
 #include "share/share-blob.h"
+#include "share/share-policy.h"
 #include "smtp/smtp-address.h"
 
 #define GENERATED_GROUPS 5
@@ -81,10 +82,56 @@ static int fail(int *status_r, int status, char *why, size_t why_size, const cha
     return -1;
 }
 
+/* The days a transfer stays: asked for, or the default within the limit. */
+static long share_days(const struct config *cfg, const struct share_new *n,
+                       const struct share_limits *lim)
+{
+    if (n->expires_days)
+        return n->expires_days;
+    long d = (long)cfg->share_expires_default;
+    return d > lim->expires_max ? lim->expires_max : d;
+}
+
+/* The sender against share_domain_policy (a reply is always allowed, in
+ * the global limits): 0 and *lim, or -1 with the status and why. */
+static int sender_limits(const struct config *cfg, const struct share_new *n,
+                         struct share_limits *lim, int *status_r, char *why, size_t why_size)
+{
+    struct share_policy pol;
+    char *err = NULL;
+    const char *text = cfg->share_domain_policy ? cfg->share_domain_policy : "";
+    if (share_policy_parse(text, strlen(text), &pol, &err) < 0) {
+        fail(status_r, 500, why, why_size, "%s", err);
+        free(err);
+        return -1;
+    }
+    share_policy_limits(&pol, cfg, n->sender, n->external || n->parent, lim);
+    int rc = 0;
+    if (!lim->may_send) {
+        rc = fail(status_r, 403, why, why_size,
+                  "the policy of your domain does not let you send transfers");
+    } else if (!(lim->modes & (1u << n->mode))) {
+        rc = fail(status_r, 400, why, why_size, "the policy of your domain does not allow %s mode",
+                  share_password_mode_name(n->mode));
+    } else if (n->external && !n->parent) {
+        for (size_t i = 0; i < n->n_rcpts && rc == 0; i++) {
+            const char *at = strrchr(n->rcpts[i], '@');
+            if (!at || !share_policy_external_ok(&pol, cfg, at + 1))
+                rc = fail(status_r, 403, why, why_size,
+                          "%s does not take transfers from outside senders", n->rcpts[i]);
+        }
+    }
+    share_policy_free(&pol);
+    return rc;
+}
+
 /* The request against the policy: 0, or -1 with the status and why. */
 static int check(const struct config *cfg, struct share_store *st, const struct share_new *n,
-                 int *status_r, char *why, size_t why_size)
+                 long *days_r, int *status_r, char *why, size_t why_size)
 {
+    struct share_limits lim;
+    if (sender_limits(cfg, n, &lim, status_r, why, why_size) < 0)
+        return -1;
     if (n->n_rcpts == 0 || n->n_rcpts > SHARE_RCPTS_MAX)
         return fail(status_r, 400, why, why_size, "between 1 and %d recipients, please",
                     SHARE_RCPTS_MAX);
@@ -121,16 +168,16 @@ static int check(const struct config *cfg, struct share_store *st, const struct 
                         "file %zu: a name of 1 to %d octets without '/', please", i + 1,
                         SHARE_NAME_MAX);
         }
-        if (f->size > (unsigned long long)cfg->share_max_size - total)
+        if (f->size > lim.max_size - total)
             return fail(status_r, 413, why, why_size,
-                        "the files together may hold at most %lld octets", cfg->share_max_size);
+                        "the files together may hold at most %llu octets", lim.max_size);
         total += f->size;
     }
-    long days = n->expires_days ? n->expires_days : (long)cfg->share_expires_default;
-    if (days < 1 || days > cfg->share_expires_max)
+    long days = *days_r = share_days(cfg, n, &lim);
+    if (days < 1 || days > lim.expires_max)
         return fail(status_r, 400, why, why_size,
-                    "a transfer stays at least 1 day and at most %lld days (share_expires_max)",
-                    cfg->share_expires_max);
+                    "a transfer stays at least 1 day and at most %ld days (share_expires_max)",
+                    lim.expires_max);
     if (n->mode == SHARE_PW_MANUAL && !n->parent &&
         (!n->password || strlen(n->password) < SHARE_PASSWORD_MIN ||
          strlen(n->password) > SHARE_PASSWORD_MAX))
@@ -139,7 +186,7 @@ static int check(const struct config *cfg, struct share_store *st, const struct 
                     SHARE_PASSWORD_MAX);
     /* room: the quota, and the disk itself */
     unsigned long long used = 0, transfers = 0;
-    if (share_store_usage(st, &used, &transfers) < 0)
+    if (share_store_usage(st, &used, NULL, &transfers) < 0)
         return fail(status_r, 500, why, why_size, "the store cannot be read");
     if (total > (unsigned long long)cfg->share_quota ||
         used > (unsigned long long)cfg->share_quota - total)
@@ -201,15 +248,15 @@ int share_create(const struct config *cfg, struct share_store *st, const struct 
                  struct share_created *c, int *status_r, char *why, size_t why_size)
 {
     memset(c, 0, sizeof(*c));
-    if (check(cfg, st, n, status_r, why, why_size) < 0)
+    long days = 0;
+    if (check(cfg, st, n, &days, status_r, why, why_size) < 0)
         return -1;
     const char *err = NULL;
     char *serr = NULL;
     struct share_transfer *t = &c->t;
     t->mode = n->mode;
     t->created = (long long)time(NULL);
-    t->expires = t->created +
-                 (n->expires_days ? n->expires_days : (long)cfg->share_expires_default) * 86400LL;
+    t->expires = t->created + days * 86400LL;
     t->max_failures = (unsigned)cfg->share_max_failures;
     t->sender_verified_external = n->external;
     str_copy(t->sender, sizeof(t->sender), n->sender);

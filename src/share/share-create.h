@@ -71,10 +71,12 @@ struct share_created {
  * (SHARE_GENERATED_LEN with its terminator). */
 void share_password_generate(char out[SHARE_GENERATED_LEN]);
 
-/* Make the transfer n describes. Returns 0 and fills *c (wipe it with
+/* Make the transfer n describes, within share_domain_policy
+ * (share-policy.h). Returns 0 and fills *c (wipe it with
  * share_created_wipe); or -1 with *status_r an HTTP status (400 a bad
- * request, 413 too large or over the quota, 500 the store or the disk
- * failed) and why[] a sentence for the sender. Nothing stays on failure. */
+ * request, 403 refused by the policy, 413 too large or over the quota,
+ * 500 the store or the disk failed) and why[] a sentence for the sender.
+ * Nothing stays on failure. */
 int share_create(const struct config *cfg, struct share_store *st, const struct share_new *n,
                  struct share_created *c, int *status_r, char *why, size_t why_size);
 

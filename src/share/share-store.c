@@ -134,7 +134,8 @@ static const char *const sql[ST_COUNT] = {
     "SELECT time, transfer, recipient, client, file, event, bytes, completed FROM access "
     "WHERE transfer = ?1 ORDER BY time, rowid",
     "DELETE FROM files WHERE transfer = ?1 AND id = ?2",
-    "SELECT count(DISTINCT transfer), coalesce(sum(expected), 0) FROM files",
+    "SELECT count(DISTINCT transfer), coalesce(sum(expected), 0), coalesce(sum(stored), 0) "
+    "FROM files",
     "BEGIN IMMEDIATE",
     "COMMIT",
     "ROLLBACK",
@@ -630,13 +631,15 @@ int share_file_remove(struct share_store *s, const char *transfer, const char *i
 }
 
 int share_store_usage(struct share_store *s, unsigned long long *bytes_r,
-                      unsigned long long *transfers_r)
+                      unsigned long long *stored_r, unsigned long long *transfers_r)
 {
     sqlite3_stmt *st = stmt(s, ST_USAGE);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         *transfers_r = (unsigned long long)sqlite3_column_int64(st, 0);
         *bytes_r = (unsigned long long)sqlite3_column_int64(st, 1);
+        if (stored_r)
+            *stored_r = (unsigned long long)sqlite3_column_int64(st, 2);
     }
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 0 : -1;

@@ -161,11 +161,12 @@ int share_file_scanned(struct share_store *s, const char *transfer, const char *
 /* Take a file out of its transfer (an infected upload). 0, -1 (none). */
 int share_file_remove(struct share_store *s, const char *transfer, const char *id);
 
-/* What the portal stores: the transfers holding files and the octets of
- * their ciphertext (expected sizes, uploads in progress included). 0 or
- * -1. */
+/* What the portal stores: the transfers holding files, the octets of
+ * their ciphertext (expected sizes, uploads in progress included: what
+ * the quota counts) and of it the octets stored so far (stored_r may be
+ * NULL). 0 or -1. */
 int share_store_usage(struct share_store *s, unsigned long long *bytes_r,
-                      unsigned long long *transfers_r);
+                      unsigned long long *stored_r, unsigned long long *transfers_r);
 
 /* The evidence. */
 int share_access_add(struct share_store *s, const struct share_access *a);

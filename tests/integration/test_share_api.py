@@ -194,6 +194,13 @@ def test_upload_resume_send_download(make_server):
     st, log, _ = cl.json("GET", "/api/transfers/%s/log" % t["id"])
     events = [e["event"] for e in log]
     assert events[0] == "sent" and "wrong-password" in events and "download" in events
+    # the storage, in the administrator's report
+    shares = json.loads(srv.cli("report", "usage", "--json").out)["shares"]
+    on_disk = sum(os.path.getsize(os.path.join(srv.dir, "shares", t["id"], f))
+                  for f in os.listdir(os.path.join(srv.dir, "shares", t["id"])))
+    assert shares["transfers"] == 1 and shares["stored_bytes"] == on_disk > len(big)
+    assert shares["reserved_bytes"] == on_disk and shares["quota_bytes"] == 50 * 1024 ** 3
+    assert "share portal transfers=1 " in srv.cli("report", "usage").out
 
 
 def test_modes_and_refusals(make_server, tmp_path):
@@ -398,3 +405,99 @@ def test_secure_reply(make_server):
     assert download(bob, rtoken, rd["files"][0]["id"], rd["grant"]) == answer
     st, log, _ = cl.json("GET", "/api/transfers/%s/log" % t["id"])
     assert any(e["event"] == "reply" and e["recipient"] == "alice@example.test" for e in log)
+
+
+def test_domain_policy(make_server):
+    srv = portal(make_server, share_domain_policy=(
+        "example.test senders=bob@example.test|carol@example.test max_size=1K expires_max=5 "
+        "modes=generated|e2e"))
+    alice = Client(srv)
+    alice.login("alice@example.test")
+    body = {"recipients": ["bob@example.test"], "files": [{"name": "f", "size": 500}]}
+    st, doc, _ = alice.json("POST", "/api/transfers", body)
+    assert st == 403 and "policy" in doc["error"], doc
+    bob = Client(srv)
+    bob.login()
+    st, doc, _ = bob.json("POST", "/api/transfers", dict(body, mode="manual",
+                                                         password="long enough password"))
+    assert st == 400 and "manual" in doc["error"], doc
+    st, doc, _ = bob.json("POST", "/api/transfers",
+                          dict(body, files=[{"name": "f", "size": 2000}]))
+    assert st == 413 and "1024" in doc["error"], doc
+    st, doc, _ = bob.json("POST", "/api/transfers", dict(body, expires_days=6))
+    assert st == 400 and "5 days" in doc["error"], doc
+    st, doc, _ = bob.json("POST", "/api/transfers", body)
+    assert st == 201, doc
+    # the default expiry (14 days) is cut to the domain's maximum
+    assert 5 * 86400 - 60 < doc["expires"] - int(time.time()) <= 5 * 86400
+    # the command line follows the same policy
+    r = srv.cli("share", "send", "--from", "alice@example.test", "--to", "bob@example.test",
+                "--file", "/etc/hostname", check=False)
+    assert r.returncode != 0 and "policy" in r.err
+    # a bad policy stops check-config with the entry named
+    srv.cli("check-config")
+    with open(srv.conf) as fh:
+        conf = fh.read()
+    with open(srv.conf, "w") as fh:
+        fh.write(re.sub(r"(?m)^share_domain_policy *=.*$",
+                        "share_domain_policy = example.test colour=blue", conf))
+    r = srv.cli("check-config", check=False)
+    assert r.returncode != 0 and "colour=blue" in r.err
+
+
+def spooled_text(srv, words):
+    """The queued message holding words (mail to outside addresses waits
+    in the queue here: no route out)."""
+    for root, _, files in os.walk(os.path.join(srv.dir, "spool")):
+        for f in files:
+            with open(os.path.join(root, f), "rb") as fh:
+                data = fh.read()
+            if words in data:
+                return data
+    return None
+
+
+def test_external_sender(make_server):
+    srv = portal(make_server)
+    ext = Client(srv)
+    st, doc, _ = ext.json("POST", "/api/verify", {"address": "ann@outside.test"})
+    assert st == 403, doc  # off by default
+    srv = portal(make_server, share_external_senders="yes",
+                 share_domain_policy="other.test external=no")
+    ext = Client(srv)
+    st, doc, _ = ext.json("POST", "/api/verify", {"address": "bob@example.test"})
+    assert st == 403 and "password" in doc["error"]
+    st, doc, _ = ext.json("POST", "/api/verify", {"address": "ann@outside.test"})
+    assert st == 202, doc
+    st, doc, _ = ext.json("POST", "/api/verify", {"address": "ann@outside.test"})
+    assert st == 429
+    mail = wait_until("the code in the queue",
+                      lambda: spooled_text(srv, b"Your verification code: "))
+    code = re.search(rb"Your verification code: (\d{8})", mail).group(1).decode()
+    wrong = "00000000" if code != "00000000" else "11111111"
+    st, doc, _ = ext.json("POST", "/api/verify/code", {"address": "ann@outside.test",
+                                                      "code": wrong})
+    assert st == 403 and doc["error"] == "wrong code"
+    st, doc, _ = ext.json("POST", "/api/verify/code", {"address": "ann@outside.test",
+                                                      "code": code})
+    assert st == 200 and doc == {"user": "ann@outside.test", "external": True}, doc
+    st, doc, _ = ext.json("POST", "/api/transfers", {
+        "recipients": ["someone@elsewhere.test"], "files": [{"name": "x", "size": 3}]})
+    assert st == 403 and "users of this server" in doc["error"]
+    st, t, _ = ext.json("POST", "/api/transfers", {
+        "recipients": ["carol@example.test"], "mode": "generated",
+        "files": [{"name": "from-outside.txt", "size": 3}]})
+    assert st == 201, t
+    assert ext.put(t["files"][0]["url"], b"abc")[0] == 200
+    assert ext.json("POST", "/api/uploads/%s/send" % t["upload"])[0] == 200
+    note = srv.wait_for_maildir("carol", 1)[0]
+    assert b"Files shared with you by ann@outside.test" in note
+    token, _ = link_of(note)
+    rc = Client(srv)
+    st, doc = unlock(rc, token, password=t["password"])
+    assert st == 200 and download(rc, token, doc["files"][0]["id"], doc["grant"]) == b"abc"
+    # the code is spent
+    other = Client(srv)
+    st, doc, _ = other.json("POST", "/api/verify/code", {"address": "ann@outside.test",
+                                                        "code": code})
+    assert st == 403
