@@ -30,6 +30,7 @@
 #include "policy/clamd.h"
 #include "share/share-blob.h"
 #include "share/share-create.h"
+#include "share/http-target.h"
 #include "share/share-store.h"
 #include "state/state-domain.h"
 
@@ -459,26 +460,6 @@ static struct upload_file *upload_file_find(struct upload *u, const char *id)
     return NULL;
 }
 
-/* Content-Range: bytes START-END/SIZE (RFC 9110 14.4). 0, -1 malformed. */
-static int content_range(const char *v, unsigned long long *start, unsigned long long *end,
-                         unsigned long long *size)
-{
-    char *e;
-    if (strncmp(v, "bytes ", 6) != 0)
-        return -1;
-    v += 6;
-    if (*v < '0' || *v > '9')
-        return -1;
-    *start = strtoull(v, &e, 10);
-    if (*e != '-' || e[1] < '0' || e[1] > '9')
-        return -1;
-    *end = strtoull(e + 1, &e, 10);
-    if (*e != '/' || e[1] < '0' || e[1] > '9')
-        return -1;
-    *size = strtoull(e + 1, &e, 10);
-    return *e == '\0' && *start <= *end && *end < *size ? 0 : -1;
-}
-
 static void put_fail(struct http_session *s, int status, const char *why)
 {
     s->put->failed = true;
@@ -549,8 +530,13 @@ bool httpd_upload_put_begin(struct http_session *s, const char *path)
     }
     unsigned long long start = 0, end = 0, size = 0;
     const char *cr = http_request_header(s->req, "Content-Range");
-    if (cr && content_range(cr, &start, &end, &size) < 0) {
+    if (cr && http_content_range_parse(cr, strlen(cr), &start, &end, &size) < 0) {
         put_fail(s, 400, "Content-Range: bytes START-END/SIZE, please");
+        return false;
+    }
+    const char *cl = http_request_header(s->req, "Content-Length");
+    if (cr && cl && strtoull(cl, NULL, 10) != end - start + 1) {
+        put_fail(s, 400, "the Content-Range and the Content-Length do not agree");
         return false;
     }
     if (cr && size != f->size) {

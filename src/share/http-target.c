@@ -174,3 +174,36 @@ int http_query_get(const char *query, size_t len, const char *name, struct buf *
     }
     return 0;
 }
+
+/* 1 to HTTP_RANGE_DIGITS_MAX digits at *p (advanced): 0, or -1. */
+static int range_number(const char **p, const char *end, unsigned long long *out)
+{
+    unsigned long long v = 0;
+    size_t n = 0;
+    while (*p < end && **p >= '0' && **p <= '9' && n < HTTP_RANGE_DIGITS_MAX + 1) {
+        v = v * 10 + (unsigned long long)(**p - '0');
+        (*p)++;
+        n++;
+    }
+    if (n == 0 || n > HTTP_RANGE_DIGITS_MAX)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int http_content_range_parse(const char *v, size_t len, unsigned long long *first_r,
+                             unsigned long long *last_r, unsigned long long *complete_r)
+{
+    const char *p = v, *end = v + len;
+    unsigned long long a, b, c;
+    if (len < 6 || memcmp(v, "bytes ", 6) != 0)
+        return -1;
+    p += 6;
+    if (range_number(&p, end, &a) < 0 || p == end || *p++ != '-' || range_number(&p, end, &b) < 0 ||
+        p == end || *p++ != '/' || range_number(&p, end, &c) < 0 || p != end || a > b || b >= c)
+        return -1;
+    *first_r = a;
+    *last_r = b;
+    *complete_r = c;
+    return 0;
+}

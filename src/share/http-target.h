@@ -35,4 +35,13 @@ int http_target_parse(const char *target, size_t len, struct buf *path, const ch
  * value->max. */
 int http_query_get(const char *query, size_t len, const char *name, struct buf *value);
 
+/* A Content-Range field value of a request (RFC 9110 14.4), as the
+ * portal's resumable uploads send it: "bytes FIRST-LAST/COMPLETE" with
+ * FIRST <= LAST < COMPLETE, each 1 to HTTP_RANGE_DIGITS_MAX digits, no
+ * sign, no space but the one after "bytes", nothing else ("*" forms are
+ * for responses). Returns 0 and the three numbers, or -1. */
+#define HTTP_RANGE_DIGITS_MAX 18
+int http_content_range_parse(const char *v, size_t len, unsigned long long *first_r,
+                             unsigned long long *last_r, unsigned long long *complete_r);
+
 #endif

@@ -195,12 +195,62 @@ static void test_http_query_get(void **state)
     buf_free(&value);
 }
 
+static void test_http_content_range(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *v;
+        int rc;
+        unsigned long long a, b, c;
+    } cases[] = {
+        {"bytes 0-0/1", 0, 0, 0, 1},
+        {"bytes 0-99/300000", 0, 0, 99, 300000},
+        {"bytes 100000-299999/300000", 0, 100000, 299999, 300000},
+        {"bytes 0-999999999999999998/999999999999999999", 0, 0, 999999999999999998ULL,
+         999999999999999999ULL},
+        {"bytes 0-1/1000000000000000000", -1, 0, 0, 0}, /* 19 digits */
+        {"bytes 5-4/10", -1, 0, 0, 0},
+        {"bytes 0-10/10", -1, 0, 0, 0},
+        {"bytes 0-9/10 ", -1, 0, 0, 0},
+        {"bytes  0-9/10", -1, 0, 0, 0},
+        {"Bytes 0-9/10", -1, 0, 0, 0},
+        {"bytes=0-9/10", -1, 0, 0, 0},
+        {"bytes 0-9/*", -1, 0, 0, 0},
+        {"bytes */10", -1, 0, 0, 0},
+        {"bytes +0-9/10", -1, 0, 0, 0},
+        {"bytes 0--9/10", -1, 0, 0, 0},
+        {"bytes 0-9", -1, 0, 0, 0},
+        {"bytes 0-9/", -1, 0, 0, 0},
+        {"bytes -9/10", -1, 0, 0, 0},
+        {"bytes ", -1, 0, 0, 0},
+        {"", -1, 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        unsigned long long a = 7, b = 7, c = 7;
+        int rc = http_content_range_parse(cases[i].v, strlen(cases[i].v), &a, &b, &c);
+        if (rc != cases[i].rc)
+            fail_msg("'%s': %d", cases[i].v, rc);
+        if (rc == 0) {
+            assert_int_equal(a, cases[i].a);
+            assert_int_equal(b, cases[i].b);
+            assert_int_equal(c, cases[i].c);
+        }
+    }
+    /* the length given is the end: nothing past it is read */
+    unsigned long long a, b, c;
+    assert_int_equal(http_content_range_parse("bytes 0-9/100x", 13, &a, &b, &c), 0);
+    assert_int_equal(c, 100);
+    assert_int_equal(http_content_range_parse("bytes 0-9/100", 12, &a, &b, &c), 0);
+    assert_int_equal(c, 10);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_http_target_parse),
         cmocka_unit_test(test_http_target_path_max),
         cmocka_unit_test(test_http_query_get),
+        cmocka_unit_test(test_http_content_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
