@@ -279,6 +279,15 @@ def test_modes_and_refusals(make_server, tmp_path):
     st, doc = unlock(rc, token, key=key)
     assert st == 200 and doc["mode"] == "link"
     assert download(rc, token, t["files"][0]["id"], doc["grant"]) == b"link"
+    # manual and link modes: nothing readable at rest either
+    st, t, _ = cl.json("POST", "/api/transfers", {
+        "recipients": ["carol@example.test"], "mode": "link", "message": "link message text",
+        "files": [{"name": "link-secret-name.bin", "size": 3000}]})
+    assert cl.put(t["files"][0]["url"], payload(3000))[0] == 200
+    assert cl.json("POST", "/api/uploads/%s/send" % t["upload"])[0] == 200
+    data = stored_bytes(srv2)
+    for words in (MARKER, b"hello", b"link message", b"link-secret-name", b"n.txt"):
+        assert words not in data, words
     # someone else's transfer is not yours
     other = Client(srv2)
     other.login("carol@example.test")
