@@ -22,6 +22,7 @@ enum config_type {
     CT_LISTEN_LIST,
     CT_CIDR_LIST,
     CT_CERT_LIST,
+    CT_DOMAIN_LIST,
     CT_BOOL,
 };
 
@@ -418,6 +419,29 @@ static const struct config_key_def config_keys[] = {
      "Messages older than this many days are expunged from Trash and Junk once a day; 0 "
      "keeps them forever."},
 
+    {"certified_domains", CT_DOMAIN_LIST, "", 0, 0, OFF(certified_domains), NULL,
+     "Our domains whose users send and receive certified mail (signed receipts of acceptance, "
+     "taking in charge and delivery; docs/certify.md), comma-separated. Each needs a signing "
+     "certificate and key in certified_dir (`postino certify keygen DOMAIN`). Empty (the "
+     "default): no certified mail."},
+    {"certified_dir", CT_PATH, "keys/certify", 0, 4096, OFF(certified_dir), NULL,
+     "Directory of the certification services' signing certificates and keys, "
+     "DOMAIN.crt and DOMAIN.key (PEM) for each of certified_domains. A relative path starts "
+     "at data_dir."},
+    {"certified_trusted", CT_PATH, "", 0, 4096, OFF(certified_trusted), NULL,
+     "PEM file of the certificates of the peer certification services whose receipts and "
+     "envelopes are trusted (our own in certified_dir always are). A relative path starts at "
+     "data_dir. Empty: only our own."},
+    {"certified_log_retention", CT_INT, "30", 1, 1200, OFF(certified_log_retention), NULL,
+     "Months the records of the certified-mail evidence log are kept; older ones are pruned, "
+     "leaving a checkpoint so the rest of the chain still verifies."},
+    {"certified_warning_after", CT_DURATION, "12h", 1, 30 * DAY, OFF(certified_warning_after), NULL,
+     "Time after the transport envelope left without a delivery receipt for a recipient, after "
+     "which the sender is warned that delivery is not yet confirmed."},
+    {"certified_failure_after", CT_DURATION, "24h", 1, 30 * DAY, OFF(certified_failure_after), NULL,
+     "Time after the transport envelope left without a delivery receipt for a recipient, after "
+     "which the sender gets the final non-delivery notice for that recipient."},
+
     {"password_argon2_memory", CT_SIZE, "64M", 8 * KIB, 4 * GIB, OFF(password_argon2_memory), NULL,
      "Memory cost of each argon2id password hash, in bytes (suffixes K, M, G)."},
     {"password_argon2_time", CT_INT, "3", 1, 100, OFF(password_argon2_time), NULL,
@@ -482,6 +506,30 @@ static char *trim(char *s)
     return s;
 }
 
+/* True if s is a domain name: dot-separated labels of letters, digits and
+ * hyphens, 253 octets at most. */
+static bool domain_name_ok(const char *s)
+{
+    size_t n = strlen(s), label = 0;
+    if (n == 0 || n > 253)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '.') {
+            if (label == 0)
+                return false;
+            label = 0;
+        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   c == '-') {
+            if (++label > 63)
+                return false;
+        } else {
+            return false;
+        }
+    }
+    return label > 0;
+}
+
 /* Split a comma-separated list, checking each item with the key's type. */
 static int parse_list(const struct config_key_def *k, const char *value, struct config_list *out,
                       char **error_r)
@@ -500,6 +548,12 @@ static int parse_list(const struct config_key_def *k, const char *value, struct 
                 *error_r = xasprintf("'%s': %s", item, why);
                 goto fail;
             }
+        } else if (k->type == CT_DOMAIN_LIST) {
+            if (!domain_name_ok(item)) {
+                *error_r = xasprintf("'%s' is not a domain name", item);
+                goto fail;
+            }
+            str_lower(item);
         } else if (k->type == CT_CERT_LIST) {
             const char *colon = strchr(item, ':');
             if (!colon || colon == item || colon[1] == '\0' || strchr(colon + 1, ':')) {
@@ -676,7 +730,8 @@ static int set_key(struct config *cfg, const struct config_key_def *k, const cha
         return -1;
     case CT_LISTEN_LIST:
     case CT_CIDR_LIST:
-    case CT_CERT_LIST: {
+    case CT_CERT_LIST:
+    case CT_DOMAIN_LIST: {
         struct config_list l;
         char *why = NULL;
         if (parse_list(k, value, &l, &why) < 0) {
@@ -734,7 +789,8 @@ void config_free(struct config **cfgp)
         const struct config_key_def *k = &config_keys[i];
         if (k->type == CT_STRING || k->type == CT_PATH)
             x_free((char **)field(cfg, k));
-        else if (k->type == CT_LISTEN_LIST || k->type == CT_CIDR_LIST || k->type == CT_CERT_LIST)
+        else if (k->type == CT_LISTEN_LIST || k->type == CT_CIDR_LIST || k->type == CT_CERT_LIST ||
+                 k->type == CT_DOMAIN_LIST)
             list_free(field(cfg, k));
     }
     free(cfg->path);
@@ -920,7 +976,8 @@ static void value_text(const struct config *cfg, const struct config_key_def *k,
         break;
     case CT_LISTEN_LIST:
     case CT_CIDR_LIST:
-    case CT_CERT_LIST: {
+    case CT_CERT_LIST:
+    case CT_DOMAIN_LIST: {
         const struct config_list *l = cfield(cfg, k);
         for (size_t i = 0; i < l->n; i++)
             buf_printf(out, "%s%s", i ? ", " : "", l->items[i]);
@@ -1009,6 +1066,8 @@ static const char *type_name(const struct config_key_def *k)
         return "list of networks";
     case CT_CERT_LIST:
         return "list of CERTFILE:KEYFILE";
+    case CT_DOMAIN_LIST:
+        return "list of domains";
     case CT_BOOL:
         return "yes or no";
     }

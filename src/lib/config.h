@@ -143,6 +143,13 @@ struct config {
     long long mail_quota;
     long long mail_quota_messages;
 
+    struct config_list certified_domains;
+    char *certified_dir;
+    char *certified_trusted;
+    long long certified_log_retention; /* months */
+    long long certified_warning_after;
+    long long certified_failure_after;
+
     long long password_argon2_memory;
     long long password_argon2_time;
     long long password_argon2_parallelism;

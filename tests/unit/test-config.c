@@ -448,6 +448,45 @@ static void test_config_value_text_and_set(void **state)
 }
 
 /* The generated configuration file parses back to the same values. */
+/* certified_domains: domain names, lowercased; anything else refused. The
+ * timers and the retention have their documented defaults. */
+static void test_config_certified(void **state)
+{
+    (void)state;
+    struct config *cfg = config_new_default();
+    char *err = NULL;
+    assert_int_equal(cfg->certified_domains.n, 0);
+    check_value(cfg, "certified_warning_after", "12h");
+    check_value(cfg, "certified_failure_after", "1d");
+    check_value(cfg, "certified_log_retention", "30");
+    check_value(cfg, "certified_dir", "keys/certify");
+    assert_int_equal(config_set(cfg, "certified_domains", "A.Example, b-2.example", &err), 0);
+    assert_int_equal(cfg->certified_domains.n, 2);
+    assert_string_equal(cfg->certified_domains.items[0], "a.example");
+    check_value(cfg, "certified_domains", "a.example, b-2.example");
+    static const char *const bad[] = {"a..example", "a_b.example", ".example",
+                                      "example.",   "a@example",   "a b.example"};
+    for (size_t i = 0; i < N_ELEMS(bad); i++) {
+        assert_int_equal(config_set(cfg, "certified_domains", bad[i], &err), -1);
+        free(err);
+        err = NULL;
+    }
+    char label[70];
+    memset(label, 'a', 64);
+    label[64] = '\0';
+    assert_int_equal(config_set(cfg, "certified_domains", label, &err), -1);
+    free(err);
+    err = NULL;
+    label[63] = '\0';
+    assert_int_equal(config_set(cfg, "certified_domains", label, &err), 0);
+    assert_int_equal(config_set(cfg, "certified_log_retention", "0", &err), -1);
+    free(err);
+    err = NULL;
+    assert_int_equal(config_set(cfg, "certified_warning_after", "5s", &err), 0);
+    assert_int_equal(cfg->certified_warning_after, 5);
+    config_free(&cfg);
+}
+
 static void test_config_write_file_round_trip(void **state)
 {
     (void)state;
@@ -682,6 +721,7 @@ int main(void)
         cmocka_unit_test(test_config_parse_size_duration),
         cmocka_unit_test(test_config_file_limits),
         cmocka_unit_test(test_config_value_text_and_set),
+        cmocka_unit_test(test_config_certified),
         cmocka_unit_test(test_config_write_file_round_trip),
         cmocka_unit_test(test_config_reference),
         cmocka_unit_test_setup_teardown(test_config_load, setup_tmpdir, teardown_tmpdir),
