@@ -30,6 +30,7 @@ int cmd_quarantine(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_selfcheck(int argc, char **argv);
 int cmd_share(int argc, char **argv);
+int cmd_certify(int argc, char **argv);
 
 /* Options every subcommand shares. */
 struct cmd_common {

@@ -26,6 +26,7 @@ static const struct {
     {"quarantine", cmd_quarantine, "list, show, release, delete what the content policy set aside"},
     {"transport", cmd_transport, "where mail for a domain goes (relay, LMTP, refuse...)"},
     {"dkim", cmd_dkim, "DKIM signing keys: generate, list, show, delete"},
+    {"certify", cmd_certify, "certified mail: service keys, verifying receipts, the evidence log"},
     {"share", cmd_share, "send files securely; list, show, revoke transfers and their log"},
     {"probe", cmd_probe, "check a domain's mail servers and records from here (TLS, DNS...)"},
     {"selfcheck", cmd_selfcheck, "check this server: DNS records, certificate, relay, queue, disk"},
