@@ -269,12 +269,36 @@ out:
     return rc;
 }
 
+/* True if a line of msg ends with a bare LF (a file saved by a mailbox
+ * store or a mail client): S/MIME signs the canonical CRLF form. */
+static bool has_bare_lf(const char *msg, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (msg[i] == '\n' && (i == 0 || msg[i - 1] != '\r'))
+            return true;
+    return false;
+}
+
 void certify_verify(const char *msg, size_t len, X509_STORE *store, struct certify_verify_result *r)
 {
     memset(r, 0, sizeof(*r));
     certify_data_init(&r->data);
+    struct buf canon;
+    buf_init(&canon, (size_t)CERTIFY_MESSAGE_MAX);
+    if (len <= (size_t)CERTIFY_MESSAGE_MAX && has_bare_lf(msg, len)) {
+        for (size_t i = 0; i < len; i++) {
+            if (msg[i] == '\n' && (i == 0 || msg[i - 1] != '\r') &&
+                buf_append_char(&canon, '\r') < 0)
+                break;
+            if (buf_append_char(&canon, msg[i]) < 0)
+                break;
+        }
+        msg = canon.data ? canon.data : "";
+        len = canon.len;
+    }
     if (check_all(msg, len, store, r) == 0) {
         r->verdict = CERTIFY_VALID;
         r->reason[0] = '\0';
     }
+    buf_free(&canon);
 }

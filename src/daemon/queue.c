@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "certify/certify-flow.h"
+#include "certify/certify-receipt.h"
 #include "daemon.h"
 #include "deliver/deliver-ipc.h"
 #include "lib/buf.h"
@@ -80,6 +82,7 @@ struct qmsg {
     bool writing;      /* an envelope write or removal is in progress */
     bool remove;       /* the pending op removes the message */
     bool ready;        /* on the ready list */
+    int certified;     /* a transport envelope of certified mail: 0 unknown, 1 yes, 2 no */
     struct sync_op op;
     int op_fd;
     struct qmsg *hnext; /* hash chain */
@@ -108,7 +111,8 @@ struct queue {
     struct events *events;
     struct event *events_ev;
     uint32_t next_job;
-    int free_estimate; /* files in spool/free (recounted every second) */
+    int free_estimate;            /* files in spool/free (recounted every second) */
+    struct certify_flow *certify; /* certified mail (certified_domains), or NULL */
     bool stopping;
 };
 
@@ -282,12 +286,94 @@ static void persist(struct queue *q, struct qmsg *m)
     syncer_submit(q->syncer, &m->op);
 }
 
+/* True if m is a transport envelope of certified mail (certify-flow.h);
+ * found out once, from its header. */
+static bool certified_envelope(struct queue *q, struct qmsg *m)
+{
+    if (!q->certify)
+        return false;
+    if (m->certified == 0) {
+        struct buf hdr;
+        buf_init(&hdr, BUF_UNLIMITED);
+        unsigned long long start, len;
+        int fd = spool_open_message(&q->spool, m->env.id, &start, &len);
+        if (fd < 0)
+            return false; /* not known yet: asked again */
+        size_t want = len < 64 * 1024 ? (size_t)len : 64 * 1024;
+        char *p = buf_reserve(&hdr, want);
+        ssize_t n = p ? pread(fd, p, want, (off_t)start) : -1;
+        close(fd);
+        if (n > 0) {
+            buf_commit(&hdr, (size_t)n);
+            m->certified = certify_flow_is_envelope(hdr.data, hdr.len) ? 1 : 2;
+        }
+        buf_free(&hdr);
+    }
+    return m->certified == 1;
+}
+
+/* Tell certified mail what happened to recipient r of m (a transport
+ * envelope): true if it sent the sender a receipt or notice. */
+static bool certify_outcome(struct queue *q, struct qmsg *m, struct envelope_rcpt *r,
+                            enum certify_outcome o, const char *text)
+{
+    if (!certified_envelope(q, m))
+        return false;
+    struct buf msg;
+    buf_init(&msg, (size_t)CERTIFY_MESSAGE_MAX);
+    unsigned long long start, len;
+    int fd = spool_open_message(&q->spool, m->env.id, &start, &len);
+    bool sent = false;
+    if (fd >= 0 && len <= (unsigned long long)CERTIFY_MESSAGE_MAX) {
+        char *p = buf_reserve(&msg, (size_t)len);
+        ssize_t n = p ? pread(fd, p, (size_t)len, (off_t)start) : -1;
+        if (n == (ssize_t)len) {
+            buf_commit(&msg, (size_t)n);
+            sent = certify_flow_outcome(q->certify, m->env.id, msg.data ? msg.data : "", msg.len,
+                                        r->addr, o, text);
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    buf_free(&msg);
+    if (sent)
+        events_add(q->events, m->env.id, "certified", r->addr, "certified mail: %s sent",
+                   o == CERTIFY_OUT_DELIVERED ? "delivery receipt"
+                   : o == CERTIFY_OUT_FAILED  ? "delivery failure notice"
+                   : o == CERTIFY_OUT_WARNING ? "warning (not delivered yet)"
+                                              : "final notice (not delivered)");
+    return sent;
+}
+
+/* Where a receipt or notice of certified mail goes. */
+static bool dsn_destination(struct queue *q, const char *sender, struct envelope *env);
+static bool certify_resolve(void *arg, const char *addr, struct envelope *env)
+{
+    return dsn_destination(arg, addr, env);
+}
+
 /* A recipient failed temporarily: schedule it again, or expire it. */
 static void defer(struct queue *q, struct qmsg *m, struct envelope_rcpt *r, const char *text)
 {
     long long now = now_s();
     r->attempts++;
     envelope_rcpt_set_last(r, text);
+    /* Certified mail: a warning after certified_warning_after, the final
+     * notice after certified_failure_after (then given up). */
+    if (q->certify && certified_envelope(q, m)) {
+        long long age = now - m->env.arrival;
+        if (age >= q->cfg->certified_failure_after) {
+            r->status = RCPT_EXPIRED;
+            events_add(q->events, m->env.id, "expired", r->addr,
+                       "certified mail not delivered after %lld s; last: %s", age, text);
+            if (certify_outcome(q, m, r, CERTIFY_OUT_EXPIRED, text))
+                r->notified = true;
+            return;
+        }
+        if (age >= q->cfg->certified_warning_after && !r->warned &&
+            certify_outcome(q, m, r, CERTIFY_OUT_WARNING, text))
+            r->warned = true;
+    }
     if (now - m->env.arrival >= q->cfg->max_queue_lifetime) {
         r->status = RCPT_EXPIRED;
         log_info("%s: to=<%s>, status=expired, delay=%llds (%s)", m->env.id, r->addr,
@@ -324,6 +410,8 @@ static void apply_outcome(struct queue *q, struct qmsg *m, struct envelope_rcpt 
                    "%s%s%s%s%s%s%s", m->env.filter ? "to the content filter " : "",
                    m->env.filter ? m->env.filter : "", m->env.filter ? ": " : "", text,
                    relay ? " (by " : "", relay ? relay : "", relay ? ")" : "");
+        if (r->route == ROUTE_LOCAL && !discarded && !m->env.filter)
+            certify_outcome(q, m, r, CERTIFY_OUT_DELIVERED, text);
         return;
     }
     if (o == DELIVER_PERMFAIL && q->cfg->soft_bounce) {
@@ -341,6 +429,9 @@ static void apply_outcome(struct queue *q, struct qmsg *m, struct envelope_rcpt 
         envelope_rcpt_set_last(r, text);
         events_add(q->events, m->env.id, "bounced", r->addr, "%s%s%s%s", text,
                    relay ? " (from " : "", relay ? relay : "", relay ? ")" : "");
+        /* Certified mail: the failure notice instead of the DSN. */
+        if (certify_outcome(q, m, r, CERTIFY_OUT_FAILED, text))
+            r->notified = true;
         return;
     }
     defer(q, m, r, text);
@@ -1156,6 +1247,7 @@ int queue_main(struct daemon_env *env)
     q.db = state_db_open(dbpath, false, &dberr);
     if (!q.db)
         log_fatal("%s", dberr);
+    q.certify = certify_flow_new(q.cfg, certify_resolve, &q);
     static const char *const names[AGENT_COUNT] = {"deliver-local", "deliver-smtp"};
     const char *paths[AGENT_COUNT] = {env->deliver_path, env->smtp_client_path};
     for (int i = 0; i < AGENT_COUNT; i++) {
@@ -1218,6 +1310,7 @@ int queue_main(struct daemon_env *env)
         q.pjobs = pj->next;
         free(pj);
     }
+    certify_flow_free(&q.certify);
     state_db_close(&q.db);
     event_free(q.events_ev);
     events_close(&q.events);

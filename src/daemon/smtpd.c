@@ -42,6 +42,8 @@
 #include "policy/clamd.h"
 #include "policy/dnsbl-sites.h"
 #include "policy/dnsbl.h"
+#include "certify/certify-flow.h"
+#include "certify/certify-receipt.h"
 #include "policy/milter-chain.h"
 #include "policy/milter-edit.h"
 #include "policy/policy-db.h"
@@ -98,6 +100,7 @@ struct smtpd {
     struct dmarc_orgdomain *od;       /* public suffixes; NULL: no DKIM/DMARC checks */
     struct dkim_key_cache *dkim_keys; /* parsed DKIM keys, kept across messages */
     struct policy_tables policy;      /* the content policy (rules, attachments, limits) */
+    struct certify_flow *certify;     /* certified mail (certified_domains), or NULL */
     bool stopping;
 };
 
@@ -975,6 +978,86 @@ static enum smtp_decision cb_data_end(void *ctx, const struct smtp_data_result *
     return data_end_decide(c, res, r);
 }
 
+static void refuse_message_code(struct smtpd_conn *c, struct smtp_reply *r, int code,
+                                const char *enh, const char *why);
+
+/* Where a message of certified mail goes (certify-flow.h): like a RCPT. */
+static bool certify_resolve(void *arg, const char *addr, struct envelope *env)
+{
+    struct smtpd *d = arg;
+    struct smtp_path p;
+    if (smtp_mailbox_parse(addr, strlen(addr), &p) != SMTP_PATH_OK || p.null)
+        return false;
+    struct resolve_result res;
+    enum resolve_status st =
+        p.literal ? RESOLVE_NOT_OURS : state_resolve(d->db, p.local, p.domain, &res);
+    if (st == RESOLVE_NOT_OURS) {
+        envelope_add_rcpt(env, p.mailbox, NULL, NULL, SMTP_NOTIFY_NEVER, ROUTE_REMOTE);
+        return true;
+    }
+    if (st != RESOLVE_OK)
+        return false;
+    for (size_t i = 0; i < res.n; i++)
+        envelope_add_rcpt(env, res.dests[i].addr, NULL, NULL, SMTP_NOTIFY_NEVER,
+                          res.dests[i].local ? ROUTE_LOCAL : ROUTE_REMOTE);
+    resolve_result_free(&res);
+    return true;
+}
+
+/* A certified user's message refused at the end of DATA: the sender gets
+ * the non-acceptance notice. */
+static void certify_refused(struct smtpd_conn *c, enum certify_error error, const char *why)
+{
+    const char *data = NULL;
+    size_t len = 0;
+    bool mapped = c->file && spool_file_map(c->file, &data, &len) == 0;
+    certify_flow_refused(c->d->certify, c->qid, c->env.sender, c->auth_user != NULL,
+                         mapped ? data : NULL, len, error, why);
+    if (mapped)
+        spool_file_unmap(c->file);
+}
+
+/* Certified mail (certify-flow.h): the message may be replaced by its
+ * transport envelope, refused, or lose recipients to an anomaly envelope.
+ * False (r set) if it is not to be stored. */
+static bool certify_message(struct smtpd_conn *c, struct smtp_reply *r)
+{
+    const char *data;
+    size_t len;
+    if (spool_file_map(c->file, &data, &len) < 0) {
+        log_error("%s: cannot read the message back for certified mail: %s", c->qid,
+                  strerror(errno));
+        refuse_message_code(c, r, 451, "4.3.0", "Temporary failure: cannot store the message");
+        return false;
+    }
+    struct buf replacement;
+    buf_init(&replacement, (size_t)CERTIFY_MESSAGE_MAX);
+    struct certify_submit cs = {.qid = c->qid,
+                                .msg = data ? data : "",
+                                .len = len,
+                                .env = &c->env,
+                                .submission = c->auth_user != NULL,
+                                .replacement = &replacement};
+    enum certify_submit_action a = certify_flow_submit(c->d->certify, &cs);
+    spool_file_unmap(c->file);
+    bool ok = true;
+    if (a == CERTIFY_REFUSE) {
+        /* The notice, if any, went out already: not again from here. */
+        struct certify_flow *f = c->d->certify;
+        c->d->certify = NULL;
+        refuse_message_code(c, r, cs.enh[0] == '4' ? 451 : 550, cs.enh, cs.reply);
+        c->d->certify = f;
+        ok = false;
+    } else if (a == CERTIFY_REPLACED &&
+               spool_file_replace(c->file, replacement.data, replacement.len) < 0) {
+        log_error("%s: cannot store the transport envelope: %s", c->qid, strerror(errno));
+        refuse_message_code(c, r, 451, "4.3.0", "Temporary failure: cannot store the message");
+        ok = false;
+    }
+    buf_free(&replacement);
+    return ok;
+}
+
 /* Refuse the message in progress at the end of DATA. */
 static void refuse_message_code(struct smtpd_conn *c, struct smtp_reply *r, int code,
                                 const char *enh, const char *why)
@@ -985,6 +1068,8 @@ static void refuse_message_code(struct smtpd_conn *c, struct smtp_reply *r, int 
     smtp_reply_set(r, code, enh, "%s", text);
     log_info("NOQUEUE: reject: DATA from [%s]: %d %s %s; from=<%s>%s%s", c->ip, code, enh, text,
              from, c->message_id[0] ? " message-id=" : "", c->message_id);
+    if (code >= 500 && c->d->certify)
+        certify_refused(c, strstr(why, "virus") ? CERTIFY_ERR_VIRUS : CERTIFY_ERR_POLICY, text);
     if (c->file)
         spool_file_abort(&c->file);
     c->qid[0] = '\0';
@@ -1517,6 +1602,21 @@ static enum smtp_decision data_end_store(struct smtpd_conn *c, const struct smtp
     enum spool_dest dest = pv.action == POLICY_HOLD         ? SPOOL_DEST_HOLD
                            : pv.action == POLICY_QUARANTINE ? SPOOL_DEST_QUARANTINE
                                                             : SPOOL_DEST_QUEUE;
+    if (dest == SPOOL_DEST_QUEUE && c->d->certify) {
+        if (!certify_message(c, r))
+            return SMTP_DECIDED;
+        env->size = spool_file_size(c->file);
+        if (env->nrcpts == 0) {
+            /* Every recipient got the anomaly envelope instead. */
+            record_received(c);
+            smtp_reply_set(r, 250, "2.0.0", "Ok: queued as %s", c->qid);
+            rate_count(c);
+            spool_file_abort(&c->file);
+            c->qid[0] = '\0';
+            c->messages++;
+            return SMTP_DECIDED;
+        }
+    }
     if (spool_file_finish_into(c->file, env, &c->op, dest) < 0) {
         log_error("%s: cannot write the queue file: %s", c->qid, strerror(errno));
         spool_file_abort(&c->file);
@@ -2042,6 +2142,7 @@ int smtpd_main(struct daemon_env *env)
     d.db = state_db_open(d.db_path, false, &dberr);
     if (!d.db)
         log_fatal("%s", dberr);
+    d.certify = certify_flow_new(d.cfg, certify_resolve, &d);
     bool need_tls = d.cfg->smtp_starttls;
     for (size_t i = 0; i < env->n_smtp_fds; i++)
         if (env->smtp_services[i] != SERVICE_SMTP)
@@ -2170,6 +2271,7 @@ int smtpd_main(struct daemon_env *env)
     event_free(d.sighup_ev);
     free(d.relay_nets);
     free(d.dnsbl_allow);
+    certify_flow_free(&d.certify);
     state_db_close(&d.db);
     spool_close(&d.spool);
     ip_counts_free(&d.ips);

@@ -192,6 +192,14 @@ static void test_build_verify(void **state)
             fail_msg("type %s: %s: %s\n%s", certify_type_name(d.type), certify_verdict_name(v),
                      reason, buf_cstr(&out));
         assert_int_equal(verify(f->other, out.data, out.len, NULL, 0), CERTIFY_UNTRUSTED);
+        /* As a mailbox stores it (LF line ends), it still verifies. */
+        struct buf lf;
+        buf_init(&lf, BUF_UNLIMITED);
+        for (size_t i = 0; i < out.len; i++)
+            if (out.data[i] != '\r')
+                buf_append_char(&lf, out.data[i]);
+        assert_int_equal(verify(f->cfg, lf.data, lf.len, NULL, 0), CERTIFY_VALID);
+        buf_free(&lf);
         assert_non_null(strstr(buf_cstr(&out), "X-Certified-Type: "));
         if (t == CERTIFY_TRANSPORT) {
             assert_non_null(strstr(buf_cstr(&out), "Subject: CERTIFIED: =?UTF-8?B?"));
