@@ -33,7 +33,7 @@ static int failf(char **error_r, const char *fmt, ...)
 
 int certify_log_path(const struct config *cfg, char *out, size_t outsize)
 {
-    return config_data_path(cfg, "certify/evidence.log", out, outsize);
+    return config_data_path(cfg, "state/certify-evidence.log", out, outsize);
 }
 
 /* True for the octets a value holds as they are. */

@@ -1,7 +1,7 @@
 /* certify-log: the evidence log of certified mail, tamper-evident and
  * append-only.
  *
- * DATA_DIR/certify/evidence.log holds one record per line, fields in a
+ * DATA_DIR/state/certify-evidence.log holds one record per line, fields in a
  * fixed order, each "key=value" with the value percent-encoded (every
  * octet outside printable ASCII, and "%", "=" and space):
  *
