@@ -7,6 +7,7 @@ points that domain's MX; each trusts the other's certification service
 domain. Every receipt is checked with `postino certify verify` and with
 `openssl cms -verify`."""
 
+import email
 import os
 import re
 import smtplib
@@ -226,14 +227,11 @@ def test_short_and_summary_delivery_receipts(pair):
         assert b"message/rfc822" not in m, kind
         check_valid(a, m, ca, kind + ".eml")
     # the short one carries the hashes of the original's parts
-    import base64
-    import email
     xml = None
     for part in email.message_from_bytes(kinds["short"]).walk():
         if part.get_content_type() == "application/xml":
             xml = part.get_payload(decode=True)
     assert xml and b'<part sha256="' in xml and b'path="1"' in xml, xml
-    del base64
 
 
 def test_non_acceptance_when_from_is_not_the_sender(pair):
