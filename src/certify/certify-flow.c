@@ -35,6 +35,7 @@ struct certify_flow {
     struct signer_slot signers[MAX_SIGNERS];
     size_t n_signers;
     char log_path[CERTIFY_PATH_MAX];
+    time_t last_prune; /* certify_flow_maintain() */
 };
 
 /* The domain part of addr (after the last '@'), or "". */
@@ -653,4 +654,22 @@ out:
     certify_data_free(&d);
     certify_data_free(&env);
     return sent;
+}
+
+void certify_flow_maintain(struct certify_flow *f, time_t now)
+{
+    if (!f || !f->log_path[0] || (f->last_prune && now - f->last_prune < 86400))
+        return;
+    f->last_prune = now;
+    size_t n = 0;
+    char *err = NULL;
+    time_t before = certify_log_cutoff(now, f->cfg->certified_log_retention);
+    if (certify_log_prune(f->log_path, before, &n, &err) < 0) {
+        log_error("certified mail: evidence log not pruned: %s", err);
+        free(err);
+    } else if (n) {
+        log_info("certified mail: %zu evidence records older than %lld months pruned "
+                 "(certified_log_retention)",
+                 n, f->cfg->certified_log_retention);
+    }
 }

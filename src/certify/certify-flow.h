@@ -31,6 +31,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "certify/certify-data.h"
 #include "lib/buf.h"
@@ -97,5 +98,10 @@ enum certify_outcome {
  * needed). */
 bool certify_flow_outcome(struct certify_flow *f, const char *qid, const char *msg, size_t len,
                           const char *rcpt, enum certify_outcome o, const char *reason);
+
+/* Prune the evidence log to certified_log_retention; does something at
+ * most once a day (call it as often as convenient). A log that does not
+ * verify is not pruned, and that is logged as an error. */
+void certify_flow_maintain(struct certify_flow *f, time_t now);
 
 #endif

@@ -862,6 +862,7 @@ static void on_scan(evutil_socket_t fd, short what, void *arg)
     /* The history is kept for 30 days. */
     events_prune(q->events, now_s() - 30 * 86400);
     expire_quarantine(q);
+    certify_flow_maintain(q->certify, (time_t)now_s());
 }
 
 static void on_events_timer(evutil_socket_t fd, short what, void *arg)
