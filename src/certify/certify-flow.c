@@ -1,5 +1,7 @@
 #include "certify-flow.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -37,6 +39,21 @@ struct certify_flow {
     char log_path[CERTIFY_PATH_MAX];
     time_t last_prune; /* certify_flow_maintain() */
 };
+
+/* Format into out (size octets); a result too long is cut, ending in "...". */
+static void format_text(char *out, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void format_text(char *out, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, size, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        out[0] = '\0';
+    else if ((size_t)n >= size && size > 4)
+        memcpy(out + size - 4, "...", 4);
+}
 
 /* The domain part of addr (after the last '@'), or "". */
 static const char *addr_domain(const char *addr)
@@ -303,8 +320,8 @@ static int send_signed(struct certify_flow *f, const char *qid, const struct cer
     log_info("%s: certified mail: %s for <%s> queued as %s (identifier %s)", qid,
              certify_type_name(d->type), to, id, d->id);
     char text[CERTIFY_LOG_FIELD_MAX];
-    snprintf(text, sizeof(text), "%s%sto <%s> as %s", detail ? detail : "", detail ? "; " : "", to,
-             id);
+    format_text(text, sizeof(text), "%s%sto <%s> as %s", detail ? detail : "", detail ? "; " : "",
+                to, id);
     log_event(f, qid, d, certify_type_name(d->type), rcpt_logged, text);
     rc = 0;
 out:
@@ -362,7 +379,7 @@ static enum certify_submit_action submit_certified(struct certify_flow *f, struc
     if (why) {
         certify_flow_refused(f, s->qid, env->sender, true, s->msg, s->len, error, why);
         str_copy(s->enh, sizeof(s->enh), "5.7.1");
-        snprintf(s->reply, sizeof(s->reply), "Certified mail not accepted: %s", why);
+        format_text(s->reply, sizeof(s->reply), "Certified mail not accepted: %s", why);
         return CERTIFY_REFUSE;
     }
     const char *service = addr_domain(env->sender);
@@ -371,7 +388,7 @@ static enum certify_submit_action submit_certified(struct certify_flow *f, struc
         /* Without its key the service cannot certify anything: say so
          * rather than send uncertified mail as if it were. */
         str_copy(s->enh, sizeof(s->enh), "4.7.0");
-        snprintf(s->reply, sizeof(s->reply), "Certified mail service unavailable, try later");
+        format_text(s->reply, sizeof(s->reply), "Certified mail service unavailable, try later");
         return CERTIFY_REFUSE;
     }
     struct certify_data d;
@@ -397,7 +414,7 @@ static enum certify_submit_action submit_certified(struct certify_flow *f, struc
         free(err);
         certify_data_free(&d);
         str_copy(s->enh, sizeof(s->enh), "4.3.0");
-        snprintf(s->reply, sizeof(s->reply), "Temporary failure of the certified mail service");
+        format_text(s->reply, sizeof(s->reply), "Temporary failure of the certified mail service");
         return CERTIFY_REFUSE;
     }
     log_info("%s: certified mail: transport envelope %s, receipt %s", s->qid, d.id,
@@ -463,7 +480,7 @@ static void wrap_anomaly(struct certify_flow *f, struct certify_submit *s, const
         log_info("%s: certified mail: anomaly envelope %s (%s) queued as %s", s->qid, d.id, why,
                  copy.id);
         char text[CERTIFY_LOG_FIELD_MAX];
-        snprintf(text, sizeof(text), "%s; queued as %s", why, copy.id);
+        format_text(text, sizeof(text), "%s; queued as %s", why, copy.id);
         log_event(f, s->qid, &d, "anomaly", NULL, text);
         for (size_t i = env->nrcpts; i-- > 0;)
             if (take[i])
@@ -505,8 +522,8 @@ static enum certify_submit_action receive(struct certify_flow *f, struct certify
     certify_verify(s->msg, s->len, f->store, &r);
     if (r.verdict != CERTIFY_VALID) {
         char why[300];
-        snprintf(why, sizeof(why), "certified mail that does not verify (%s: %s)",
-                 certify_verdict_name(r.verdict), r.reason);
+        format_text(why, sizeof(why), "certified mail that does not verify (%s: %s)",
+                    certify_verdict_name(r.verdict), r.reason);
         wrap_anomaly(f, s, take, why);
     } else if (r.data.type == CERTIFY_TRANSPORT) {
         /* Taken in charge: the sender hears it from this service. */
@@ -527,14 +544,14 @@ static enum certify_submit_action receive(struct certify_flow *f, struct certify
                 certify_data_add_recipient(&t, env->rcpts[i].addr, true, &why);
         }
         char detail[CERTIFY_LOG_FIELD_MAX];
-        snprintf(detail, sizeof(detail), "transport envelope %s from %s", r.data.id,
-                 r.data.service);
+        format_text(detail, sizeof(detail), "transport envelope %s from %s", r.data.id,
+                    r.data.service);
         send_signed(f, s->qid, &t, r.data.sender, NULL, 0, false, NULL, detail);
         certify_data_free(&t);
     } else {
         char detail[CERTIFY_LOG_FIELD_MAX];
-        snprintf(detail, sizeof(detail), "received %s %s from %s", certify_type_name(r.data.type),
-                 r.data.id, r.data.service);
+        format_text(detail, sizeof(detail), "received %s %s from %s",
+                    certify_type_name(r.data.type), r.data.id, r.data.service);
         log_event(f, s->qid, &r.data, "received", NULL, detail);
     }
     certify_data_free(&r.data);
