@@ -1,0 +1,362 @@
+/* Unit tests of src/certify/certify-flow.c: what happens to a message at
+ * the end of DATA and on its delivery outcomes, against a real spool in a
+ * temporary directory (the receipts and envelopes made are queued there). */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "certify/certify-flow.h"
+#include "certify/certify-keys.h"
+#include "certify/certify-log.h"
+#include "certify/certify-receipt.h"
+#include "certify/certify-verify.h"
+#include "lib/buf.h"
+#include "lib/config.h"
+#include "lib/str.h"
+#include "lib/xalloc.h"
+#include "queue/spool.h"
+
+#define DOMAIN "a.example"
+
+static const char original[] = "From: Alice <alice@a.example>\r\n"
+                               "To: bob@b.example\r\n"
+                               "Subject: contract\r\n"
+                               "Message-ID: <m1@a.example>\r\n"
+                               "\r\n"
+                               "Please sign.\r\n";
+
+struct fixture {
+    char dir[64];
+    struct config *cfg;
+    struct certify_flow *flow;
+    size_t resolved;
+};
+
+/* The resolver of the tests: our domain is local, the rest remote. */
+static bool resolve(void *arg, const char *addr, struct envelope *env)
+{
+    struct fixture *f = arg;
+    f->resolved++;
+    const char *at = strrchr(addr, '@');
+    envelope_add_rcpt(env, addr, NULL, NULL, 0,
+                      at && strcmp(at + 1, DOMAIN) == 0 ? ROUTE_LOCAL : ROUTE_REMOTE);
+    return true;
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    str_copy(f->dir, sizeof(f->dir), "/tmp/test-certify-flow-XXXXXX");
+    if (!mkdtemp(f->dir) || spool_create_dirs(f->dir) < 0)
+        return -1;
+    char path[CERTIFY_PATH_MAX], key[CERTIFY_PATH_MAX];
+    snprintf(path, sizeof(path), "%s/state", f->dir);
+    mkdir(path, 0750);
+    snprintf(path, sizeof(path), "%s/keys", f->dir);
+    mkdir(path, 0750);
+    snprintf(path, sizeof(path), "%s/keys/certify", f->dir);
+    mkdir(path, 0750);
+    f->cfg = config_new_default();
+    free(f->cfg->data_dir);
+    f->cfg->data_dir = xstrdup(f->dir);
+    char *err = NULL;
+    if (config_set(f->cfg, "certified_domains", DOMAIN, &err) < 0 ||
+        config_set(f->cfg, "hostname", "mx.a.example", &err) < 0)
+        return -1;
+    char fpr[CERTIFY_FINGERPRINT_LEN];
+    if (certify_key_paths(f->cfg, DOMAIN, path, sizeof(path), key, sizeof(key)) < 0 ||
+        certify_keygen(path, key, DOMAIN, fpr, &err) < 0)
+        return -1;
+    f->flow = certify_flow_new(f->cfg, resolve, f);
+    *state = f;
+    return f->flow ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    certify_flow_free(&f->flow);
+    config_free(&f->cfg);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+    int rc = system(cmd);
+    free(f);
+    return rc == 0 ? 0 : -1;
+}
+
+/* The messages queued so far (their contents), oldest first unknown:
+ * returned in directory order; the count in *n. */
+static char **queued(struct fixture *f, size_t *n)
+{
+    struct spool sp;
+    const char *err;
+    assert_int_equal(spool_open(&sp, f->dir, &err), 0);
+    char qdir[200];
+    snprintf(qdir, sizeof(qdir), "%s/spool/queue", f->dir);
+    DIR *d = opendir(qdir);
+    assert_non_null(d);
+    char **out = NULL;
+    *n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (l < 5 || strcmp(e->d_name + l - 4, ".msg") != 0)
+            continue;
+        char id[QUEUE_ID_LEN + 1];
+        str_copyn(id, sizeof(id), e->d_name, l - 4);
+        unsigned long long start, len;
+        int fd = spool_open_message(&sp, id, &start, &len);
+        assert_true(fd >= 0);
+        char *buf = calloc(1, (size_t)len + 1);
+        assert_int_equal(pread(fd, buf, (size_t)len, (off_t)start), (ssize_t)len);
+        close(fd);
+        out = realloc(out, (*n + 1) * sizeof(char *));
+        out[(*n)++] = buf;
+    }
+    closedir(d);
+    spool_close(&sp);
+    return out;
+}
+
+static void free_all(char **msgs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(msgs[i]);
+    free(msgs);
+}
+
+/* The one queued message of certified type t (the header field), or NULL. */
+static const char *find_type(char **msgs, size_t n, const char *t)
+{
+    char want[64];
+    snprintf(want, sizeof(want), "X-Certified-Type: %s\r\n", t);
+    for (size_t i = 0; i < n; i++)
+        if (strstr(msgs[i], want))
+            return msgs[i];
+    return NULL;
+}
+
+static enum certify_verdict verify(struct fixture *f, const char *msg)
+{
+    char *err = NULL;
+    X509_STORE *store = certify_trust_load(f->cfg, &err);
+    assert_non_null(store);
+    struct certify_verify_result r;
+    certify_verify(msg, strlen(msg), store, &r);
+    certify_data_free(&r.data);
+    X509_STORE_free(store);
+    return r.verdict;
+}
+
+/* Submit msg from sender to rcpts (remote unless ours); the action, and
+ * the replacement in out. */
+static enum certify_submit_action submit(struct fixture *f, const char *msg, const char *sender,
+                                         const char *const *rcpts, size_t n, bool submission,
+                                         struct envelope *env, struct buf *out,
+                                         struct certify_submit *cs)
+{
+    envelope_init(env);
+    env->sender = xstrdup(sender);
+    for (size_t i = 0; i < n; i++)
+        resolve(f, rcpts[i], env);
+    memset(cs, 0, sizeof(*cs));
+    cs->qid = "TESTQID";
+    cs->msg = msg;
+    cs->len = strlen(msg);
+    cs->env = env;
+    cs->submission = submission;
+    cs->replacement = out;
+    return certify_flow_submit(f->flow, cs);
+}
+
+/* A certified user's message: replaced by its envelope, which verifies;
+ * the acceptance receipt queued. Then the envelope arriving for one of
+ * ours: kept, taking-in-charge queued; delivered: delivery receipt;
+ * failed: failure notice. Every step in the evidence log. */
+static void test_submission_and_outcomes(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const rcpts[] = {"bob@a.example", "carol@c.example"};
+    struct envelope env;
+    struct buf out;
+    buf_init(&out, BUF_UNLIMITED);
+    struct certify_submit cs;
+    assert_int_equal(submit(f, original, "alice@a.example", rcpts, 2, true, &env, &out, &cs),
+                     CERTIFY_REPLACED);
+    assert_int_equal(env.nrcpts, 2);
+    assert_int_equal(verify(f, buf_cstr(&out)), CERTIFY_VALID);
+    assert_non_null(strstr(buf_cstr(&out), "Subject: CERTIFIED: contract\r\n"));
+    assert_non_null(strstr(buf_cstr(&out), original));
+    envelope_free(&env);
+    size_t n;
+    char **msgs = queued(f, &n);
+    assert_int_equal(n, 1);
+    assert_non_null(find_type(msgs, n, "acceptance"));
+    assert_int_equal(verify(f, strstr(msgs[0], "From: ")), CERTIFY_VALID);
+    free_all(msgs, n);
+
+    /* The envelope arrives for bob (local): kept as it is. */
+    char *envelope = buf_steal(&out);
+    static const char *const bob[] = {"bob@a.example"};
+    struct buf out2;
+    buf_init(&out2, BUF_UNLIMITED);
+    assert_int_equal(submit(f, envelope, "alice@a.example", bob, 1, false, &env, &out2, &cs),
+                     CERTIFY_STORE);
+    assert_int_equal(env.nrcpts, 1);
+    envelope_free(&env);
+    msgs = queued(f, &n);
+    assert_int_equal(n, 2);
+    assert_non_null(find_type(msgs, n, "taking-in-charge"));
+    free_all(msgs, n);
+
+    /* Delivered to bob: a delivery receipt; failed for carol: a notice.
+     * What is not an envelope gives nothing. */
+    assert_true(certify_flow_is_envelope(envelope, strlen(envelope)));
+    assert_false(certify_flow_is_envelope(original, strlen(original)));
+    assert_true(certify_flow_outcome(f->flow, "Q2", envelope, strlen(envelope), "bob@a.example",
+                                     CERTIFY_OUT_DELIVERED, "2.0.0 ok"));
+    assert_false(certify_flow_outcome(f->flow, "Q2", envelope, strlen(envelope), "carol@c.example",
+                                      CERTIFY_OUT_DELIVERED, "2.0.0 ok"));
+    assert_true(certify_flow_outcome(f->flow, "Q2", envelope, strlen(envelope), "carol@c.example",
+                                     CERTIFY_OUT_FAILED, "550 5.1.1 no such user"));
+    assert_false(certify_flow_outcome(f->flow, "Q3", original, strlen(original), "bob@a.example",
+                                      CERTIFY_OUT_DELIVERED, "2.0.0 ok"));
+    msgs = queued(f, &n);
+    assert_int_equal(n, 4);
+    const char *delivery = find_type(msgs, n, "delivery");
+    const char *failure = find_type(msgs, n, "delivery-failure");
+    assert_non_null(delivery);
+    assert_non_null(failure);
+    assert_non_null(strstr(delivery, "X-Certified-Receipt-Type: complete"));
+    assert_non_null(strstr(delivery, "Please sign."));
+    assert_int_equal(verify(f, strstr(failure, "From: ")), CERTIFY_VALID);
+    assert_int_equal(verify(f, strstr(delivery, "From: ")), CERTIFY_VALID);
+    free_all(msgs, n);
+    free(envelope);
+    buf_free(&out2);
+
+    char log[CERTIFY_PATH_MAX];
+    assert_int_equal(certify_log_path(f->cfg, log, sizeof(log)), 0);
+    struct certify_log_check c;
+    char *err = NULL;
+    assert_int_equal(certify_log_verify(log, &c, &err), 0);
+    assert_true(c.ok);
+    assert_int_equal(c.records, 5); /* transport, acceptance, taking-in-charge, delivery, failure */
+}
+
+/* Refusals: a From that is not the sender, a bad receipt type, a
+ * certified message sent again; each with a non-acceptance notice. */
+static void test_refusals(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const rcpts[] = {"carol@c.example"};
+    static const struct {
+        const char *from, *to;
+    } edits[] = {
+        {"From: Alice <alice@a.example>", "From: Boss <boss@a.example>"},
+        {"Subject: contract\r\n", "Subject: contract\r\nX-Certified-Receipt-Type: long\r\n"},
+        {"Subject: contract\r\n", "Subject: contract\r\nX-Certified-Type: delivery\r\n"},
+    };
+    for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+        struct buf msg;
+        buf_init(&msg, BUF_UNLIMITED);
+        const char *at = strstr(original, edits[i].from);
+        buf_append(&msg, original, (size_t)(at - original));
+        buf_append_str(&msg, edits[i].to);
+        buf_append_str(&msg, at + strlen(edits[i].from));
+        struct envelope env;
+        struct buf out;
+        buf_init(&out, BUF_UNLIMITED);
+        struct certify_submit cs;
+        assert_int_equal(
+            submit(f, buf_cstr(&msg), "alice@a.example", rcpts, 1, true, &env, &out, &cs),
+            CERTIFY_REFUSE);
+        assert_string_equal(cs.enh, "5.7.1");
+        assert_non_null(strstr(cs.reply, "not accepted"));
+        assert_int_equal(out.len, 0);
+        envelope_free(&env);
+        buf_free(&out);
+        buf_free(&msg);
+    }
+    size_t n;
+    char **msgs = queued(f, &n);
+    assert_int_equal(n, 3);
+    for (size_t i = 0; i < n; i++)
+        assert_non_null(strstr(msgs[i], "X-Certified-Type: non-acceptance\r\n"));
+    free_all(msgs, n);
+    /* Not by submission, or not a certified sender: nothing. */
+    certify_flow_refused(f->flow, "Q", "alice@a.example", false, original, strlen(original),
+                         CERTIFY_ERR_VIRUS, "virus");
+    certify_flow_refused(f->flow, "Q", "carol@c.example", true, original, strlen(original),
+                         CERTIFY_ERR_VIRUS, "virus");
+    certify_flow_refused(f->flow, "Q", "alice@a.example", true, NULL, 0, CERTIFY_ERR_VIRUS,
+                         "virus found");
+    msgs = queued(f, &n);
+    assert_int_equal(n, 4);
+    free_all(msgs, n);
+}
+
+/* Plain mail for a certified mailbox and another: the certified one gets
+ * an anomaly envelope (and leaves the original's recipients). */
+static void test_anomaly(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const rcpts[] = {"bob@a.example", "carol@c.example"};
+    struct envelope env;
+    struct buf out;
+    buf_init(&out, BUF_UNLIMITED);
+    struct certify_submit cs;
+    assert_int_equal(submit(f, original, "x@c.example", rcpts, 2, false, &env, &out, &cs),
+                     CERTIFY_STORE);
+    assert_int_equal(env.nrcpts, 1);
+    assert_string_equal(env.rcpts[0].addr, "carol@c.example");
+    envelope_free(&env);
+    size_t n;
+    char **msgs = queued(f, &n);
+    assert_int_equal(n, 1);
+    const char *a = find_type(msgs, n, "anomaly");
+    assert_non_null(a);
+    assert_non_null(strstr(a, "X-Certified-Transport: anomaly\r\n"));
+    assert_int_equal(verify(f, strstr(a, "From: ")), CERTIFY_VALID);
+    free_all(msgs, n);
+    /* A tampered certified message is an anomaly too. */
+    struct buf fake;
+    buf_init(&fake, BUF_UNLIMITED);
+    buf_append_str(&fake, "X-Certified-Type: delivery\r\n");
+    buf_append_str(&fake, original);
+    static const char *const bob[] = {"bob@a.example"};
+    assert_int_equal(submit(f, buf_cstr(&fake), "x@c.example", bob, 1, false, &env, &out, &cs),
+                     CERTIFY_STORE);
+    assert_int_equal(env.nrcpts, 0);
+    envelope_free(&env);
+    buf_free(&fake);
+    buf_free(&out);
+    /* Nothing certified for anyone else: not touched. */
+    static const char *const carol[] = {"carol@c.example"};
+    assert_int_equal(submit(f, original, "x@c.example", carol, 1, false, &env, &out, &cs),
+                     CERTIFY_STORE);
+    assert_int_equal(env.nrcpts, 1);
+    envelope_free(&env);
+    msgs = queued(f, &n);
+    assert_int_equal(n, 2);
+    free_all(msgs, n);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_submission_and_outcomes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_anomaly, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
