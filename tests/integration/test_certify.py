@@ -8,6 +8,7 @@ domain. Every receipt is checked with `postino certify verify` and with
 `openssl cms -verify`."""
 
 import email
+import json
 import os
 import re
 import smtplib
@@ -256,6 +257,10 @@ def test_unknown_recipient_gets_a_failure_notice(pair):
     path = check_valid(a, m, ca, "failure.eml")
     rc, out = verify(a, path)
     assert "error       no-destination" in out, out
+    r = a.cli("certify", "verify", path, "--json")
+    j = json.loads(r.out)
+    assert j["verdict"] == "valid" and j["type"] == "delivery-failure", j
+    assert j["error"] == "no-destination" and j["delivery"] == "nobody@" + bdom, j
     assert not [x for x in a.messages("alice") if b"Delivery Status Notification" in x]
 
 
