@@ -345,7 +345,7 @@ def test_sender_logs_in_and_sees_the_evidence(make_server, tmp_path):
     r, body = call("POST", "/api/login", {"user": "bob@example.test", "password": "wrong"})
     assert r.status == 401 and json.loads(body) == {"error": "login failed"}
     r, body = call("POST", "/api/login", {"user": "bob@example.test", "password": "secret-pw"})
-    assert r.status == 200 and json.loads(body) == {"user": "bob@example.test"}
+    assert r.status == 200 and json.loads(body) == {"user": "bob@example.test", "external": False}
     set_cookie = r.getheader("Set-Cookie")
     assert "HttpOnly" in set_cookie and "Secure" in set_cookie and "SameSite=Strict" in set_cookie
     cookie = set_cookie.split(";")[0]
