@@ -274,16 +274,29 @@ function chunkParams(hdr, index, final) {
 // pieces (the header first, then whole chunks); iterate them to the end
 // (for await ... of) before the next call.
 export class Encryptor {
-  // key: 32 bytes. options: mode, chunkSize, or header (a header object,
-  // for known-answer tests; its keyCheck is filled in).
-  static async create(key, { mode = MODE.E2E, chunkSize = CHUNK_DEFAULT, header = null } = {}) {
+  // key: 32 bytes. options: mode, chunkSize, or header (a header object:
+  // for known-answer tests, and to resume an interrupted encryption; its
+  // keyCheck is filled in); startChunk: resume at that chunk (docs/
+  // share-format.md, "Resuming an interrupted encryption"): the header is
+  // not written again and the next data pushed is plaintext piece
+  // startChunk.
+  static async create(
+    key,
+    { mode = MODE.E2E, chunkSize = CHUNK_DEFAULT, header = null, startChunk = 0 } = {},
+  ) {
     const h = header ? { ...header } : newHeader(mode, chunkSize);
     if (!modeOk(h.mode) || !chunkSizeOk(h.chunkSize) || h.version !== VERSION) {
       throw new RangeError('invalid header');
     }
+    if (!Number.isSafeInteger(startChunk) || startChunk < 0 || startChunk >= CHUNKS_MAX) {
+      throw new RangeError('bad start chunk');
+    }
     const { aesKey, check } = await fileKey(key, h.salt);
     h.keyCheck = check;
-    return new Encryptor(h, aesKey);
+    const enc = new Encryptor(h, aesKey);
+    enc.index = startChunk;
+    enc.headerSent = startChunk > 0;
+    return enc;
   }
 
   constructor(header, aesKey) {
@@ -490,6 +503,74 @@ export async function* encryptBlob(blob, key, options = {}) {
     yield* enc.push(await sliceBytes(blob, off, Math.min(off + c, blob.size)));
   }
   yield* enc.finish();
+}
+
+// The encrypted bytes of a Blob from offset start of the encrypted file to
+// its end, chunk by chunk: the same bytes as encryptBlob with the same key
+// and header (a header object, as newHeader makes), so an interrupted
+// upload goes on where the server stands without keeping what was sent.
+export async function* encryptBlobFrom(blob, key, header, start = 0) {
+  const c = header.chunkSize;
+  const full = c + TAG_LEN;
+  const total = ciphertextLength(blob.size, c);
+  if (!Number.isSafeInteger(start) || start < 0 || start > total) {
+    throw new RangeError('start outside the encrypted file');
+  }
+  if (start === total) return;
+  const k = start < HEADER_LEN ? 0 : Math.floor((start - HEADER_LEN) / full);
+  // what the encryptor writes first and is already sent: from chunk 0 the
+  // header comes first
+  let skip = k === 0 ? start : start - HEADER_LEN - k * full;
+  const enc = await Encryptor.create(key, { header, startChunk: k });
+  const cut = function* (pieces) {
+    for (const p of pieces) {
+      if (skip >= p.length) {
+        skip -= p.length;
+      } else {
+        yield skip ? p.subarray(skip) : p;
+        skip = 0;
+      }
+    }
+  };
+  for (let off = k * c; off < blob.size; off += c) {
+    const out = [];
+    for await (const p of enc.push(await sliceBytes(blob, off, Math.min(off + c, blob.size)))) {
+      out.push(p);
+    }
+    yield* cut(out);
+  }
+  const out = [];
+  for await (const p of enc.finish()) out.push(p);
+  yield* cut(out);
+}
+
+// Encrypt bytes held in memory (a message, a file's description) into one
+// Uint8Array. Options as Encryptor.create.
+export async function encryptBytes(key, data, options = {}) {
+  const enc = await Encryptor.create(key, options);
+  const out = [];
+  for await (const p of enc.push(bytes(data))) out.push(p);
+  for await (const p of enc.finish()) out.push(p);
+  return concat(out);
+}
+
+// Decrypt bytes held in memory into one Uint8Array; throws ShareCryptError.
+export async function decryptBytes(key, data) {
+  const dec = await Decryptor.create(key);
+  const out = [];
+  for await (const p of dec.push(bytes(data))) out.push(p);
+  for await (const p of dec.finish()) out.push(p);
+  return concat(out);
+}
+
+function concat(parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
 }
 
 // Decrypt a Blob chunk by chunk: yields verified plaintext (Uint8Array)
