@@ -1,88 +1,162 @@
-// The download page of a transfer (/t/TOKEN): unlock it with the password
-// (or with the key of the link, #k=...), then list the files with their
-// size and checksum; each downloads straight from the server, decrypted as
-// it streams. No framework, no third-party code.
+// The download page of a transfer (/t/TOKEN): unlock it with the password,
+// with the key of a link-mode link (#k=KEY, sent to the server, which
+// decrypts), or, for an end-to-end transfer (#e2e&k=KEY, or a key pasted in
+// by the recipient), with nothing: then the key never leaves the browser,
+// which decrypts the message, the descriptions and the files itself. Then
+// the files are listed with size and checksum, and a secure reply can be
+// sent (reply.js).
+
+import { fileUrl, unlockTransfer } from './api.js';
+import { decryptMeta, decryptText, fetchAndDecrypt, isE2EFragment, keyFromPasted } from './e2e.js';
+import { initReply } from './reply.js';
+import { keyFromFragment } from './share-crypt.js';
+import { $, el, formatSize, formatTime, say, show } from './ui.js';
 
 const token = location.pathname.split('/').pop();
-const keyInLink = new URLSearchParams(location.hash.slice(1)).get('k');
+const status = (text, kind = '') => say($('status'), text, kind);
 
-const $ = (id) => document.getElementById(id);
-
-function status(text) {
-  $('status').textContent = text;
-}
-
-function size(n) {
-  const units = ['octets', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
+// The files' descriptions: the server's (decrypted by it) or, end to end,
+// decrypted here.
+async function describe(doc, key) {
+  const out = [];
+  for (const f of doc.files) {
+    let meta = null;
+    if (key) meta = f.meta ? await decryptMeta(key, f.meta) : null;
+    else if (f.meta && typeof f.meta === 'object') meta = f.meta;
+    out.push({ ...f, meta: meta || { name: 'file', type: '', size: 0, sha256: '' } });
   }
-  return (i ? n.toFixed(1) : n) + ' ' + units[i];
+  return out;
 }
 
-function show(doc) {
+// Download and decrypt one end-to-end file, check its checksum, and offer
+// it to save.
+async function saveE2E(doc, key, f, cell, button) {
+  button.disabled = true;
+  const note = el('span', { className: 'progress-text' });
+  cell.append(note);
+  try {
+    const { blob, sha256 } = await fetchAndDecrypt(
+      fileUrl(token, f.id, doc.grant),
+      key,
+      f.meta,
+      (n) => (note.textContent = ` ${formatSize(n)} of ${formatSize(f.meta.size)}`),
+    );
+    if (f.meta.sha256 && sha256 !== f.meta.sha256) {
+      note.textContent = ' the checksum does not match: the file is not the one sent';
+      note.className = 'error';
+      return;
+    }
+    const a = el('a', {
+      href: URL.createObjectURL(blob),
+      download: f.meta.name,
+      className: 'save',
+    }, `Save ${f.meta.name}`);
+    note.textContent = f.meta.sha256 ? ' decrypted, checksum verified ' : ' decrypted ';
+    cell.append(a);
+    a.click();
+  } catch (e) {
+    note.textContent = ` ${e.message}`;
+    note.className = 'error';
+    button.disabled = false;
+  }
+}
+
+async function showTransfer(doc, key) {
   $('unlock').hidden = true;
-  $('transfer').hidden = false;
   $('sender').textContent = doc.sender;
-  $('expires').textContent = new Date(doc.expires * 1000).toLocaleString();
-  if (doc.message) {
+  $('expires').textContent = formatTime(doc.expires);
+  $('e2e-note').hidden = !key;
+  const message = key ? await decryptText(key, doc.message) : doc.message;
+  if (message) {
     $('message').hidden = false;
-    $('message').textContent = doc.message;
+    $('message').textContent = message;
   }
+  const files = await describe(doc, key);
   const body = $('files');
   body.replaceChildren();
-  for (const f of doc.files) {
-    const row = document.createElement('tr');
-    const name = document.createElement('td');
-    const meta = f.meta || {name: 'file', size: 0, sha256: ''};
-    if (f.available) {
-      const a = document.createElement('a');
-      a.href = `/api/r/${encodeURIComponent(token)}/files/${encodeURIComponent(f.id)}` +
-               `?grant=${encodeURIComponent(doc.grant)}`;
-      a.textContent = meta.name;
-      a.download = meta.name;
-      name.append(a);
+  for (const f of files) {
+    const name = el('td');
+    const action = el('td');
+    if (!f.available) {
+      name.textContent = `${f.meta.name} (not available)`;
+    } else if (key) {
+      name.textContent = f.meta.name;
+      const b = el('button', { type: 'button', className: 'download' }, 'Download');
+      b.addEventListener('click', () => saveE2E(doc, key, f, action, b));
+      action.append(b);
     } else {
-      name.textContent = meta.name + ' (not available)';
+      name.append(
+        el('a', { href: fileUrl(token, f.id, doc.grant), download: f.meta.name, className: 'download' },
+          f.meta.name),
+      );
     }
-    const sz = document.createElement('td');
-    sz.textContent = size(meta.size);
-    const sum = document.createElement('td');
-    const code = document.createElement('code');
-    code.textContent = meta.sha256;
-    sum.append(code);
-    row.append(name, sz, sum);
-    body.append(row);
+    body.append(
+      el('tr', { dataset: { id: f.id } }, name, el('td', {}, formatSize(f.meta.size)),
+        el('td', {}, el('code', {}, f.meta.sha256 || '')), action),
+    );
   }
+  show($('transfer'));
   status('');
+  if (doc.can_reply && !key) initReply(token, doc);
 }
 
-async function unlock(fields) {
-  const r = await fetch(`/api/r/${encodeURIComponent(token)}/unlock`, {
-    method: 'POST',
-    headers: {'Content-Type': 'application/x-www-form-urlencoded'},
-    body: new URLSearchParams(fields).toString(),
-  });
-  const doc = await r.json().catch(() => ({error: 'the server did not answer'}));
-  if (r.ok)
-    return show(doc);
-  if (doc.attempts_left !== undefined)
-    status(`Wrong password: ${doc.attempts_left} attempt(s) left before the transfer is locked.`);
-  else
-    status(doc.error || `refused (${r.status})`);
-}
-
-if (keyInLink) {
+async function unlock(fields, key = null) {
   status('Opening…');
-  unlock({key: keyInLink});
-} else {
-  $('unlock').hidden = false;
+  try {
+    const r = await unlockTransfer(token, fields);
+    if (!r.ok) {
+      if (r.doc.attempts_left !== undefined) {
+        status(`Wrong password: ${r.doc.attempts_left} attempt(s) left before the transfer is locked.`, 'error');
+      } else {
+        status(r.doc.error || `refused (${r.status})`, 'error');
+      }
+      $('unlock').hidden = false;
+      return;
+    }
+    await showTransfer(r.doc, key);
+  } catch (e) {
+    const why = e.code === 'wrong-key' ? 'this key does not open this transfer' : e.message;
+    status(`Cannot open: ${why}`, 'error');
+    $('unlock').hidden = false;
+  }
+}
+
+function start() {
+  const hash = location.hash;
+  if (isE2EFragment(hash)) {
+    let key;
+    try {
+      key = keyFromFragment(hash);
+    } catch (e) {
+      $('unlock').hidden = false;
+      return status('The key in this link is damaged: paste it from the sender below.', 'error');
+    }
+    unlock({}, key); // nothing goes to the server but the token
+  } else if (/(^#|&)k=/.test(hash)) {
+    const k = new URLSearchParams(hash.slice(1)).get('k');
+    unlock({ key: k });
+  } else {
+    $('unlock').hidden = false;
+  }
   $('unlock').addEventListener('submit', (e) => {
     e.preventDefault();
+    const pasted = $('key').value.trim();
+    if (pasted) {
+      let key;
+      try {
+        key = keyFromPasted(pasted);
+      } catch {
+        return status('That is not a key: 43 letters, digits, "-" and "_", or the whole link.', 'error');
+      }
+      $('key').value = '';
+      unlock({}, key);
+      return;
+    }
     const password = $('password').value;
+    if (!password) return status('Enter the password, or the key of an end-to-end transfer.', 'error');
     $('password').value = '';
-    unlock({password});
+    unlock({ password });
   });
 }
+
+start();

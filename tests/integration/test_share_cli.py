@@ -181,6 +181,8 @@ def test_recipient_unlocks_and_downloads(make_server, tmp_path):
     assert r.status == 200 and b"Files shared with you" in page
     assert b'<script type="module" src="/download.js">' in page
     r, js = request(srv, "GET", "/download.js")
+    assert r.status == 200 and b"unlockTransfer" in js
+    r, js = request(srv, "GET", "/api.js")
     assert r.status == 200 and b"/unlock" in js
     r, _ = request(srv, "GET", "/share.css")
     assert r.status == 200 and r.getheader("Content-Type") == "text/css; charset=utf-8"
