@@ -7,8 +7,10 @@
 //        "message", "files": [paths], "mode", "manual_password"?, "drop_put"?}'
 //     logs in on BASE/, sends the files; drop_put: the PUT of that number
 //     (0 = the first) is cut as by a dropped connection, so the page must
-//     resume. -> {"id", "password", "links": [{address, link}], "text",
-//     "virus", "puts"}
+//     resume; send_the_rest: after a file refused for a virus, send the
+//     others. -> {"id", "password", "links": [{address, link}], "text",
+//     "virus" (a refusal shown at the end), "refused" (one passed over),
+//     "puts"}
 //   node share-flow.mjs receive '{"url", "password"?, "key"?, "out",
 //        "reply"?: {"message", "files"}}'
 //     opens a notification link, unlocks it with the password, or with the
@@ -58,10 +60,14 @@ async function login(page, base, user, password) {
 
 async function send(page) {
   await login(page, args.base, args.user, args.password);
-  let puts = 0;
+  let puts = 0; // the PUTs the page made, the cut one included
+  page.on('request', (r) => {
+    if (r.method() === 'PUT') puts++;
+  });
   if (Number.isInteger(args.drop_put)) {
+    let seen = 0;
     await page.route('**/api/uploads/**', async (route) => {
-      if (route.request().method() === 'PUT' && puts++ === args.drop_put) {
+      if (route.request().method() === 'PUT' && seen++ === args.drop_put) {
         await route.abort('connectionreset');
         await page.unroute('**/api/uploads/**');
       } else {
@@ -75,16 +81,25 @@ async function send(page) {
   await page.check(`input[name=mode][value=${args.mode || 'generated'}]`);
   if (args.mode === 'manual') await page.fill('#send-password', args.manual_password);
   if (args.expires_days) await page.fill('#send-expires', String(args.expires_days));
+  const settled = () =>
+    page.waitForFunction(
+      () =>
+        !document.getElementById('send-result').hidden ||
+        !document.getElementById('send-virus').hidden ||
+        document.getElementById('send-status').classList.contains('error'),
+      null,
+      { timeout: 5 * TIMEOUT },
+    );
   await page.click('#send-button');
-  await page.waitForFunction(
-    () =>
-      !document.getElementById('send-result').hidden ||
-      !document.getElementById('send-virus').hidden ||
-      document.getElementById('send-status').classList.contains('error'),
-    null,
-    { timeout: 5 * TIMEOUT },
-  );
+  await settled();
+  let refused = null;
+  if (args.send_the_rest && (await page.isVisible('#send-virus'))) {
+    refused = await page.textContent('#send-virus-text');
+    await page.click('#send-virus-continue');
+    await settled();
+  }
   const out = {
+    refused,
     text: await page.textContent('#send-result-text'),
     status: await page.textContent('#send-status'),
     password: (await page.textContent('#send-password-shown')) || null,
