@@ -66,6 +66,10 @@ async function showTransfer(doc, key) {
   $('sender').textContent = doc.sender;
   $('expires').textContent = formatTime(doc.expires);
   $('e2e-note').hidden = !key;
+  if (doc.reply_to) {
+    $('reply-note').textContent = `A secure reply to your transfer ${doc.reply_to}.`;
+    $('reply-note').hidden = false;
+  }
   const message = key ? await decryptText(key, doc.message) : doc.message;
   if (message) {
     $('message').hidden = false;
@@ -113,6 +117,13 @@ async function unlock(fields, key = null) {
       $('unlock').hidden = false;
       return;
     }
+    if (r.doc.mode === 'e2e' && !key) {
+      // end to end: what was typed is of no use; the key is
+      status('This transfer is encrypted end to end: enter the key or the link the sender gave you.', 'error');
+      $('key-box').open = true;
+      $('unlock').hidden = false;
+      return;
+    }
     await showTransfer(r.doc, key);
   } catch (e) {
     const why = e.code === 'wrong-key' ? 'this key does not open this transfer' : e.message;
@@ -141,6 +152,13 @@ function start() {
   $('unlock').addEventListener('submit', (e) => {
     e.preventDefault();
     const pasted = $('key').value.trim();
+    const hash = pasted.indexOf('#') >= 0 ? pasted.slice(pasted.indexOf('#')) : '';
+    if (hash && !isE2EFragment(hash) && /(^#|&)k=/.test(hash)) {
+      // a link with the key of a key-in-link transfer: the server opens it
+      $('key').value = '';
+      unlock({ key: new URLSearchParams(hash.slice(1)).get('k') });
+      return;
+    }
     if (pasted) {
       let key;
       try {
