@@ -13,10 +13,10 @@
 //     "puts"}
 //   node share-flow.mjs receive '{"url", "password"?, "key"?, "out",
 //        "reply"?: {"message", "files"}}'
-//     opens a notification link, unlocks it with the password, or with the
-//     key pasted in (end to end), saves every file under OUT, then sends the
-//     secure reply if asked. -> {"sender", "message", "files": [{name, path}],
-//     "reply"}
+//     opens a notification link, tries wrong_password first if given,
+//     unlocks it with the password, or with the key pasted in (end to end),
+//     saves every file under OUT, then sends the secure reply if asked.
+//     -> {"sender", "message", "files": [{name, path}], "reply", "wrong"}
 //   node share-flow.mjs transfers '{"base", "user", "password", "id",
 //        "revoke"?}'
 //     the sender's view of a transfer: its evidence log, revoking it.
@@ -34,6 +34,7 @@ const TIMEOUT = 60000;
 const [step, json] = process.argv.slice(2);
 const args = JSON.parse(json || '{}');
 const problems = [];
+const traffic = []; // the last answers the page had, shown when a step fails
 
 async function open() {
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
@@ -41,6 +42,14 @@ async function open() {
   context.setDefaultTimeout(TIMEOUT);
   const page = await context.newPage();
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('response', async (r) => {
+    const h = await r.request().allHeaders().catch(() => ({}));
+    traffic.push(
+      `${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}` +
+        (h.cookie ? ' (with the cookie)' : ''),
+    );
+    if (traffic.length > 40) traffic.shift();
+  });
   page.on('console', (m) => {
     if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) {
       problems.push(`console: ${m.text()}`);
@@ -120,10 +129,18 @@ async function send(page) {
 
 async function receive(page) {
   await page.goto(args.url);
+  let wrong = null;
+  if (args.wrong_password) {
+    await page.locator('#unlock').waitFor({ state: 'visible' });
+    await page.fill('#password', args.wrong_password);
+    await page.click('#unlock button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('status').classList.contains('error'));
+    wrong = await page.textContent('#status');
+  }
   if (args.password || args.key) {
     await page.locator('#unlock').waitFor({ state: 'visible' });
     if (args.key) {
-      await page.click('#key-box summary');
+      if (!(await page.locator('#key-box').evaluate((d) => d.open))) await page.click('#key-box summary');
       await page.fill('#key', args.key);
     } else {
       await page.fill('#password', args.password);
@@ -143,6 +160,7 @@ async function receive(page) {
     message: (await page.isVisible('#message')) ? await page.textContent('#message') : '',
     files: [],
     reply: null,
+    wrong,
   };
   const rows = page.locator('#files tr');
   for (let i = 0; i < (await rows.count()); i++) {
@@ -200,6 +218,16 @@ try {
   console.log(JSON.stringify(out));
 } catch (e) {
   console.error(`${step}: ${e.stack || e.message}`);
+  // what the page showed: its sections and status lines
+  const seen = await page
+    .evaluate(() =>
+      Array.from(document.querySelectorAll('section, nav, form, [role=status]'))
+        .map((n) => `${n.tagName.toLowerCase()}#${n.id}${n.hidden ? ' (hidden)' : ''}` +
+          (n.getAttribute('role') === 'status' ? `: ${n.textContent}` : ''))
+        .join('\n'),
+    )
+    .catch((x) => `(the page cannot be read: ${x.message})`);
+  console.error(`${page.url()}\n${seen}\nthe last answers:\n${traffic.join('\n')}`);
   if (problems.length) console.error(problems.join('\n'));
   code = 1;
 } finally {
