@@ -61,10 +61,12 @@ async function open() {
 async function login(page, base, user, password) {
   await page.goto(base + '/');
   await page.locator('#login-view').waitFor({ state: 'visible' });
+  if (await page.isVisible('#nav')) throw new Error('the menu shows before logging in');
   await page.fill('#login-user', user);
   await page.fill('#login-password', password);
   await page.click('#login button[type=submit]');
   await page.locator('#nav').waitFor({ state: 'visible' });
+  await page.waitForFunction((u) => document.getElementById('who').textContent === u, user);
 }
 
 async function send(page) {
