@@ -1,5 +1,6 @@
 #include "share/share-store.h"
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -192,6 +193,11 @@ void share_new_id(char out[SHARE_ID_LEN + 1])
     if (bits)
         out[o++] = b64u[(acc << (6 - bits)) & 63];
     out[o] = '\0';
+    /* an id given on a command line must not read as an option: a first
+     * "-" or "_" becomes a letter (1 bit less of 128 in 1 id of 32) */
+    if (out[0] == '-' || out[0] == '_')
+        out[0] = b64u[r[15] % 52];
+    OPENSSL_cleanse(r, sizeof(r));
 }
 
 struct share_store *share_store_open(const char *data_dir, char **error_r)

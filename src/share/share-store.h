@@ -100,7 +100,9 @@ struct share_store;
 struct share_store *share_store_open(const char *data_dir, char **error_r);
 void share_store_close(struct share_store **sp);
 
-/* A fresh random identifier or token (base64url, SHARE_ID_LEN). */
+/* A fresh random identifier or token (base64url, SHARE_ID_LEN; never
+ * starting with "-" or "_", so that a command line cannot take it for an
+ * option). */
 void share_new_id(char out[SHARE_ID_LEN + 1]);
 
 /* Add a transfer (t->id is made here unless set: the key wrapping binds

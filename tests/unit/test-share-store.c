@@ -52,6 +52,18 @@ static void test_ids(void **state)
     for (const char *p = a; *p; p++)
         assert_non_null(
             strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", *p));
+    /* never read as an option: in 4000 ids (about 125 would start so) none
+     * starts with "-" or "_", and every other first character is seen */
+    char firsts[128] = {0};
+    for (int i = 0; i < 4000; i++) {
+        share_new_id(a);
+        assert_true(a[0] != '-' && a[0] != '_');
+        firsts[(unsigned char)a[0]] = 1;
+    }
+    int kinds = 0;
+    for (int i = 0; i < 128; i++)
+        kinds += firsts[i];
+    assert_int_equal(kinds, 62);
 }
 
 struct seen {
