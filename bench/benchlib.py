@@ -1,4 +1,4 @@
-"""Shared parts of the benchmarks in bench/ (smtp-accept, tls-handshake, smtp-relay, imap).
+"""Shared parts of the benchmarks in bench/ (smtp-accept, tls-handshake, smtp-relay, imap, share).
 
 Running commands, picking free loopback ports, CPU accounting through a
 cgroup per server, the private Postfix instance and postino started in a
