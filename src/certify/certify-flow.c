@@ -10,6 +10,7 @@
 
 #include "certify/certify-keys.h"
 #include "certify/certify-log.h"
+#include "certify/certify-pending.h"
 #include "certify/certify-receipt.h"
 #include "certify/certify-verify.h"
 #include "lib/log.h"
@@ -20,7 +21,9 @@
 #include "mime/mime-parse.h"
 #include "queue/queue-inject.h"
 
-#define MAX_SIGNERS 64 /* signing keys kept loaded */
+#define MAX_SIGNERS 64   /* signing keys kept loaded */
+#define CHASE_RETRY 60   /* seconds before the waits are looked at again after a failure */
+#define CHASE_IDLE  3600 /* seconds between looks when nothing is outstanding */
 
 struct signer_slot {
     char domain[256];
@@ -37,7 +40,9 @@ struct certify_flow {
     struct signer_slot signers[MAX_SIGNERS];
     size_t n_signers;
     char log_path[CERTIFY_PATH_MAX];
-    time_t last_prune; /* certify_flow_maintain() */
+    time_t last_prune;               /* certify_flow_maintain() */
+    struct certify_pending *pending; /* the receipts awaited, opened when first needed */
+    time_t next_chase;               /* certify_flow_chase(): 0 = look now */
 };
 
 /* Format into out (size octets); a result too long is cut, ending in "...". */
@@ -143,6 +148,7 @@ void certify_flow_free(struct certify_flow **fp)
         free(f->peer_domains[i]);
     free(f->peer_domains);
     X509_STORE_free(f->store);
+    certify_pending_close(&f->pending);
     x_free(fp);
 }
 
@@ -165,6 +171,21 @@ static struct certify_signer *signer_for(struct certify_flow *f, const char *dom
     str_copy(slot->domain, sizeof(slot->domain), domain);
     slot->s = s;
     return s;
+}
+
+/* The database of awaited receipts, opened once; NULL (logged) if it
+ * cannot be. */
+static struct certify_pending *pending_db(struct certify_flow *f)
+{
+    if (!f->pending) {
+        char *err = NULL;
+        f->pending = certify_pending_open(f->cfg->data_dir, &err);
+        if (!f->pending) {
+            log_error("certified mail: cannot open the awaited receipts: %s", err);
+            free(err);
+        }
+    }
+    return f->pending;
 }
 
 /* The value of the first header field name of msg, unfolded and cleaned,
@@ -491,6 +512,23 @@ static void wrap_anomaly(struct certify_flow *f, struct certify_submit *s, const
     certify_data_free(&d);
 }
 
+/* A verified receipt d arrived: if it is the answer a handed-over
+ * recipient waits for (a delivery receipt or delivery-failure notice,
+ * from that recipient's service), the wait ends. True if one did. */
+static bool note_answer(struct certify_flow *f, const char *qid, const struct certify_data *d)
+{
+    if ((d->type != CERTIFY_DELIVERY && d->type != CERTIFY_DELIVERY_FAILURE) || !d->delivery[0] ||
+        !d->msgid[0] || !str_eq_ci(addr_domain(d->delivery), d->service))
+        return false;
+    struct certify_pending *p = pending_db(f);
+    const char *why;
+    int rc = p ? certify_pending_answer(p, d->msgid, d->delivery, time(NULL), &why) : -1;
+    if (rc < 0 && p)
+        log_error("%s: certified mail: cannot note the %s for <%s>: %s", qid,
+                  certify_type_name(d->type), d->delivery, why);
+    return rc > 0;
+}
+
 /* Mail for our certified mailboxes from elsewhere. */
 static enum certify_submit_action receive(struct certify_flow *f, struct certify_submit *s)
 {
@@ -549,9 +587,11 @@ static enum certify_submit_action receive(struct certify_flow *f, struct certify
         send_signed(f, s->qid, &t, r.data.sender, NULL, 0, false, NULL, detail);
         certify_data_free(&t);
     } else {
+        bool answered = note_answer(f, s->qid, &r.data);
         char detail[CERTIFY_LOG_FIELD_MAX];
-        format_text(detail, sizeof(detail), "received %s %s from %s",
-                    certify_type_name(r.data.type), r.data.id, r.data.service);
+        format_text(detail, sizeof(detail), "received %s %s from %s%s",
+                    certify_type_name(r.data.type), r.data.id, r.data.service,
+                    answered ? "; no longer awaited" : "");
         log_event(f, s->qid, &r.data, "received", NULL, detail);
     }
     certify_data_free(&r.data);
@@ -610,6 +650,53 @@ out:
     return rc;
 }
 
+/* The facts of the transport envelope env that every receipt about it
+ * repeats, for recipient rcpt, into d (initialized here). */
+static void data_from_envelope(struct certify_data *d, const struct certify_data *env,
+                               const char *rcpt)
+{
+    certify_data_init(d);
+    str_copy(d->sender, sizeof(d->sender), env->sender);
+    str_copy(d->subject, sizeof(d->subject), env->subject);
+    str_copy(d->msgid, sizeof(d->msgid), env->msgid);
+    str_copy(d->original_sha256, sizeof(d->original_sha256), env->original_sha256);
+    for (size_t i = 0; i < env->n_rcpts; i++) {
+        const char *why;
+        certify_data_add_recipient(d, env->rcpts[i].addr, env->rcpts[i].certified, &why);
+    }
+    str_copy(d->delivery, sizeof(d->delivery), rcpt);
+    d->time = time(NULL);
+    d->zone_minutes = zone_of(d->time);
+}
+
+/* A failure, warning or final notice (o) about rcpt of the transport
+ * envelope env, from the sender's service (ours, or nothing is sent).
+ * detail goes to the evidence log (reason if NULL). True if sent. */
+static bool notify_sender(struct certify_flow *f, const char *qid, const struct certify_data *env,
+                          const char *rcpt, enum certify_outcome o, const char *reason,
+                          const char *detail)
+{
+    if (!certify_flow_certified_addr(f, env->sender))
+        return false;
+    struct certify_data d;
+    data_from_envelope(&d, env, rcpt);
+    str_copy(d.service, sizeof(d.service), addr_domain(env->sender));
+    certify_new_id(d.service, d.id);
+    d.type = o == CERTIFY_OUT_FAILED    ? CERTIFY_DELIVERY_FAILURE
+             : o == CERTIFY_OUT_WARNING ? CERTIFY_WARNING
+                                        : CERTIFY_FINAL_FAILURE;
+    d.error =
+        o == CERTIFY_OUT_FAILED
+            ? (reason && strstr(reason, "5.1.1") ? CERTIFY_ERR_NO_DESTINATION : CERTIFY_ERR_OTHER)
+            : CERTIFY_ERR_TIMEOUT;
+    if (reason)
+        certify_text_clean(d.error_ext, sizeof(d.error_ext), reason, strlen(reason));
+    bool sent =
+        send_signed(f, qid, &d, env->sender, NULL, 0, false, rcpt, detail ? detail : reason) == 0;
+    certify_data_free(&d);
+    return sent;
+}
+
 bool certify_flow_outcome(struct certify_flow *f, const char *qid, const char *msg, size_t len,
                           const char *rcpt, enum certify_outcome o, const char *reason)
 {
@@ -622,62 +709,171 @@ bool certify_flow_outcome(struct certify_flow *f, const char *qid, const char *m
         return false;
     }
     bool sent = false;
+    if (o != CERTIFY_OUT_DELIVERED) {
+        /* Failures and delays are told by the sender's service. */
+        sent = notify_sender(f, qid, &env, rcpt, o, reason, NULL);
+        certify_data_free(&env);
+        return sent;
+    }
+    if (!certify_flow_certified_addr(f, rcpt)) {
+        certify_data_free(&env);
+        return false;
+    }
     struct certify_data d;
-    certify_data_init(&d);
-    str_copy(d.sender, sizeof(d.sender), env.sender);
-    str_copy(d.subject, sizeof(d.subject), env.subject);
-    str_copy(d.msgid, sizeof(d.msgid), env.msgid);
-    str_copy(d.original_sha256, sizeof(d.original_sha256), env.original_sha256);
-    for (size_t i = 0; i < env.n_rcpts; i++) {
-        const char *why;
-        certify_data_add_recipient(&d, env.rcpts[i].addr, env.rcpts[i].certified, &why);
-    }
-    str_copy(d.delivery, sizeof(d.delivery), rcpt);
-    d.time = time(NULL);
-    d.zone_minutes = zone_of(d.time);
+    data_from_envelope(&d, &env, rcpt);
     const char *orig = olen ? msg + ooff : NULL;
-    if (o == CERTIFY_OUT_DELIVERED) {
-        if (!certify_flow_certified_addr(f, rcpt))
-            goto out;
-        d.type = CERTIFY_DELIVERY;
-        str_copy(d.service, sizeof(d.service), addr_domain(rcpt));
-        d.has_receipt_kind = true;
-        d.receipt = env.has_receipt_kind ? env.receipt : CERTIFY_RECEIPT_COMPLETE;
-        const char *why;
-        if (d.receipt == CERTIFY_RECEIPT_SHORT && orig &&
-            certify_hash_parts(orig, olen, &d, &why) < 0)
-            log_warn("%s: certified mail: part hashes: %s", qid, why);
-        certify_new_id(d.service, d.id);
-        bool attach = d.receipt == CERTIFY_RECEIPT_COMPLETE && orig;
-        sent = send_signed(f, qid, &d, env.sender, orig, olen, attach, rcpt, NULL) == 0;
-        goto out;
-    }
-    /* Failures and delays are told by the sender's service. */
-    if (!certify_flow_certified_addr(f, env.sender))
-        goto out;
-    str_copy(d.service, sizeof(d.service), addr_domain(env.sender));
+    d.type = CERTIFY_DELIVERY;
+    str_copy(d.service, sizeof(d.service), addr_domain(rcpt));
+    d.has_receipt_kind = true;
+    d.receipt = env.has_receipt_kind ? env.receipt : CERTIFY_RECEIPT_COMPLETE;
+    const char *why;
+    if (d.receipt == CERTIFY_RECEIPT_SHORT && orig && certify_hash_parts(orig, olen, &d, &why) < 0)
+        log_warn("%s: certified mail: part hashes: %s", qid, why);
     certify_new_id(d.service, d.id);
-    d.type = o == CERTIFY_OUT_FAILED    ? CERTIFY_DELIVERY_FAILURE
-             : o == CERTIFY_OUT_WARNING ? CERTIFY_WARNING
-                                        : CERTIFY_FINAL_FAILURE;
-    d.error =
-        o == CERTIFY_OUT_FAILED
-            ? (reason && strstr(reason, "5.1.1") ? CERTIFY_ERR_NO_DESTINATION : CERTIFY_ERR_OTHER)
-            : CERTIFY_ERR_TIMEOUT;
-    if (reason)
-        certify_text_clean(d.error_ext, sizeof(d.error_ext), reason, strlen(reason));
-    sent = send_signed(f, qid, &d, env.sender, NULL, 0, false, rcpt, reason) == 0;
-out:
+    bool attach = d.receipt == CERTIFY_RECEIPT_COMPLETE && orig;
+    sent = send_signed(f, qid, &d, env.sender, orig, olen, attach, rcpt, NULL) == 0;
     certify_data_free(&d);
     certify_data_free(&env);
     return sent;
 }
 
+/* A duration of the configuration in words: "12h", "90m", "30s". */
+static void format_duration(char *out, size_t size, long long s)
+{
+    if (s % 3600 == 0)
+        format_text(out, size, "%lldh", s / 3600);
+    else if (s % 60 == 0)
+        format_text(out, size, "%lldm", s / 60);
+    else
+        format_text(out, size, "%llds", s);
+}
+
+bool certify_flow_handed_over(struct certify_flow *f, const char *qid, const char *msg, size_t len,
+                              const char *rcpt, const char *relay)
+{
+    const char *domain = addr_domain(rcpt);
+    if (!f || our_domain(f, domain) || !certified_domain(f, domain))
+        return false;
+    struct certify_data env;
+    size_t ooff, olen;
+    bool added = false;
+    struct buf xml;
+    buf_init(&xml, CERTIFY_DATA_MAX);
+    if (read_envelope(msg, len, &env, &ooff, &olen) < 0 || env.type != CERTIFY_TRANSPORT ||
+        !certify_flow_certified_addr(f, env.sender))
+        goto out;
+    if (!env.msgid[0]) {
+        log_warn("%s: certified mail: no Message-ID: the delivery receipt for <%s> cannot be "
+                 "awaited",
+                 qid, rcpt);
+        goto out;
+    }
+    struct certify_pending *p = pending_db(f);
+    const char *why;
+    if (!p)
+        goto out;
+    if (certify_data_write(&env, &xml, &why) < 0) {
+        log_error("%s: certified mail: %s", qid, why);
+        goto out;
+    }
+    time_t now = time(NULL);
+    time_t warn_at = now + (time_t)f->cfg->certified_warning_after;
+    time_t fail_at = now + (time_t)f->cfg->certified_failure_after;
+    int rc = certify_pending_add(p, qid, env.msgid, rcpt, now, warn_at, fail_at, xml.data, xml.len,
+                                 &why);
+    if (rc < 0) {
+        log_error("%s: certified mail: cannot await the delivery receipt for <%s>: %s", qid, rcpt,
+                  why);
+        goto out;
+    }
+    added = rc > 0;
+    char warn[32], fail[32], detail[CERTIFY_LOG_FIELD_MAX];
+    format_duration(warn, sizeof(warn), f->cfg->certified_warning_after);
+    format_duration(fail, sizeof(fail), f->cfg->certified_failure_after);
+    format_text(detail, sizeof(detail), "handed over to %s%s%s; %s", domain, relay ? " by " : "",
+                relay ? relay : "",
+                added ? "delivery receipt awaited" : "delivery receipt already received");
+    log_event(f, qid, &env, "handover", rcpt, detail);
+    if (added) {
+        log_info("%s: certified mail: delivery receipt for <%s> awaited (warning after %s, final "
+                 "notice after %s)",
+                 qid, rcpt, warn, fail);
+        time_t due = warn_at < fail_at ? warn_at : fail_at;
+        if (f->next_chase > due) /* 0: looked at on the next call anyway */
+            f->next_chase = due;
+    }
+out:
+    buf_free(&xml);
+    certify_data_free(&env);
+    return added;
+}
+
+/* Send what one overdue wait calls for (certify_pending_due). */
+static bool chase_one(const struct certify_pending_entry *e, void *arg)
+{
+    struct certify_flow *f = arg;
+    struct certify_data env;
+    const char *why;
+    if (certify_data_parse(e->xml, e->xml_len, &env, &why) < 0) {
+        /* Written by us: it cannot be, but must not come back forever. */
+        log_error("%s: certified mail: the awaited receipt for <%s> is unreadable (%s); dropped",
+                  e->qid, e->rcpt, why);
+        certify_data_free(&env);
+        return true;
+    }
+    if (!certify_flow_certified_addr(f, env.sender)) {
+        /* No longer one of our certified domains: nobody to tell. */
+        certify_data_free(&env);
+        return true;
+    }
+    bool final = e->step == CERTIFY_PENDING_FINAL;
+    char after[32], reason[CERTIFY_TEXT_MAX];
+    format_duration(after, sizeof(after),
+                    final ? f->cfg->certified_failure_after : f->cfg->certified_warning_after);
+    format_text(reason, sizeof(reason),
+                "no delivery receipt from the certification service of %s %s after the handover",
+                addr_domain(e->rcpt), after);
+    bool sent = notify_sender(f, e->qid, &env, e->rcpt,
+                              final ? CERTIFY_OUT_EXPIRED : CERTIFY_OUT_WARNING, reason, NULL);
+    if (sent)
+        log_info("%s: certified mail: to=<%s>, %s: %s", e->qid, e->rcpt,
+                 final ? "final notice" : "warning", reason);
+    certify_data_free(&env);
+    return sent;
+}
+
+void certify_flow_chase(struct certify_flow *f, time_t now)
+{
+    if (!f || (f->next_chase && now < f->next_chase))
+        return;
+    struct certify_pending *p = pending_db(f);
+    if (!p) {
+        f->next_chase = now + CHASE_RETRY;
+        return;
+    }
+    const char *why;
+    int n = certify_pending_due(p, now, chase_one, f, &why);
+    if (n < 0)
+        log_error("certified mail: awaited receipts: %s", why);
+    time_t next = certify_pending_next(p);
+    if (n == CERTIFY_PENDING_BATCH)
+        next = now + 1; /* more of them */
+    else if (next == 0)
+        next = now + CHASE_IDLE;
+    else if (next < 0 || next <= now)
+        next = now + CHASE_RETRY; /* failed: not every second */
+    f->next_chase = next;
+}
+
 void certify_flow_maintain(struct certify_flow *f, time_t now)
 {
-    if (!f || !f->log_path[0] || (f->last_prune && now - f->last_prune < 86400))
+    if (!f || (f->last_prune && now - f->last_prune < 86400))
         return;
     f->last_prune = now;
+    if (f->pending && certify_pending_prune(f->pending, now - CERTIFY_PENDING_KEEP) < 0)
+        log_error("certified mail: the concluded waits for receipts not pruned");
+    if (!f->log_path[0])
+        return;
     size_t n = 0;
     char *err = NULL;
     time_t before = certify_log_cutoff(now, f->cfg->certified_log_retention);

@@ -21,7 +21,10 @@
  * X-Certified-Receipt-Type); one that fails for good gives the sender a
  * delivery-failure notice; one still not delivered after
  * certified_warning_after gives a warning, after certified_failure_after
- * the final notice (and the recipient is given up).
+ * the final notice (and the recipient is given up). A transport envelope
+ * handed over to a peer's certification service is followed the same way
+ * until the peer's delivery receipt comes back (certify_flow_handed_over,
+ * certify_flow_chase).
  *
  * Receipts and notices go from the null sender; every event is appended
  * to the evidence log (certify-log.h). Nothing here fails the mail flow:
@@ -99,7 +102,24 @@ enum certify_outcome {
 bool certify_flow_outcome(struct certify_flow *f, const char *qid, const char *msg, size_t len,
                           const char *rcpt, enum certify_outcome o, const char *reason);
 
-/* Prune the evidence log to certified_log_retention; does something at
+/* Recipient rcpt of the transport envelope msg[0..len) (queue ID qid) was
+ * handed over by SMTP to relay (NULL if unknown). When rcpt is in a
+ * peer's certified domain and the sender is one of our certified users,
+ * its delivery receipt is awaited from then on (certify-pending.h): the
+ * sender is warned after certified_warning_after and given the final
+ * notice after certified_failure_after unless a delivery receipt or a
+ * delivery-failure notice for rcpt arrives first (certify_flow_submit
+ * notes those). True if the wait was recorded. */
+bool certify_flow_handed_over(struct certify_flow *f, const char *qid, const char *msg, size_t len,
+                              const char *rcpt, const char *relay);
+
+/* Send the warnings and final notices that are due for handed-over
+ * recipients (certify_flow_handed_over). Looks at the database only when
+ * something may be due: call it every second. */
+void certify_flow_chase(struct certify_flow *f, time_t now);
+
+/* Prune the evidence log to certified_log_retention, and forget the
+ * concluded waits for receipts (CERTIFY_PENDING_KEEP); does something at
  * most once a day (call it as often as convenient). A log that does not
  * verify is not pruned, and that is logged as an error. */
 void certify_flow_maintain(struct certify_flow *f, time_t now);

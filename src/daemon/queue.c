@@ -312,6 +312,27 @@ static bool certified_envelope(struct queue *q, struct qmsg *m)
     return m->certified == 1;
 }
 
+/* Read the whole message of m (at most CERTIFY_MESSAGE_MAX) into out.
+ * 0, or -1 if it cannot be read or is too long. */
+static int read_certified(struct queue *q, struct qmsg *m, struct buf *out)
+{
+    unsigned long long start, len;
+    int fd = spool_open_message(&q->spool, m->env.id, &start, &len);
+    if (fd < 0)
+        return -1;
+    int rc = -1;
+    if (len <= (unsigned long long)CERTIFY_MESSAGE_MAX) {
+        char *p = buf_reserve(out, (size_t)len);
+        ssize_t n = p ? pread(fd, p, (size_t)len, (off_t)start) : -1;
+        if (n == (ssize_t)len) {
+            buf_commit(out, (size_t)n);
+            rc = 0;
+        }
+    }
+    close(fd);
+    return rc;
+}
+
 /* Tell certified mail what happened to recipient r of m (a transport
  * envelope): true if it sent the sender a receipt or notice. */
 static bool certify_outcome(struct queue *q, struct qmsg *m, struct envelope_rcpt *r,
@@ -321,20 +342,9 @@ static bool certify_outcome(struct queue *q, struct qmsg *m, struct envelope_rcp
         return false;
     struct buf msg;
     buf_init(&msg, (size_t)CERTIFY_MESSAGE_MAX);
-    unsigned long long start, len;
-    int fd = spool_open_message(&q->spool, m->env.id, &start, &len);
-    bool sent = false;
-    if (fd >= 0 && len <= (unsigned long long)CERTIFY_MESSAGE_MAX) {
-        char *p = buf_reserve(&msg, (size_t)len);
-        ssize_t n = p ? pread(fd, p, (size_t)len, (off_t)start) : -1;
-        if (n == (ssize_t)len) {
-            buf_commit(&msg, (size_t)n);
-            sent = certify_flow_outcome(q->certify, m->env.id, msg.data ? msg.data : "", msg.len,
-                                        r->addr, o, text);
-        }
-    }
-    if (fd >= 0)
-        close(fd);
+    bool sent = read_certified(q, m, &msg) == 0 &&
+                certify_flow_outcome(q->certify, m->env.id, msg.data ? msg.data : "", msg.len,
+                                     r->addr, o, text);
     buf_free(&msg);
     if (sent)
         events_add(q->events, m->env.id, "certified", r->addr, "certified mail: %s sent",
@@ -343,6 +353,23 @@ static bool certify_outcome(struct queue *q, struct qmsg *m, struct envelope_rcp
                    : o == CERTIFY_OUT_WARNING ? "warning (not delivered yet)"
                                               : "final notice (not delivered)");
     return sent;
+}
+
+/* Recipient r of m (a transport envelope) was handed over to relay: its
+ * delivery receipt is awaited from the peer service (certify-flow.h). */
+static void certify_handover(struct queue *q, struct qmsg *m, struct envelope_rcpt *r,
+                             const char *relay)
+{
+    if (!certified_envelope(q, m))
+        return;
+    struct buf msg;
+    buf_init(&msg, (size_t)CERTIFY_MESSAGE_MAX);
+    if (read_certified(q, m, &msg) == 0 &&
+        certify_flow_handed_over(q->certify, m->env.id, msg.data ? msg.data : "", msg.len, r->addr,
+                                 relay))
+        events_add(q->events, m->env.id, "certified", r->addr,
+                   "certified mail: delivery receipt awaited from the recipient's service");
+    buf_free(&msg);
 }
 
 /* Where a receipt or notice of certified mail goes. */
@@ -412,6 +439,8 @@ static void apply_outcome(struct queue *q, struct qmsg *m, struct envelope_rcpt 
                    relay ? " (by " : "", relay ? relay : "", relay ? ")" : "");
         if (r->route == ROUTE_LOCAL && !discarded && !m->env.filter)
             certify_outcome(q, m, r, CERTIFY_OUT_DELIVERED, text);
+        else if (r->route == ROUTE_REMOTE && !discarded && !m->env.filter)
+            certify_handover(q, m, r, relay);
         return;
     }
     if (o == DELIVER_PERMFAIL && q->cfg->soft_bounce) {
@@ -819,6 +848,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct queue *q = arg;
     long long now = now_s();
+    /* Certified mail handed over without its delivery receipt yet. */
+    certify_flow_chase(q->certify, (time_t)now);
     /* Work left on the ready list (agent busy or down) is tried again. */
     if (q->ready)
         schedule_soon(q);

@@ -278,6 +278,55 @@ def test_warning_and_final_notice_with_the_receiver_down(pair):
     a.wait_queue_empty(timeout=30)
 
 
+def test_warning_and_final_notice_without_a_delivery_receipt(pair):
+    """Handed over and taken in charge, but never delivered: bob's mailbox
+    at the peer is over its quota, so the peer keeps the envelope in its
+    queue (4.2.2) and no delivery receipt comes back. The sender's service,
+    whose queue is empty by then, warns and then gives the final notice. A
+    recipient whose receipt does come back is not warned about."""
+    p = pair(a_settings={"certified_warning_after": "4s", "certified_failure_after": "10s"})
+    a, adom, b, bdom, ca = p["a"], p["adom"], p["b"], p["bdom"], p["ca"]
+    alice, bob = "alice@" + adom, "bob@" + bdom
+    b.cli("user", "quota", bob, "1K")
+    _, _, mid_full = submit(a, alice, [bob], "mailbox full")
+    _, _, mid_ok = submit(a, alice, ["alice@" + bdom], "delivered")
+    got = wait_types(a, "alice", ["acceptance", "acceptance", "taking-in-charge",
+                                  "taking-in-charge", "delivery"])
+    a.wait_queue_empty(timeout=30)
+    [delivery] = got["delivery"]
+    assert header_values(delivery, "X-Certified-Reference-Message-ID") == [mid_ok]
+
+    got = wait_types(a, "alice", ["warning", "final-failure"], timeout=60)
+    assert len(got["warning"]) == 1 and len(got["final-failure"]) == 1, got.keys()
+    for t, name in (("warning", "warning.eml"), ("final-failure", "final.eml")):
+        m = got[t][0]
+        assert header_values(m, "X-Certified-Reference-Message-ID") == [mid_full], t
+        assert b"no delivery receipt from the certification service of " + bdom.encode() in m
+        path = check_valid(a, m, ca, name)
+        j = json.loads(a.cli("certify", "verify", path, "--json").out)
+        assert j["type"] == t and j["error"] == "timeout" and j["delivery"] == bob, j
+    assert header_values(got["final-failure"][0], "Subject")[0].startswith(
+        "FINAL NOTICE: NOT DELIVERED:")
+    # still waiting at the peer, not delivered, not lost
+    assert len(b.queue_ids()) == 1
+    assert not b.messages("bob")
+
+    r = a.cli("certify", "log", "--message-id", mid_full)
+    assert " handover " in r.out and " warning " in r.out and " final-failure " in r.out, r.out
+    r = a.cli("certify", "log", "--message-id", mid_ok)
+    assert " handover " in r.out and "no longer awaited" in r.out, r.out
+    assert " warning " not in r.out and " final-failure " not in r.out, r.out
+
+    # Room is made at the peer: the late receipt still arrives, and is
+    # only recorded (the wait ended with the final notice).
+    b.cli("user", "quota", bob, "none")
+    b.cli("queue", "flush")
+    got = wait_types(a, "alice", ["delivery", "delivery"], timeout=40)
+    r = a.cli("certify", "log", "--message-id", mid_full)
+    assert " received " in r.out and "no longer awaited" not in r.out, r.out
+    assert len(wait_types(a, "alice", ["warning"])["warning"]) == 1
+
+
 def test_uncertified_mail_arrives_in_an_anomaly_envelope(pair):
     p = pair()
     a, b, bdom, ca = p["a"], p["b"], p["bdom"], p["ca"]
