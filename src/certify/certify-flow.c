@@ -350,6 +350,50 @@ out:
     return rc;
 }
 
+struct certify_deferred {
+    char qid[CERTIFY_PENDING_QID_MAX];
+    struct certify_data d; /* owned */
+    char to[CERTIFY_ADDR_MAX];
+    char detail[CERTIFY_LOG_FIELD_MAX];
+    struct certify_deferred *next;
+};
+
+/* Leave the receipt *d (taken over: *d is zeroed) for `to` to be sent once
+ * s's message is committed (certify_flow_deferred_run). */
+static void defer_signed(struct certify_submit *s, struct certify_data *d, const char *to,
+                         const char *detail)
+{
+    struct certify_deferred *x = xcalloc(1, sizeof(*x));
+    str_copy(x->qid, sizeof(x->qid), s->qid);
+    x->d = *d;
+    memset(d, 0, sizeof(*d));
+    str_copy(x->to, sizeof(x->to), to);
+    str_copy(x->detail, sizeof(x->detail), detail ? detail : "");
+    struct certify_deferred **tail = &s->deferred;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = x;
+}
+
+void certify_flow_deferred_run(struct certify_flow *f, struct certify_deferred **list,
+                               bool committed)
+{
+    struct certify_deferred *x = *list;
+    *list = NULL;
+    while (x) {
+        struct certify_deferred *next = x->next;
+        if (f && committed)
+            send_signed(f, x->qid, &x->d, x->to, NULL, 0, false, NULL,
+                        x->detail[0] ? x->detail : NULL);
+        else if (f)
+            log_info("%s: certified mail: no %s for <%s>: the message was not queued", x->qid,
+                     certify_type_name(x->d.type), x->to);
+        certify_data_free(&x->d);
+        free(x);
+        x = next;
+    }
+}
+
 void certify_flow_refused(struct certify_flow *f, const char *qid, const char *sender,
                           bool submission, const char *msg, size_t len, enum certify_error error,
                           const char *why)
@@ -446,8 +490,7 @@ static enum certify_submit_action submit_certified(struct certify_flow *f, struc
     a.type = CERTIFY_ACCEPTANCE;
     a.has_receipt_kind = false;
     certify_new_id(service, a.id);
-    send_signed(f, s->qid, &a, env->sender, NULL, 0, false, NULL, NULL);
-    certify_data_free(&d);
+    defer_signed(s, &a, env->sender, NULL); /* takes over d's recipients */
     return CERTIFY_REPLACED;
 }
 
@@ -584,8 +627,7 @@ static enum certify_submit_action receive(struct certify_flow *f, struct certify
         char detail[CERTIFY_LOG_FIELD_MAX];
         format_text(detail, sizeof(detail), "transport envelope %s from %s", r.data.id,
                     r.data.service);
-        send_signed(f, s->qid, &t, r.data.sender, NULL, 0, false, NULL, detail);
-        certify_data_free(&t);
+        defer_signed(s, &t, r.data.sender, detail);
     } else {
         bool answered = note_answer(f, s->qid, &r.data);
         char detail[CERTIFY_LOG_FIELD_MAX];

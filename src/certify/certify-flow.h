@@ -8,7 +8,7 @@
  *     the sender and the SMTP reply is 5xx; accepted: the message is
  *     replaced by its signed transport envelope ("CERTIFIED: subject", the
  *     original attached unaltered) for every recipient, and the sender
- *     gets the acceptance receipt;
+ *     gets the acceptance receipt once it is committed;
  *   - for the recipients in our certified domains otherwise: a transport
  *     envelope or receipt that verifies (signed by a trusted service) is
  *     delivered as it is, and for an envelope the sender gets the
@@ -63,6 +63,10 @@ enum certify_submit_action {
     CERTIFY_REFUSE,   /* refuse with 550 enh reply (a notice went to the sender) */
 };
 
+/* Receipts about a message that may go only once it is committed (the
+ * acceptance, the taking in charge): a list, owned by its holder. */
+struct certify_deferred;
+
 struct certify_submit {
     const char *qid;
     const char *msg; /* the message as spooled so far */
@@ -72,10 +76,23 @@ struct certify_submit {
     struct buf *replacement;
     char enh[16];
     char reply[256];
+    /* Receipts to send after the commit: NULL before the call; the
+     * caller then owns the list (certify_flow_deferred_run). */
+    struct certify_deferred *deferred;
 };
 
-/* The end-of-DATA step (see above). */
+/* The end-of-DATA step (see above). The acceptance receipt and the
+ * taking-in-charge receipt are not sent here but left in s->deferred, so
+ * that none says a message was accepted before it is durably queued.
+ * Anomaly envelopes are queued here, before the original is committed:
+ * they carry mail, and must be durable before the client's 250. */
 enum certify_submit_action certify_flow_submit(struct certify_flow *f, struct certify_submit *s);
+
+/* Send the receipts of *list (certify_submit.deferred) if committed (the
+ * message they are about is durably queued), else drop them (logged);
+ * free the list and set *list to NULL. Nothing to do for NULL. */
+void certify_flow_deferred_run(struct certify_flow *f, struct certify_deferred **list,
+                               bool committed);
 
 /* A message of sender refused at the end of DATA for another reason
  * (error, why): a non-acceptance notice if sender is a certified user and

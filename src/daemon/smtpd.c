@@ -156,8 +156,9 @@ struct smtpd_conn {
     struct sync_op op;
     char qid[QUEUE_ID_LEN + 1];
     bool commit_pending;
-    bool dead;    /* the client went away while a commit was pending */
-    bool closing; /* close once the output is sent */
+    struct certify_deferred *certify_after; /* receipts to send once committed */
+    bool dead;                              /* the client went away while a commit was pending */
+    bool closing;                           /* close once the output is sent */
     unsigned messages;
     struct smtpd_conn *prev, *next;
 };
@@ -938,6 +939,8 @@ static void commit_done(struct sync_op *op)
         smtp_reply_set(&r, 451, "4.3.0", "Temporary failure storing the message, try again");
     }
     spool_file_done(&c->file, ok);
+    /* Durable now (or not at all): the acceptance may say so. */
+    certify_flow_deferred_run(c->d->certify, &c->certify_after, ok);
     c->qid[0] = '\0';
     if (c->dead) {
         if (ok)
@@ -1040,6 +1043,7 @@ static bool certify_message(struct smtpd_conn *c, struct smtp_reply *r)
                                 .replacement = &replacement};
     enum certify_submit_action a = certify_flow_submit(c->d->certify, &cs);
     spool_file_unmap(c->file);
+    c->certify_after = cs.deferred;
     bool ok = true;
     if (a == CERTIFY_REFUSE) {
         /* The notice, if any, went out already: not again from here. */
@@ -1055,6 +1059,8 @@ static bool certify_message(struct smtpd_conn *c, struct smtp_reply *r)
         ok = false;
     }
     buf_free(&replacement);
+    if (!ok)
+        certify_flow_deferred_run(c->d->certify, &c->certify_after, false);
     return ok;
 }
 
@@ -1607,7 +1613,9 @@ static enum smtp_decision data_end_store(struct smtpd_conn *c, const struct smtp
             return SMTP_DECIDED;
         env->size = spool_file_size(c->file);
         if (env->nrcpts == 0) {
-            /* Every recipient got the anomaly envelope instead. */
+            /* Every recipient got the anomaly envelope instead (queued
+             * and durable already). */
+            certify_flow_deferred_run(c->d->certify, &c->certify_after, true);
             record_received(c);
             smtp_reply_set(r, 250, "2.0.0", "Ok: queued as %s", c->qid);
             rate_count(c);
@@ -1619,6 +1627,7 @@ static enum smtp_decision data_end_store(struct smtpd_conn *c, const struct smtp
     }
     if (spool_file_finish_into(c->file, env, &c->op, dest) < 0) {
         log_error("%s: cannot write the queue file: %s", c->qid, strerror(errno));
+        certify_flow_deferred_run(c->d->certify, &c->certify_after, false);
         spool_file_abort(&c->file);
         c->qid[0] = '\0';
         smtp_reply_set(r, 451, "4.3.0", "Temporary failure: cannot write to the queue");
@@ -1828,6 +1837,7 @@ static void conn_free(struct smtpd_conn *c)
     clamd_scan_cancel(&c->scan);
     milter_chain_free(&c->milters);
     reset_transaction(c);
+    certify_flow_deferred_run(d->certify, &c->certify_after, false);
     if (c->auth_delay)
         event_free(c->auth_delay);
     if (c->flush_ev)

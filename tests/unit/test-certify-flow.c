@@ -197,8 +197,15 @@ static void test_submission_and_outcomes(void **state)
     assert_non_null(strstr(buf_cstr(&out), "Subject: CERTIFIED: contract\r\n"));
     assert_non_null(strstr(buf_cstr(&out), original));
     envelope_free(&env);
+    /* The acceptance waits for the commit of the envelope. */
     size_t n;
     char **msgs = queued(f, &n);
+    assert_int_equal(n, 0);
+    free_all(msgs, n);
+    assert_non_null(cs.deferred);
+    certify_flow_deferred_run(f->flow, &cs.deferred, true);
+    assert_null(cs.deferred);
+    msgs = queued(f, &n);
     assert_int_equal(n, 1);
     assert_non_null(find_type(msgs, n, "acceptance"));
     assert_int_equal(verify(f, strstr(msgs[0], "From: ")), CERTIFY_VALID);
@@ -213,6 +220,7 @@ static void test_submission_and_outcomes(void **state)
                      CERTIFY_STORE);
     assert_int_equal(env.nrcpts, 1);
     envelope_free(&env);
+    certify_flow_deferred_run(f->flow, &cs.deferred, true);
     msgs = queued(f, &n);
     assert_int_equal(n, 2);
     assert_non_null(find_type(msgs, n, "taking-in-charge"));
@@ -251,6 +259,42 @@ static void test_submission_and_outcomes(void **state)
     assert_int_equal(certify_log_verify(log, &c, &err), 0);
     assert_true(c.ok);
     assert_int_equal(c.records, 5); /* transport, acceptance, taking-in-charge, delivery, failure */
+}
+
+/* A message not committed after all: no acceptance, no taking in
+ * charge, and nothing in the evidence log but the transport. */
+static void test_not_committed(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const rcpts[] = {"bob@a.example"};
+    struct envelope env;
+    struct buf out;
+    buf_init(&out, BUF_UNLIMITED);
+    struct certify_submit cs;
+    assert_int_equal(submit(f, original, "alice@a.example", rcpts, 1, true, &env, &out, &cs),
+                     CERTIFY_REPLACED);
+    envelope_free(&env);
+    certify_flow_deferred_run(f->flow, &cs.deferred, false);
+    assert_null(cs.deferred);
+    char *envelope = buf_steal(&out);
+    buf_init(&out, BUF_UNLIMITED);
+    assert_int_equal(submit(f, envelope, "alice@a.example", rcpts, 1, false, &env, &out, &cs),
+                     CERTIFY_STORE);
+    envelope_free(&env);
+    certify_flow_deferred_run(f->flow, &cs.deferred, false);
+    size_t n;
+    char **msgs = queued(f, &n);
+    assert_int_equal(n, 0);
+    free_all(msgs, n);
+    certify_flow_deferred_run(f->flow, &cs.deferred, true); /* empty: nothing */
+    free(envelope);
+    buf_free(&out);
+    char log[CERTIFY_PATH_MAX];
+    assert_int_equal(certify_log_path(f->cfg, log, sizeof(log)), 0);
+    struct certify_log_check c;
+    char *err = NULL;
+    assert_int_equal(certify_log_verify(log, &c, &err), 0);
+    assert_int_equal(c.records, 1);
 }
 
 /* Refusals: a From that is not the sender, a bad receipt type, a
@@ -355,6 +399,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_submission_and_outcomes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_committed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_anomaly, setup, teardown),
     };
