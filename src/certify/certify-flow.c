@@ -17,13 +17,15 @@
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "mime/mime-decode.h"
+#include "mime/mime-encoded-word.h"
 #include "mime/mime-header.h"
 #include "mime/mime-parse.h"
 #include "queue/queue-inject.h"
 
-#define MAX_SIGNERS 64   /* signing keys kept loaded */
-#define CHASE_RETRY 60   /* seconds before the waits are looked at again after a failure */
-#define CHASE_IDLE  3600 /* seconds between looks when nothing is outstanding */
+#define MAX_SIGNERS         64   /* signing keys kept loaded */
+#define CHASE_RETRY         60   /* seconds before the waits are looked at again after a failure */
+#define CHASE_IDLE          3600 /* seconds between looks when nothing is outstanding */
+#define SUBJECT_DECODED_MAX (64 * 1024) /* octets of a decoded Subject, at most */
 
 struct signer_slot {
     char domain[256];
@@ -188,23 +190,58 @@ static struct certify_pending *pending_db(struct certify_flow *f)
     return f->pending;
 }
 
+/* The value of the first header field name of msg, without trailing
+ * white space, into *value and *n. False if there is none. */
+static bool header_find(const char *msg, size_t len, const char *name, const char **value,
+                        size_t *n)
+{
+    size_t hlen = queue_header_length(msg, len), pos = 0;
+    struct mime_field fld;
+    while (mime_header_next(msg, hlen, &pos, &fld) == 1) {
+        if (!mime_field_is(&fld, name))
+            continue;
+        size_t k = fld.value_len;
+        while (k && (fld.value[k - 1] == ' ' || fld.value[k - 1] == '\t' ||
+                     fld.value[k - 1] == '\r' || fld.value[k - 1] == '\n'))
+            k--;
+        *value = fld.value;
+        *n = k;
+        return true;
+    }
+    return false;
+}
+
 /* The value of the first header field name of msg, unfolded and cleaned,
  * into out ("" if none). */
 static void header_get(const char *msg, size_t len, const char *name, char *out, size_t outsize)
 {
-    size_t hlen = queue_header_length(msg, len), pos = 0;
-    struct mime_field fld;
+    const char *v;
+    size_t n;
     out[0] = '\0';
-    while (mime_header_next(msg, hlen, &pos, &fld) == 1) {
-        if (!mime_field_is(&fld, name))
-            continue;
-        size_t n = fld.value_len;
-        while (n && (fld.value[n - 1] == ' ' || fld.value[n - 1] == '\t' ||
-                     fld.value[n - 1] == '\r' || fld.value[n - 1] == '\n'))
-            n--;
-        certify_text_clean(out, outsize, fld.value, n);
+    if (header_find(msg, len, name, &v, &n))
+        certify_text_clean(out, outsize, v, n);
+}
+
+/* Like header_get, for a text field (Subject): its RFC 2047 encoded words
+ * decoded, so that the data part carries what the reader saw. A value
+ * that decodes to more than SUBJECT_DECODED_MAX octets is taken as
+ * written (the decoder keeps a run of words in one charset whole or not
+ * at all). */
+static void header_get_text(const char *msg, size_t len, const char *name, char *out,
+                            size_t outsize)
+{
+    const char *v;
+    size_t n;
+    out[0] = '\0';
+    if (!header_find(msg, len, name, &v, &n))
         return;
-    }
+    struct buf dec;
+    buf_init(&dec, SUBJECT_DECODED_MAX);
+    if (mime_encoded_words_decode(v, n, &dec) == 0)
+        certify_text_clean(out, outsize, buf_cstr(&dec), dec.len);
+    else
+        certify_text_clean(out, outsize, v, n);
+    buf_free(&dec);
 }
 
 /* The address of a From value: inside the last <>, else the whole value. */
@@ -243,7 +280,7 @@ static void data_from_message(struct certify_data *d, enum certify_type t, const
     certify_data_init(d);
     d->type = t;
     certify_text_clean(d->sender, sizeof(d->sender), sender, strlen(sender));
-    header_get(msg, len, "Subject", d->subject, sizeof(d->subject));
+    header_get_text(msg, len, "Subject", d->subject, sizeof(d->subject));
     header_get(msg, len, "Message-ID", d->msgid, sizeof(d->msgid));
     str_copy(d->service, sizeof(d->service), service);
     certify_new_id(service, d->id);

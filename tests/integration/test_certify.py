@@ -8,6 +8,7 @@ domain. Every receipt is checked with `postino certify verify` and with
 `openssl cms -verify`."""
 
 import email
+import email.header
 import json
 import os
 import re
@@ -218,7 +219,9 @@ def test_short_and_summary_delivery_receipts(pair):
     a, adom, bdom, ca = p["a"], p["adom"], p["bdom"], p["ca"]
     alice, bob = "alice@" + adom, "bob@" + bdom
     submit(a, alice, [bob], "short one", "X-Certified-Receipt-Type: short\r\n")
-    submit(a, alice, [bob], "summary one", "X-Certified-Receipt-Type: summary\r\n")
+    # an encoded subject (RFC 2047): the data part carries it decoded
+    submit(a, alice, [bob], "=?UTF-8?B?c3VtbWFyeSDDqA==?=\r\n =?ISO-8859-1?Q?_caf=E9?=",
+           "X-Certified-Receipt-Type: summary\r\n")
     got = wait_types(a, "alice", ["delivery", "delivery"])
     kinds = {}
     for m in got["delivery"]:
@@ -233,6 +236,13 @@ def test_short_and_summary_delivery_receipts(pair):
         if part.get_content_type() == "application/xml":
             xml = part.get_payload(decode=True)
     assert xml and b'<part sha256="' in xml and b'path="1"' in xml, xml
+    summary = email.message_from_bytes(kinds["summary"])
+    for part in summary.walk():
+        if part.get_content_type() == "application/xml":
+            xml = part.get_payload(decode=True)
+    assert "<subject>summary \u00e8 caf\u00e9</subject>".encode() in xml, xml
+    subject = str(email.header.make_header(email.header.decode_header(summary["Subject"])))
+    assert subject.endswith(": summary \u00e8 caf\u00e9"), subject
 
 
 def test_non_acceptance_when_from_is_not_the_sender(pair):

@@ -297,6 +297,82 @@ static void test_not_committed(void **state)
     assert_int_equal(c.records, 1);
 }
 
+/* The subject in the data part of the transport envelope of a message
+ * whose Subject field value is `subject`, into got. */
+static void transport_subject(struct fixture *f, const char *subject, char *got, size_t gotsize)
+{
+    struct buf msg;
+    buf_init(&msg, BUF_UNLIMITED);
+    assert_int_equal(buf_printf(&msg,
+                                "From: alice@a.example\r\nTo: bob@b.example\r\nSubject: %s\r\n"
+                                "Message-ID: <s@a.example>\r\n\r\nHello.\r\n",
+                                subject),
+                     0);
+    static const char *const rcpts[] = {"bob@b.example"};
+    struct envelope env;
+    struct buf out;
+    buf_init(&out, BUF_UNLIMITED);
+    struct certify_submit cs;
+    assert_int_equal(submit(f, buf_cstr(&msg), "alice@a.example", rcpts, 1, true, &env, &out, &cs),
+                     CERTIFY_REPLACED);
+    certify_flow_deferred_run(f->flow, &cs.deferred, false);
+    envelope_free(&env);
+    char *err = NULL;
+    X509_STORE *store = certify_trust_load(f->cfg, &err);
+    assert_non_null(store);
+    struct certify_verify_result r;
+    certify_verify(out.data, out.len, store, &r);
+    assert_int_equal(r.verdict, CERTIFY_VALID);
+    str_copy(got, gotsize, r.data.subject);
+    certify_data_free(&r.data);
+    X509_STORE_free(store);
+    buf_free(&out);
+    buf_free(&msg);
+}
+
+/* RFC 2047 encoded words in the Subject are decoded in the data part. */
+static void test_encoded_subject(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        const char *field, *want;
+    } cases[] = {
+        {"contract", "contract"},
+        {"=?UTF-8?B?Q29udHJhdHRvIMOoIGZpcm1hdG8=?=", "Contratto \xc3\xa8 firmato"},
+        {"=?ISO-8859-1?Q?caf=E9?= au lait", "caf\xc3\xa9 au lait"},
+        {"=?UTF-8?Q?one_?=\r\n =?UTF-8?Q?two?=", "one two"},
+        {"Re: =?utf-8?q?pr=C3=AAt?= ok", "Re: pr\xc3\xaat ok"},
+        {"=?X-UNKNOWN?Q?kept?=", "=?X-UNKNOWN?Q?kept?="},
+    };
+    char got[CERTIFY_TEXT_MAX];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        transport_subject(f, cases[i].field, got, sizeof(got));
+        assert_string_equal(got, cases[i].want);
+    }
+    /* Decoded longer than CERTIFY_TEXT_MAX: cut between characters, not
+     * turned into '?'. 600 words of one 2-octet character each. */
+    struct buf longer;
+    buf_init(&longer, BUF_UNLIMITED);
+    for (int i = 0; i < 600; i++)
+        assert_int_equal(buf_printf(&longer, "%s=?UTF-8?B?w6g=?=", i ? "\r\n " : ""), 0);
+    transport_subject(f, buf_cstr(&longer), got, sizeof(got));
+    size_t n = strlen(got);
+    assert_true(n >= CERTIFY_TEXT_MAX - 3 && n < CERTIFY_TEXT_MAX);
+    assert_true(n % 2 == 0);
+    for (size_t i = 0; i < n; i += 2)
+        assert_memory_equal(got + i, "\xc3\xa8", 2);
+    /* Up to SUBJECT_DECODED_MAX (64 KiB) octets decoded: decoded; one
+     * character more: taken as written. */
+    for (int i = 600; i < 32768; i++)
+        assert_int_equal(buf_append_str(&longer, "\r\n =?UTF-8?B?w6g=?="), 0);
+    transport_subject(f, buf_cstr(&longer), got, sizeof(got));
+    assert_memory_equal(got, "\xc3\xa8\xc3\xa8", 4);
+    assert_int_equal(buf_append_str(&longer, "\r\n =?UTF-8?B?w6g=?="), 0);
+    transport_subject(f, buf_cstr(&longer), got, sizeof(got));
+    assert_memory_equal(got, "=?UTF-8?B?w6g=?= =?UTF-8?B?w6g=?=", 33);
+    buf_free(&longer);
+}
+
 /* Refusals: a From that is not the sender, a bad receipt type, a
  * certified message sent again; each with a non-acceptance notice. */
 static void test_refusals(void **state)
@@ -400,6 +476,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_submission_and_outcomes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_committed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_encoded_subject, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_anomaly, setup, teardown),
     };
