@@ -373,6 +373,132 @@ static void test_encoded_subject(void **state)
     buf_free(&longer);
 }
 
+/* A peer service b.example, trusted (its certificate is the trusted
+ * bundle), with shortened waits; the flow made again to read them. */
+static void add_peer(struct fixture *f)
+{
+    char crt[CERTIFY_PATH_MAX], key[CERTIFY_PATH_MAX], fpr[CERTIFY_FINGERPRINT_LEN];
+    char *err = NULL;
+    assert_int_equal(certify_key_paths(f->cfg, "b.example", crt, sizeof(crt), key, sizeof(key)), 0);
+    assert_int_equal(certify_keygen(crt, key, "b.example", fpr, &err), 0);
+    assert_int_equal(config_set(f->cfg, "certified_trusted", crt, &err), 0);
+    assert_int_equal(config_set(f->cfg, "certified_warning_after", "100s", &err), 0);
+    assert_int_equal(config_set(f->cfg, "certified_failure_after", "200s", &err), 0);
+    certify_flow_free(&f->flow);
+    f->flow = certify_flow_new(f->cfg, resolve, f);
+}
+
+/* A delivery receipt of b.example for rcpt of the message msgid. */
+static void peer_receipt(struct fixture *f, const char *msgid, const char *rcpt, struct buf *out)
+{
+    char *err = NULL;
+    struct certify_signer *s = certify_signer_load(f->cfg, "b.example", &err);
+    assert_non_null(s);
+    struct certify_data d;
+    certify_data_init(&d);
+    d.type = CERTIFY_DELIVERY;
+    str_copy(d.sender, sizeof(d.sender), "alice@a.example");
+    str_copy(d.subject, sizeof(d.subject), "contract");
+    str_copy(d.msgid, sizeof(d.msgid), msgid);
+    str_copy(d.service, sizeof(d.service), "b.example");
+    str_copy(d.delivery, sizeof(d.delivery), rcpt);
+    d.has_receipt_kind = true;
+    d.receipt = CERTIFY_RECEIPT_SUMMARY;
+    certify_new_id("b.example", d.id);
+    d.time = time(NULL);
+    const char *why;
+    assert_int_equal(certify_data_add_recipient(&d, rcpt, true, &why), 0);
+    struct certify_build b = {.data = &d, .to = "alice@a.example"};
+    assert_int_equal(certify_receipt_build(s, &b, out, &err), 0);
+    certify_data_free(&d);
+    certify_signer_free(&s);
+}
+
+/* Handed over to a peer: the delivery receipt is awaited. None: the
+ * warning, then the final notice, once each. One that comes back (also
+ * before the handover is recorded) ends the wait. Recipients of ours, of
+ * uncertified domains, and messages that are not envelopes are not
+ * followed. */
+static void test_handover(void **state)
+{
+    struct fixture *f = *state;
+    add_peer(f);
+    static const char *const rcpts[] = {"bob@b.example", "carol@b.example", "dan@b.example",
+                                        "eve@c.example"};
+    struct envelope env;
+    struct buf out;
+    buf_init(&out, BUF_UNLIMITED);
+    struct certify_submit cs;
+    assert_int_equal(submit(f, original, "alice@a.example", rcpts, 4, true, &env, &out, &cs),
+                     CERTIFY_REPLACED);
+    certify_flow_deferred_run(f->flow, &cs.deferred, false);
+    envelope_free(&env);
+    const char *e = buf_cstr(&out);
+    size_t elen = out.len;
+    time_t now = time(NULL);
+
+    /* dan's receipt comes before his handover is recorded */
+    struct buf r;
+    buf_init(&r, BUF_UNLIMITED);
+    peer_receipt(f, "<m1@a.example>", "dan@b.example", &r);
+    static const char *const alice[] = {"alice@a.example"};
+    struct buf ignored;
+    buf_init(&ignored, BUF_UNLIMITED);
+    assert_int_equal(submit(f, buf_cstr(&r), "", alice, 1, false, &env, &ignored, &cs),
+                     CERTIFY_STORE);
+    envelope_free(&env);
+
+    assert_true(certify_flow_handed_over(f->flow, "Q1", e, elen, "bob@b.example", "mx.b.example"));
+    assert_true(certify_flow_handed_over(f->flow, "Q1", e, elen, "carol@b.example", NULL));
+    assert_false(certify_flow_handed_over(f->flow, "Q1", e, elen, "dan@b.example", NULL));
+    assert_false(certify_flow_handed_over(f->flow, "Q1", e, elen, "eve@c.example", NULL));
+    assert_false(certify_flow_handed_over(f->flow, "Q1", e, elen, "bob@a.example", NULL));
+    assert_false(
+        certify_flow_handed_over(f->flow, "Q2", original, strlen(original), "bob@b.example", NULL));
+
+    /* carol's receipt comes back */
+    buf_reset(&r);
+    peer_receipt(f, "<m1@a.example>", "carol@b.example", &r);
+    assert_int_equal(submit(f, buf_cstr(&r), "", alice, 1, false, &env, &ignored, &cs),
+                     CERTIFY_STORE);
+    envelope_free(&env);
+
+    size_t n;
+    char **msgs;
+    certify_flow_chase(f->flow, now + 50);
+    msgs = queued(f, &n);
+    assert_int_equal(n, 0);
+    free_all(msgs, n);
+    certify_flow_chase(f->flow, now + 150);
+    certify_flow_chase(f->flow, now + 151);
+    msgs = queued(f, &n);
+    assert_int_equal(n, 1);
+    const char *w = find_type(msgs, n, "warning");
+    assert_non_null(w);
+    char *err = NULL;
+    X509_STORE *store = certify_trust_load(f->cfg, &err);
+    assert_non_null(store);
+    struct certify_verify_result vr;
+    certify_verify(strstr(w, "From: "), strlen(strstr(w, "From: ")), store, &vr);
+    assert_int_equal(vr.verdict, CERTIFY_VALID);
+    assert_int_equal(vr.data.type, CERTIFY_WARNING);
+    assert_int_equal(vr.data.error, CERTIFY_ERR_TIMEOUT);
+    assert_string_equal(vr.data.delivery, "bob@b.example");
+    assert_string_equal(vr.data.msgid, "<m1@a.example>");
+    certify_data_free(&vr.data);
+    X509_STORE_free(store);
+    free_all(msgs, n);
+    certify_flow_chase(f->flow, now + 250);
+    certify_flow_chase(f->flow, now + 9999);
+    msgs = queued(f, &n);
+    assert_int_equal(n, 2);
+    assert_non_null(find_type(msgs, n, "final-failure"));
+    free_all(msgs, n);
+    buf_free(&r);
+    buf_free(&ignored);
+    buf_free(&out);
+}
+
 /* Refusals: a From that is not the sender, a bad receipt type, a
  * certified message sent again; each with a non-acceptance notice. */
 static void test_refusals(void **state)
@@ -477,6 +603,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_submission_and_outcomes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_committed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_encoded_subject, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_handover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_anomaly, setup, teardown),
     };
