@@ -182,7 +182,7 @@ int certify_pending_due(struct certify_pending *p, time_t now,
                         const char **error_r)
 {
     sqlite3_stmt *st = prepare(p,
-                               "SELECT msgid, rcpt, qid, handed, state, fail_at, xml FROM pending "
+                               "SELECT msgid, rcpt, qid, handed, fail_at, xml FROM pending "
                                "WHERE (state = 0 AND warn_at <= ?1) OR "
                                "(state IN (0, 1) AND fail_at <= ?1) LIMIT ?2",
                                error_r);
@@ -202,10 +202,10 @@ int certify_pending_due(struct certify_pending *p, time_t now,
         t = (const char *)sqlite3_column_text(st, 2);
         str_copy(e.qid, sizeof(e.qid), t ? t : "");
         e.handed = (time_t)sqlite3_column_int64(st, 3);
-        e.step = sqlite3_column_int64(st, 5) <= (sqlite3_int64)now ? CERTIFY_PENDING_FINAL
+        e.step = sqlite3_column_int64(st, 4) <= (sqlite3_int64)now ? CERTIFY_PENDING_FINAL
                                                                    : CERTIFY_PENDING_WARN;
-        e.xml = sqlite3_column_blob(st, 6);
-        int n = sqlite3_column_bytes(st, 6);
+        e.xml = sqlite3_column_blob(st, 5);
+        int n = sqlite3_column_bytes(st, 5);
         e.xml_len = n > 0 ? (size_t)n : 0;
         if (!e.xml)
             e.xml = "";
