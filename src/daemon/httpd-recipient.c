@@ -9,6 +9,8 @@
  * log (share-store's access table). */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,7 @@
 #define GRANT_SECS     3600         /* how long an unlock lets a recipient download */
 #define DOWNLOAD_PIECE (256 * 1024) /* ciphertext read at a time */
 #define DOWNLOAD_HIGH  (1u << 20)   /* output queued before reading waits */
+#define MAP_WINDOW     (8u << 20)   /* octets of the stored file mapped at a time */
 #define META_MAX       (64 * 1024)  /* a decrypted message or file description */
 
 struct grant {
@@ -43,6 +46,11 @@ static struct grant grants[GRANTS_MAX];
 
 struct httpd_download {
     int fd;
+    unsigned char *piece; /* DOWNLOAD_PIECE octets read at a time (no mapping) */
+    /* the stored file is read through a window mapped MAP_WINDOW at a time:
+     * no copy out of the page cache, and at most a window of it resident */
+    unsigned char *map;
+    unsigned long long map_off, map_len, off, fsize;
     bool raw; /* end to end: the ciphertext goes out as it is */
     struct share_decrypt *dec;
     struct http_session *s;
@@ -295,8 +303,46 @@ void httpd_download_free(struct http_session *s)
     share_decrypt_free(&d->dec);
     if (d->fd >= 0)
         close(d->fd);
+    free(d->piece);
+    if (d->map)
+        munmap(d->map, d->map_len);
     free(d);
     s->dl = NULL;
+}
+
+/* The next octets of the stored file, at most DOWNLOAD_PIECE: from the
+ * mapped window (mapped anew as the reading passes its end), or read into
+ * d->piece when the file cannot be mapped. Returns the count (0 at the
+ * end), or -1 with errno. */
+static ssize_t next_piece(struct httpd_download *d, const unsigned char **p)
+{
+    if (d->off >= d->fsize)
+        return 0;
+    if (!d->map || d->off >= d->map_off + d->map_len) {
+        if (d->map)
+            munmap(d->map, d->map_len);
+        d->map = NULL;
+        d->map_off = d->off - d->off % MAP_WINDOW;
+        d->map_len = d->fsize - d->map_off < MAP_WINDOW ? d->fsize - d->map_off : MAP_WINDOW;
+        void *m = mmap(NULL, d->map_len, PROT_READ, MAP_SHARED, d->fd, (off_t)d->map_off);
+        if (m == MAP_FAILED) {
+            /* read(2) instead, from where we are */
+            if (!d->piece)
+                d->piece = xmalloc(DOWNLOAD_PIECE);
+            ssize_t got = pread(d->fd, d->piece, DOWNLOAD_PIECE, (off_t)d->off);
+            if (got > 0)
+                d->off += (unsigned long long)got;
+            *p = d->piece;
+            return got;
+        }
+        d->map = m;
+        madvise(d->map, d->map_len, MADV_SEQUENTIAL | MADV_WILLNEED);
+    }
+    unsigned long long in = d->off - d->map_off, left = d->map_len - in;
+    size_t n = left < DOWNLOAD_PIECE ? (size_t)left : DOWNLOAD_PIECE;
+    *p = d->map + in;
+    d->off += n;
+    return (ssize_t)n;
 }
 
 void httpd_download_more(struct http_session *s)
@@ -304,9 +350,9 @@ void httpd_download_more(struct http_session *s)
     struct httpd_download *d = s->dl;
     if (!d)
         return;
-    unsigned char *piece = xmalloc(DOWNLOAD_PIECE);
     while (access_conn_output_len(s->c) < DOWNLOAD_HIGH) {
-        ssize_t got = read(d->fd, piece, DOWNLOAD_PIECE);
+        const unsigned char *piece = NULL;
+        ssize_t got = next_piece(d, &piece);
         if (got < 0 && errno == EINTR)
             continue;
         if (got > 0 && d->raw) {
@@ -336,10 +382,8 @@ void httpd_download_more(struct http_session *s)
             access_conn_close(s->c);
         }
         httpd_download_free(s);
-        free(piece);
         return;
     }
-    free(piece);
     access_conn_want_output(s->c, true);
 }
 
@@ -404,6 +448,8 @@ void httpd_recipient_download(struct http_session *s, const char *token, const c
     d->raw = t.mode == SHARE_PW_E2E;
     d->size = d->raw ? f.expected : f.size;
     d->fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    d->fsize = d->fd >= 0 && fstat(d->fd, &st) == 0 ? (unsigned long long)st.st_size : 0;
     const char *err = NULL;
     d->dec = d->fd >= 0 ? share_decrypt_new(g->key, write_out, d, &err) : NULL;
     struct buf meta, cd;
