@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,13 +29,13 @@
 #include "policy/clamd.h"
 #include "share/share-blob.h"
 #include "share/share-create.h"
+#include "share/share-sink.h"
 #include "share/http-target.h"
 #include "share/share-store.h"
 #include "state/state-domain.h"
 
-#define UPLOADS_MAX  256
-#define UPLOAD_SECS  (24 * 3600)
-#define WRITE_BEHIND (8u << 20) /* octets written before their write-back is started */
+#define UPLOADS_MAX 256
+#define UPLOAD_SECS (24 * 3600)
 
 struct upload_file {
     char id[SHARE_ID_LEN + 1];
@@ -44,11 +43,9 @@ struct upload_file {
     char type[SHARE_TYPE_MAX + 1];
     unsigned long long size;     /* octets the client sends */
     unsigned long long received; /* of them, taken */
-    unsigned long long written;  /* octets on disk */
-    unsigned long long flushing; /* octets whose write-back has been started */
+    unsigned long long written;  /* octets on disk once complete */
     int fd;                      /* open while incomplete, else -1 */
-    struct share_encrypt *enc;   /* server-encrypted modes */
-    EVP_MD_CTX *md;              /* the plaintext's SHA-256 */
+    struct share_sink *sink;     /* hashes, encrypts and writes, on its own thread */
     char sha256[65];
     bool complete, busy, removed;
     enum share_scan scan;
@@ -92,8 +89,7 @@ static void upload_free(struct upload *u, bool discard)
         u->waiting->waiting_upload = false;
     for (size_t i = 0; i < u->n_files; i++) {
         struct upload_file *f = &u->files[i];
-        share_encrypt_free(&f->enc);
-        EVP_MD_CTX_free(f->md);
+        share_sink_free(&f->sink);
         if (f->fd >= 0)
             close(f->fd);
     }
@@ -416,42 +412,6 @@ void httpd_upload_reply(struct http_session *s, const struct share_transfer *t,
 
 /* --- uploads --- */
 
-static int write_all(int fd, const unsigned char *data, size_t len)
-{
-    while (len) {
-        ssize_t w = write(fd, data, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        data += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-/* Start writing back what arrived, WRITE_BEHIND at a time, while the
- * upload goes on: the fsync at the end then finds little left to do
- * (for 1 GiB it took over a second otherwise). */
-static void write_behind(struct upload_file *f)
-{
-    if (f->written - f->flushing < WRITE_BEHIND)
-        return;
-    sync_file_range(f->fd, (off_t)f->flushing, (off_t)(f->written - f->flushing),
-                    SYNC_FILE_RANGE_WRITE);
-    f->flushing = f->written;
-}
-
-static int write_cipher(void *ctx, const unsigned char *data, size_t len)
-{
-    struct upload_file *f = ctx;
-    if (write_all(f->fd, data, len) < 0)
-        return -1;
-    f->written += len;
-    write_behind(f);
-    return 0;
-}
-
 /* "/api/uploads/UPLOAD/REST": the upload and what follows, or NULL. */
 static struct upload *upload_path(const char *path, const char **rest)
 {
@@ -485,19 +445,18 @@ static void put_fail(struct http_session *s, int status, const char *why)
 /* The file is whole: finish it. 0, or -1 after answering. */
 static int file_complete(struct http_session *s, struct upload *u, struct upload_file *f)
 {
-    if (u->mode != SHARE_PW_E2E) {
-        unsigned char d[32];
-        unsigned int dl = 0;
-        if (share_encrypt_finish(f->enc) < 0 || EVP_DigestFinal_ex(f->md, d, &dl) != 1) {
-            log_error("share %s: file %s cannot be finished: %s", u->transfer, f->id,
-                      share_encrypt_error(f->enc));
-            put_fail(s, 500, "the file cannot be stored");
-            return -1;
-        }
-        for (unsigned i = 0; i < dl && i < 32; i++)
-            snprintf(f->sha256 + 2 * i, 3, "%02x", d[i]);
-        share_encrypt_free(&f->enc);
-    } else {
+    unsigned long long written = 0;
+    int rc = share_sink_finish(f->sink, f->sha256, &written);
+    if (rc < 0) {
+        log_error("share %s: file %s cannot be stored: %s", u->transfer, f->id,
+                  share_sink_error(f->sink));
+        share_sink_free(&f->sink);
+        put_fail(s, 500, "the file cannot be stored (disk full?)");
+        return -1;
+    }
+    share_sink_free(&f->sink);
+    f->written = written;
+    if (u->mode == SHARE_PW_E2E) {
         /* the browser's ciphertext: at least its header must be ours */
         unsigned char h[SHARE_HEADER_LEN];
         struct share_header hdr;
@@ -509,15 +468,11 @@ static int file_complete(struct http_session *s, struct upload *u, struct upload
             log_info("share %s: file %s is not an end-to-end share file: %s", u->transfer, f->id,
                      why ? why : "wrong mode or length");
             if (ftruncate(f->fd, 0) == 0 && lseek(f->fd, 0, SEEK_SET) == 0)
-                f->received = f->written = f->flushing = 0;
+                f->received = f->written = 0;
             put_fail(s, 422,
                      "not a file encrypted end to end in the share format; upload it again");
             return -1;
         }
-    }
-    if (fsync(f->fd) < 0) {
-        put_fail(s, 500, "the file cannot be stored");
-        return -1;
     }
     close(f->fd);
     f->fd = -1;
@@ -579,15 +534,14 @@ bool httpd_upload_put_begin(struct http_session *s, const char *path)
             return false;
         }
     }
-    if (u->mode != SHARE_PW_E2E && !f->enc) {
+    if (!f->sink) {
         struct share_header h;
         const char *why = NULL;
-        f->md = EVP_MD_CTX_new();
-        if (share_header_init(&h, share_file_mode(u->mode), SHARE_FILE_CHUNK, &why) < 0 ||
-            !(f->enc = share_encrypt_new(&h, u->key, write_cipher, f, &why)) || !f->md ||
-            EVP_DigestInit_ex(f->md, EVP_sha256(), NULL) != 1) {
-            log_error("share %s: cannot encrypt: %s", u->transfer, why ? why : "OpenSSL");
-            put_fail(s, 500, "the file cannot be encrypted");
+        bool raw = u->mode == SHARE_PW_E2E;
+        if ((!raw && share_header_init(&h, share_file_mode(u->mode), SHARE_FILE_CHUNK, &why) < 0) ||
+            !(f->sink = share_sink_new(f->fd, raw ? NULL : &h, u->key, &why))) {
+            log_error("share %s: cannot store: %s", u->transfer, why ? why : "?");
+            put_fail(s, 500, "the file cannot be stored");
             return false;
         }
     }
@@ -606,20 +560,9 @@ void httpd_upload_put_body(struct http_session *s, const char *data, size_t len)
         put_fail(s, 413, "more octets than the file's size");
         return;
     }
-    int rc = 0;
-    if (u->mode == SHARE_PW_E2E) {
-        rc = write_all(f->fd, (const unsigned char *)data, len);
-        if (rc == 0) {
-            f->written += len;
-            write_behind(f);
-        }
-    } else {
-        EVP_DigestUpdate(f->md, data, len);
-        rc = share_encrypt_update(f->enc, data, len);
-    }
-    if (rc < 0) {
+    if (share_sink_write(f->sink, data, len) < 0) {
         log_error("share %s: cannot store file %s: %s", u->transfer, f->id,
-                  u->mode == SHARE_PW_E2E ? strerror(errno) : share_encrypt_error(f->enc));
+                  share_sink_error(f->sink));
         put_fail(s, 500, "the file cannot be stored (disk full?)");
         return;
     }
@@ -638,7 +581,8 @@ void httpd_upload_put_done(struct http_session *s)
         if (f->received == f->size && !f->complete)
             file_complete(s, p->u, f); /* an empty file, or a 0-length last piece */
         if (!p->failed) {
-            share_file_stored(httpd_store, p->u->transfer, f->id, f->written);
+            share_file_stored(httpd_store, p->u->transfer, f->id,
+                              f->sink ? share_sink_written(f->sink) : f->written);
             struct buf b;
             buf_init(&b, 256);
             buf_printf(&b, "{\"stored\": %llu, \"size\": %llu, \"complete\": %s}\n", f->received,
@@ -658,7 +602,8 @@ void httpd_upload_put_end(struct http_session *s)
     if (p->f && p->f->busy) {
         p->f->busy = false;
         if (!p->f->complete)
-            share_file_stored(httpd_store, p->u->transfer, p->f->id, p->f->written);
+            share_file_stored(httpd_store, p->u->transfer, p->f->id,
+                              p->f->sink ? share_sink_written(p->f->sink) : p->f->written);
     }
     free(p);
     s->put = NULL;
