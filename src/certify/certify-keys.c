@@ -16,30 +16,10 @@
 #include <openssl/x509v3.h>
 
 #include "auth/dkim-keyfile.h"
+#include "certify/certify-error.h"
 #include "lib/buf.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
-
-/* A message for *error_r (the caller frees it); returns -1. */
-static int failf(char **error_r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int failf(char **error_r, const char *fmt, ...)
-{
-    struct buf b;
-    buf_init(&b, BUF_UNLIMITED);
-    va_list ap;
-    va_start(ap, fmt);
-    buf_vprintf(&b, fmt, ap);
-    va_end(ap);
-    unsigned long e = ERR_peek_last_error();
-    if (e) {
-        char msg[256];
-        ERR_error_string_n(e, msg, sizeof(msg));
-        buf_printf(&b, " (%s)", msg);
-    }
-    ERR_clear_error();
-    *error_r = buf_steal(&b);
-    return -1;
-}
 
 int certify_keys_dir(const struct config *cfg, char *out, size_t outsize)
 {
@@ -88,7 +68,7 @@ static X509 *make_cert(EVP_PKEY *key, const char *domain, char **error_r)
     unsigned char serial[16];
     if (!x || RAND_bytes(serial, sizeof(serial)) != 1) {
         X509_free(x);
-        failf(error_r, "cannot make a certificate");
+        certify_fail(error_r, "cannot make a certificate");
         return NULL;
     }
     serial[0] &= 0x7f;
@@ -104,7 +84,7 @@ static X509 *make_cert(EVP_PKEY *key, const char *domain, char **error_r)
     int n2 = snprintf(san, sizeof(san), "DNS:%s, email:certified-mail@%s", domain, domain);
     if (n1 < 0 || (size_t)n1 >= sizeof(cn) || n2 < 0 || (size_t)n2 >= sizeof(san)) {
         X509_free(x);
-        failf(error_r, "domain name too long");
+        certify_fail(error_r, "domain name too long");
         return NULL;
     }
     X509_NAME *name = X509_get_subject_name(x);
@@ -123,7 +103,7 @@ static X509 *make_cert(EVP_PKEY *key, const char *domain, char **error_r)
         X509_EXTENSION *e = X509V3_EXT_conf(NULL, &v3, exts[i][0], exts[i][1]);
         if (!e) {
             X509_free(x);
-            failf(error_r, "cannot add %s", exts[i][0]);
+            certify_fail(error_r, "cannot add %s", exts[i][0]);
             return NULL;
         }
         X509_add_ext(x, e, -1);
@@ -131,7 +111,7 @@ static X509 *make_cert(EVP_PKEY *key, const char *domain, char **error_r)
     }
     if (!X509_sign(x, key, EVP_sha256())) {
         X509_free(x);
-        failf(error_r, "cannot sign the certificate");
+        certify_fail(error_r, "cannot sign the certificate");
         return NULL;
     }
     return x;
@@ -142,17 +122,17 @@ static int write_cert(const char *path, X509 *x, char **error_r)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
-        return failf(error_r, "cannot create %s: %s", path, strerror(errno));
+        return certify_fail(error_r, "cannot create %s: %s", path, strerror(errno));
     FILE *f = fdopen(fd, "w");
     if (!f) {
         close(fd);
         unlink(path);
-        return failf(error_r, "cannot write %s: %s", path, strerror(errno));
+        return certify_fail(error_r, "cannot write %s: %s", path, strerror(errno));
     }
     bool ok = PEM_write_X509(f, x) == 1 && fflush(f) == 0 && fsync(fileno(f)) == 0;
     if (fclose(f) != 0 || !ok) {
         unlink(path);
-        return failf(error_r, "cannot write %s", path);
+        return certify_fail(error_r, "cannot write %s", path);
     }
     return 0;
 }
@@ -161,10 +141,10 @@ int certify_keygen(const char *crt_path, const char *key_path, const char *domai
                    char fpr[CERTIFY_FINGERPRINT_LEN], char **error_r)
 {
     if (access(crt_path, F_OK) == 0)
-        return failf(error_r, "%s already exists", crt_path);
+        return certify_fail(error_r, "%s already exists", crt_path);
     EVP_PKEY *key = EVP_EC_gen("P-256");
     if (!key)
-        return failf(error_r, "cannot make a key");
+        return certify_fail(error_r, "cannot make a key");
     X509 *x = make_cert(key, domain, error_r);
     if (!x) {
         EVP_PKEY_free(key);
@@ -190,13 +170,13 @@ static X509 *read_cert(const char *path, char **error_r)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
-        failf(error_r, "cannot open %s: %s", path, strerror(errno));
+        certify_fail(error_r, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
     X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
     fclose(f);
     if (!x)
-        failf(error_r, "%s holds no certificate", path);
+        certify_fail(error_r, "%s holds no certificate", path);
     return x;
 }
 
@@ -205,7 +185,7 @@ struct certify_signer *certify_signer_load(const struct config *cfg, const char 
 {
     char crt[CERTIFY_PATH_MAX], keyp[CERTIFY_PATH_MAX];
     if (certify_key_paths(cfg, domain, crt, sizeof(crt), keyp, sizeof(keyp)) < 0) {
-        failf(error_r, "bad certified domain '%s'", domain);
+        certify_fail(error_r, "bad certified domain '%s'", domain);
         return NULL;
     }
     X509 *x = read_cert(crt, error_r);
@@ -213,14 +193,14 @@ struct certify_signer *certify_signer_load(const struct config *cfg, const char 
         return NULL;
     FILE *f = fopen(keyp, "r");
     if (!f) {
-        failf(error_r, "cannot open %s: %s", keyp, strerror(errno));
+        certify_fail(error_r, "cannot open %s: %s", keyp, strerror(errno));
         X509_free(x);
         return NULL;
     }
     EVP_PKEY *key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
     fclose(f);
     if (!key || X509_check_private_key(x, key) != 1) {
-        failf(error_r, "%s holds no key, or not the key of %s", keyp, crt);
+        certify_fail(error_r, "%s holds no key, or not the key of %s", keyp, crt);
         EVP_PKEY_free(key);
         X509_free(x);
         return NULL;
@@ -245,7 +225,7 @@ X509_STORE *certify_trust_load(const struct config *cfg, char **error_r)
 {
     X509_STORE *store = X509_STORE_new();
     if (!store) {
-        failf(error_r, "cannot make a certificate store");
+        certify_fail(error_r, "cannot make a certificate store");
         return NULL;
     }
     size_t n = 0;
@@ -270,13 +250,13 @@ X509_STORE *certify_trust_load(const struct config *cfg, char **error_r)
                 : snprintf(path, sizeof(path), "%s/%s", cfg->data_dir, cfg->certified_trusted);
         if (len < 0 || (size_t)len >= sizeof(path)) {
             X509_STORE_free(store);
-            failf(error_r, "certified_trusted: path too long");
+            certify_fail(error_r, "certified_trusted: path too long");
             return NULL;
         }
         FILE *f = fopen(path, "r");
         if (!f) {
             X509_STORE_free(store);
-            failf(error_r, "cannot open %s: %s", path, strerror(errno));
+            certify_fail(error_r, "cannot open %s: %s", path, strerror(errno));
             return NULL;
         }
         X509 *x;
@@ -290,7 +270,7 @@ X509_STORE *certify_trust_load(const struct config *cfg, char **error_r)
     }
     if (n == 0) {
         X509_STORE_free(store);
-        failf(error_r, "no trusted certificate (certified_domains, certified_trusted)");
+        certify_fail(error_r, "no trusted certificate (certified_domains, certified_trusted)");
         return NULL;
     }
     return store;

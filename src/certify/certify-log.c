@@ -12,24 +12,11 @@
 #include <unistd.h>
 
 #include "certify/certify-receipt.h"
+#include "certify/certify-error.h"
 #include "lib/buf.h"
 #include "lib/str.h"
 
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
-
-/* A message for *error_r (the caller frees it); returns -1. */
-static int failf(char **error_r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int failf(char **error_r, const char *fmt, ...)
-{
-    struct buf b;
-    buf_init(&b, BUF_UNLIMITED);
-    va_list ap;
-    va_start(ap, fmt);
-    buf_vprintf(&b, fmt, ap);
-    va_end(ap);
-    *error_r = buf_steal(&b);
-    return -1;
-}
 
 /* Format into out (size octets); a result too long is cut, ending in "...". */
 static void format_text(char *out, size_t size, const char *fmt, ...)
@@ -316,15 +303,16 @@ static int open_locked(const char *path)
 int certify_log_append(const char *path, struct certify_log_record *rec, char **error_r)
 {
     if (make_parent(path) < 0)
-        return failf(error_r, "cannot create the directory of %s: %s", path, strerror(errno));
+        return certify_fail(error_r, "cannot create the directory of %s: %s", path,
+                            strerror(errno));
     int fd = open_locked(path);
     if (fd < 0)
-        return failf(error_r, "cannot open and lock %s: %s", path, strerror(errno));
+        return certify_fail(error_r, "cannot open and lock %s: %s", path, strerror(errno));
     int rc = -1;
     struct certify_log_record last;
     bool have;
     if (read_tail(fd, &last, &have) < 0) {
-        failf(error_r, "%s: the last record is damaged; nothing appended", path);
+        certify_fail(error_r, "%s: the last record is damaged; nothing appended", path);
         goto out;
     }
     rec->seq = have ? last.seq + 1 : 1;
@@ -338,7 +326,7 @@ int certify_log_append(const char *path, struct certify_log_record *rec, char **
         size_t dl = strlen(rec->detail), rl = strlen(rec->rcpt);
         if (dl == 0 && rl == 0) {
             buf_free(&line);
-            failf(error_r, "record too long");
+            certify_fail(error_r, "record too long");
             goto out;
         }
         if (dl >= rl)
@@ -349,7 +337,7 @@ int certify_log_append(const char *path, struct certify_log_record *rec, char **
     if (certify_log_format(rec, &line) < 0 || write_all(fd, line.data, line.len) < 0 ||
         fsync(fd) < 0) {
         buf_free(&line);
-        failf(error_r, "cannot write %s: %s", path, strerror(errno));
+        certify_fail(error_r, "cannot write %s: %s", path, strerror(errno));
         goto out;
     }
     buf_free(&line);
@@ -368,14 +356,14 @@ static int each_line(FILE *f, line_fn *fn, void *arg, const char *path, char **e
     enum { LINE_SIZE = CERTIFY_LOG_LINE_MAX + 2 };
     char *line = malloc(LINE_SIZE);
     if (!line)
-        return failf(error_r, "out of memory");
+        return certify_fail(error_r, "out of memory");
     size_t lineno = 0;
     int rc = 0;
     while (rc == 0 && fgets(line, LINE_SIZE, f)) {
         lineno++;
         size_t n = strlen(line);
         if (n == 0 || line[n - 1] != '\n' || memchr(line, '\0', n) != NULL) {
-            rc = failf(error_r, "%s:%zu: line too long or unterminated", path, lineno);
+            rc = certify_fail(error_r, "%s:%zu: line too long or unterminated", path, lineno);
             break;
         }
         int r = fn(arg, line, n - 1, lineno);
@@ -384,7 +372,7 @@ static int each_line(FILE *f, line_fn *fn, void *arg, const char *path, char **e
     }
     free(line);
     if (rc == 0 && ferror(f))
-        return failf(error_r, "%s: read error", path);
+        return certify_fail(error_r, "%s: read error", path);
     return rc < 0 ? -1 : 0;
 }
 
@@ -400,7 +388,7 @@ static int read_line(void *arg, const char *line, size_t len, size_t lineno)
     struct read_ctx *c = arg;
     struct certify_log_record rec;
     if (certify_log_parse(line, len, &rec) < 0)
-        return failf(c->error_r, "%s:%zu: malformed record", c->path, lineno);
+        return certify_fail(c->error_r, "%s:%zu: malformed record", c->path, lineno);
     return c->fn(c->arg, &rec) ? 0 : 1;
 }
 
@@ -408,7 +396,8 @@ int certify_log_read(const char *path, certify_log_fn *fn, void *arg, char **err
 {
     FILE *f = fopen(path, "r");
     if (!f)
-        return errno == ENOENT ? 0 : failf(error_r, "cannot open %s: %s", path, strerror(errno));
+        return errno == ENOENT ? 0
+                               : certify_fail(error_r, "cannot open %s: %s", path, strerror(errno));
     struct read_ctx c = {fn, arg, path, error_r};
     int rc = each_line(f, read_line, &c, path, error_r);
     fclose(f);
@@ -479,7 +468,8 @@ int certify_log_verify(const char *path, struct certify_log_check *c, char **err
     c->ok = true;
     FILE *f = fopen(path, "r");
     if (!f)
-        return errno == ENOENT ? 0 : failf(error_r, "cannot open %s: %s", path, strerror(errno));
+        return errno == ENOENT ? 0
+                               : certify_fail(error_r, "cannot open %s: %s", path, strerror(errno));
     struct verify_ctx v = {.c = c};
     char *err = NULL;
     int rc = each_line(f, verify_line, &v, path, &err);
@@ -544,28 +534,29 @@ int certify_log_prune(const char *path, time_t before, size_t *pruned, char **er
     if (certify_log_verify(path, &c, error_r) < 0)
         return -1;
     if (!c.ok)
-        return failf(error_r, "%s does not verify (at %llu: %s); not pruned", path, c.bad_seq,
-                     c.reason);
+        return certify_fail(error_r, "%s does not verify (at %llu: %s); not pruned", path,
+                            c.bad_seq, c.reason);
     int fd = open(path, O_RDWR | O_CLOEXEC);
     if (fd < 0)
-        return errno == ENOENT ? 0 : failf(error_r, "cannot open %s: %s", path, strerror(errno));
+        return errno == ENOENT ? 0
+                               : certify_fail(error_r, "cannot open %s: %s", path, strerror(errno));
     if (flock(fd, LOCK_EX) < 0) {
         close(fd);
-        return failf(error_r, "cannot lock %s: %s", path, strerror(errno));
+        return certify_fail(error_r, "cannot lock %s: %s", path, strerror(errno));
     }
     int rc = -1;
     struct prune_ctx p = {.before = before};
     buf_init(&p.kept, BUF_UNLIMITED);
     FILE *f = fdopen(dup(fd), "r");
     if (!f) {
-        failf(error_r, "cannot read %s", path);
+        certify_fail(error_r, "cannot read %s", path);
         goto out;
     }
     char *err = NULL;
     int erc = each_line(f, prune_line, &p, path, &err);
     fclose(f);
     if (erc < 0 || p.failed) {
-        failf(error_r, "%s: %s", path, err ? err : "changed while pruning");
+        certify_fail(error_r, "%s: %s", path, err ? err : "changed while pruning");
         free(err);
         goto out;
     }
@@ -588,7 +579,7 @@ int certify_log_prune(const char *path, time_t before, size_t *pruned, char **er
     buf_init(&out, BUF_UNLIMITED);
     if (record_hash(&cp, cp.hash) < 0 || certify_log_format(&cp, &out) < 0) {
         buf_free(&out);
-        failf(error_r, "cannot make the checkpoint");
+        certify_fail(error_r, "cannot make the checkpoint");
         goto out;
     }
     buf_append(&out, p.kept.data ? p.kept.data : "", p.kept.len);
@@ -599,7 +590,7 @@ int certify_log_prune(const char *path, time_t before, size_t *pruned, char **er
                   : -1;
     if (tfd < 0 || write_all(tfd, out.data, out.len) < 0 || fsync(tfd) < 0 || close(tfd) < 0 ||
         rename(tmp, path) < 0) {
-        failf(error_r, "cannot rewrite %s: %s", path, strerror(errno));
+        certify_fail(error_r, "cannot rewrite %s: %s", path, strerror(errno));
         if (tfd >= 0)
             unlink(tmp);
         buf_free(&out);

@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "certify/certify-error.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "mime/mime-parse.h"
@@ -36,27 +37,6 @@ static const struct {
     [CERTIFY_ANOMALY] = {"ANOMALY",
                          "reached a certified mailbox without being certified; it is attached"},
 };
-
-/* A message for *error_r (the caller frees it); returns -1. */
-static int failf(char **error_r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int failf(char **error_r, const char *fmt, ...)
-{
-    struct buf b;
-    buf_init(&b, BUF_UNLIMITED);
-    va_list ap;
-    va_start(ap, fmt);
-    buf_vprintf(&b, fmt, ap);
-    va_end(ap);
-    unsigned long e = ERR_peek_last_error();
-    if (e) {
-        char msg[256];
-        ERR_error_string_n(e, msg, sizeof(msg));
-        buf_printf(&b, " (%s)", msg);
-    }
-    ERR_clear_error();
-    *error_r = buf_steal(&b);
-    return -1;
-}
 
 bool certify_type_encloses(enum certify_type t, bool has_kind, enum certify_receipt_kind k)
 {
@@ -295,15 +275,15 @@ static int sign_content(const struct certify_signer *s, const struct buf *conten
         in ? CMS_sign(s->cert, s->key, NULL, in, CMS_DETACHED | CMS_BINARY) : NULL;
     BIO_free(in);
     if (!cms)
-        return failf(error_r, "cannot sign");
+        return certify_fail(error_r, "cannot sign");
     unsigned char *p = NULL;
     int n = i2d_CMS_ContentInfo(cms, &p);
     CMS_ContentInfo_free(cms);
     if (n <= 0)
-        return failf(error_r, "cannot encode the signature");
+        return certify_fail(error_r, "cannot encode the signature");
     int rc = buf_append(der, p, (size_t)n);
     OPENSSL_free(p);
-    return rc < 0 ? failf(error_r, "signature too large") : 0;
+    return rc < 0 ? certify_fail(error_r, "signature too large") : 0;
 }
 
 /* The outer header of the certified message. */
@@ -355,11 +335,11 @@ int certify_receipt_build(const struct certify_signer *s, const struct certify_b
 {
     const struct certify_data *d = b->data;
     if ((unsigned)d->type >= CERTIFY_TYPE_COUNT)
-        return failf(error_r, "bad receipt type");
+        return certify_fail(error_r, "bad receipt type");
     if (b->attach_original && !b->original)
-        return failf(error_r, "no original to enclose");
+        return certify_fail(error_r, "no original to enclose");
     if (strpbrk(b->to, "\r\n") || (b->reply_to && strpbrk(b->reply_to, "\r\n")))
-        return failf(error_r, "line break in an address field");
+        return certify_fail(error_r, "line break in an address field");
     struct buf xml, content, der;
     buf_init(&xml, CERTIFY_DATA_MAX);
     buf_init(&content, (size_t)CERTIFY_MESSAGE_MAX);
@@ -367,11 +347,11 @@ int certify_receipt_build(const struct certify_signer *s, const struct certify_b
     const char *why = NULL;
     int rc = -1;
     if (certify_data_write(d, &xml, &why) < 0) {
-        failf(error_r, "data part: %s", why);
+        certify_fail(error_r, "data part: %s", why);
         goto out;
     }
     if (build_content(b, xml.data, xml.len, &content) != 0) {
-        failf(error_r, "message too large");
+        certify_fail(error_r, "message too large");
         goto out;
     }
     if (sign_content(s, &content, &der, error_r) < 0)
@@ -392,7 +372,7 @@ int certify_receipt_build(const struct certify_signer *s, const struct certify_b
     w |= buf_printf(out, "\r\n--%s--\r\n", sig);
     if (w != 0) {
         buf_truncate(out, start);
-        failf(error_r, "message too large");
+        certify_fail(error_r, "message too large");
         goto out;
     }
     rc = 0;
