@@ -47,21 +47,6 @@ struct certify_flow {
     time_t next_chase;               /* certify_flow_chase(): 0 = look now */
 };
 
-/* Format into out (size octets); a result too long is cut, ending in "...". */
-static void format_text(char *out, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void format_text(char *out, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(out, size, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        out[0] = '\0';
-    else if ((size_t)n >= size && size > 4)
-        memcpy(out + size - 4, "...", 4);
-}
-
 /* The domain part of addr (after the last '@'), or "". */
 static const char *addr_domain(const char *addr)
 {
@@ -378,8 +363,8 @@ static int send_signed(struct certify_flow *f, const char *qid, const struct cer
     log_info("%s: certified mail: %s for <%s> queued as %s (identifier %s)", qid,
              certify_type_name(d->type), to, id, d->id);
     char text[CERTIFY_LOG_FIELD_MAX];
-    format_text(text, sizeof(text), "%s%sto <%s> as %s", detail ? detail : "", detail ? "; " : "",
-                to, id);
+    str_format(text, sizeof(text), "%s%sto <%s> as %s", detail ? detail : "", detail ? "; " : "",
+               to, id);
     log_event(f, qid, d, certify_type_name(d->type), rcpt_logged, text);
     rc = 0;
 out:
@@ -481,7 +466,7 @@ static enum certify_submit_action submit_certified(struct certify_flow *f, struc
     if (why) {
         certify_flow_refused(f, s->qid, env->sender, true, s->msg, s->len, error, why);
         str_copy(s->enh, sizeof(s->enh), "5.7.1");
-        format_text(s->reply, sizeof(s->reply), "Certified mail not accepted: %s", why);
+        str_format(s->reply, sizeof(s->reply), "Certified mail not accepted: %s", why);
         return CERTIFY_REFUSE;
     }
     const char *service = addr_domain(env->sender);
@@ -490,7 +475,7 @@ static enum certify_submit_action submit_certified(struct certify_flow *f, struc
         /* Without its key the service cannot certify anything: say so
          * rather than send uncertified mail as if it were. */
         str_copy(s->enh, sizeof(s->enh), "4.7.0");
-        format_text(s->reply, sizeof(s->reply), "Certified mail service unavailable, try later");
+        str_format(s->reply, sizeof(s->reply), "Certified mail service unavailable, try later");
         return CERTIFY_REFUSE;
     }
     struct certify_data d;
@@ -516,7 +501,7 @@ static enum certify_submit_action submit_certified(struct certify_flow *f, struc
         free(err);
         certify_data_free(&d);
         str_copy(s->enh, sizeof(s->enh), "4.3.0");
-        format_text(s->reply, sizeof(s->reply), "Temporary failure of the certified mail service");
+        str_format(s->reply, sizeof(s->reply), "Temporary failure of the certified mail service");
         return CERTIFY_REFUSE;
     }
     log_info("%s: certified mail: transport envelope %s, receipt %s", s->qid, d.id,
@@ -581,7 +566,7 @@ static void wrap_anomaly(struct certify_flow *f, struct certify_submit *s, const
         log_info("%s: certified mail: anomaly envelope %s (%s) queued as %s", s->qid, d.id, why,
                  copy.id);
         char text[CERTIFY_LOG_FIELD_MAX];
-        format_text(text, sizeof(text), "%s; queued as %s", why, copy.id);
+        str_format(text, sizeof(text), "%s; queued as %s", why, copy.id);
         log_event(f, s->qid, &d, "anomaly", NULL, text);
         for (size_t i = env->nrcpts; i-- > 0;)
             if (take[i])
@@ -640,8 +625,8 @@ static enum certify_submit_action receive(struct certify_flow *f, struct certify
     certify_verify(s->msg, s->len, f->store, &r);
     if (r.verdict != CERTIFY_VALID) {
         char why[300];
-        format_text(why, sizeof(why), "certified mail that does not verify (%s: %s)",
-                    certify_verdict_name(r.verdict), r.reason);
+        str_format(why, sizeof(why), "certified mail that does not verify (%s: %s)",
+                   certify_verdict_name(r.verdict), r.reason);
         wrap_anomaly(f, s, take, why);
     } else if (r.data.type == CERTIFY_TRANSPORT) {
         /* Taken in charge: the sender hears it from this service. */
@@ -662,15 +647,15 @@ static enum certify_submit_action receive(struct certify_flow *f, struct certify
                 certify_data_add_recipient(&t, env->rcpts[i].addr, true, &why);
         }
         char detail[CERTIFY_LOG_FIELD_MAX];
-        format_text(detail, sizeof(detail), "transport envelope %s from %s", r.data.id,
-                    r.data.service);
+        str_format(detail, sizeof(detail), "transport envelope %s from %s", r.data.id,
+                   r.data.service);
         defer_signed(s, &t, r.data.sender, detail);
     } else {
         bool answered = note_answer(f, s->qid, &r.data);
         char detail[CERTIFY_LOG_FIELD_MAX];
-        format_text(detail, sizeof(detail), "received %s %s from %s%s",
-                    certify_type_name(r.data.type), r.data.id, r.data.service,
-                    answered ? "; no longer awaited" : "");
+        str_format(detail, sizeof(detail), "received %s %s from %s%s",
+                   certify_type_name(r.data.type), r.data.id, r.data.service,
+                   answered ? "; no longer awaited" : "");
         log_event(f, s->qid, &r.data, "received", NULL, detail);
     }
     certify_data_free(&r.data);
@@ -820,11 +805,11 @@ bool certify_flow_outcome(struct certify_flow *f, const char *qid, const char *m
 static void format_duration(char *out, size_t size, long long s)
 {
     if (s % 3600 == 0)
-        format_text(out, size, "%lldh", s / 3600);
+        str_format(out, size, "%lldh", s / 3600);
     else if (s % 60 == 0)
-        format_text(out, size, "%lldm", s / 60);
+        str_format(out, size, "%lldm", s / 60);
     else
-        format_text(out, size, "%llds", s);
+        str_format(out, size, "%llds", s);
 }
 
 bool certify_flow_handed_over(struct certify_flow *f, const char *qid, const char *msg, size_t len,
@@ -869,9 +854,9 @@ bool certify_flow_handed_over(struct certify_flow *f, const char *qid, const cha
     char warn[32], fail[32], detail[CERTIFY_LOG_FIELD_MAX];
     format_duration(warn, sizeof(warn), f->cfg->certified_warning_after);
     format_duration(fail, sizeof(fail), f->cfg->certified_failure_after);
-    format_text(detail, sizeof(detail), "handed over to %s%s%s; %s", domain, relay ? " by " : "",
-                relay ? relay : "",
-                added ? "delivery receipt awaited" : "delivery receipt already received");
+    str_format(detail, sizeof(detail), "handed over to %s%s%s; %s", domain, relay ? " by " : "",
+               relay ? relay : "",
+               added ? "delivery receipt awaited" : "delivery receipt already received");
     log_event(f, qid, &env, "handover", rcpt, detail);
     if (added) {
         log_info("%s: certified mail: delivery receipt for <%s> awaited (warning after %s, final "
@@ -909,9 +894,9 @@ static bool chase_one(const struct certify_pending_entry *e, void *arg)
     char after[32], reason[CERTIFY_TEXT_MAX];
     format_duration(after, sizeof(after),
                     final ? f->cfg->certified_failure_after : f->cfg->certified_warning_after);
-    format_text(reason, sizeof(reason),
-                "no delivery receipt from the certification service of %s %s after the handover",
-                addr_domain(e->rcpt), after);
+    str_format(reason, sizeof(reason),
+               "no delivery receipt from the certification service of %s %s after the handover",
+               addr_domain(e->rcpt), after);
     bool sent = notify_sender(f, e->qid, &env, e->rcpt,
                               final ? CERTIFY_OUT_EXPIRED : CERTIFY_OUT_WARNING, reason, NULL);
     if (sent)

@@ -18,21 +18,6 @@
 
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 
-/* Format into out (size octets); a result too long is cut, ending in "...". */
-static void format_text(char *out, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void format_text(char *out, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(out, size, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        out[0] = '\0';
-    else if ((size_t)n >= size && size > 4)
-        memcpy(out + size - 4, "...", 4);
-}
-
 int certify_log_path(const struct config *cfg, char *out, size_t outsize)
 {
     return config_data_path(cfg, "state/certify-evidence.log", out, outsize);
@@ -569,8 +554,8 @@ int certify_log_prune(const char *path, time_t before, size_t *pruned, char **er
     cp.seq = p.last_dropped.seq;
     cp.time = time(NULL);
     str_copy(cp.event, sizeof(cp.event), CERTIFY_LOG_CHECKPOINT);
-    format_text(cp.detail, sizeof(cp.detail), "pruned %zu records before seq %llu", p.dropped,
-                p.last_dropped.seq + 1);
+    str_format(cp.detail, sizeof(cp.detail), "pruned %zu records before seq %llu", p.dropped,
+               p.last_dropped.seq + 1);
     /* The chain goes on from the last record dropped. */
     str_copy(cp.prev, sizeof(cp.prev),
              strcmp(p.last_dropped.event, CERTIFY_LOG_CHECKPOINT) == 0 ? p.last_dropped.prev

@@ -18,21 +18,6 @@
 #define SIGNATURE_MAX (1024 * 1024) /* octets of a decoded CMS signature */
 #define FIELD_MAX     CERTIFY_TEXT_MAX
 
-/* Format into out (size octets); a result too long is cut, ending in "...". */
-static void format_text(char *out, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void format_text(char *out, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(out, size, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        out[0] = '\0';
-    else if ((size_t)n >= size && size > 4)
-        memcpy(out + size - 4, "...", 4);
-}
-
 const char *certify_verdict_name(enum certify_verdict v)
 {
     switch (v) {
@@ -116,7 +101,7 @@ static int check_headers(const char *data, const struct mime_part *root,
 {
     const struct certify_data *d = &r->data;
     char msgid[CERTIFY_ID_MAX + 2];
-    format_text(msgid, sizeof(msgid), "<%s>", d->id);
+    str_format(msgid, sizeof(msgid), "<%s>", d->id);
     const char *transport = d->type == CERTIFY_TRANSPORT ? "envelope"
                             : d->type == CERTIFY_ANOMALY ? "anomaly"
                                                          : "";

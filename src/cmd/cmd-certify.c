@@ -42,21 +42,6 @@
 
 static const char usage_all[] = USAGE_KEYGEN USAGE_VERIFY USAGE_LOG USAGE_OPTIONS ABOUT;
 
-/* Format into out (size octets); a result too long is cut, ending in "...". */
-static void format_text(char *out, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void format_text(char *out, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(out, size, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        out[0] = '\0';
-    else if ((size_t)n >= size && size > 4)
-        memcpy(out + size - 4, "...", 4);
-}
-
 /* Create the keys directory (mode 0750), given to the owner of the state
  * directory when run as root. */
 static int prepare_keys_dir(const struct config *cfg, const char *dir)
@@ -265,10 +250,9 @@ static bool show_record(void *arg, const struct certify_log_record *rec)
         printf("}");
     } else {
         char line[4 * CERTIFY_LOG_FIELD_MAX];
-        format_text(line, sizeof(line), "%llu %s %s %s %s %s -> %s %s", rec->seq, when, rec->event,
-                    rec->queue_id[0] ? rec->queue_id : "-", rec->msgid[0] ? rec->msgid : "-",
-                    rec->sender[0] ? rec->sender : "-", rec->rcpt[0] ? rec->rcpt : "-",
-                    rec->detail);
+        str_format(line, sizeof(line), "%llu %s %s %s %s %s -> %s %s", rec->seq, when, rec->event,
+                   rec->queue_id[0] ? rec->queue_id : "-", rec->msgid[0] ? rec->msgid : "-",
+                   rec->sender[0] ? rec->sender : "-", rec->rcpt[0] ? rec->rcpt : "-", rec->detail);
         char printable[sizeof(line) * 4];
         puts(str_printable(printable, sizeof(printable), line, strlen(line)));
     }

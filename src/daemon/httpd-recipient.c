@@ -24,6 +24,7 @@
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "share/http-target.h"
+#include "share/share-blob.h"
 #include "share/share-crypt.h"
 #include "share/share-key.h"
 #include "share/share-store.h"
@@ -74,20 +75,6 @@ static void log_access(const char *transfer, const char *recipient, const char *
     if (share_access_add(httpd_store, &a) < 0)
         log_error("share %s: the access log refused an entry: %s", transfer,
                   share_store_error(httpd_store));
-}
-
-/* Decrypt a small blob (a message, a file description) into out. 0, or
- * -1 (wrong key, damaged). */
-static int open_blob(const unsigned char key[SHARE_KEY_LEN], const unsigned char *blob, size_t len,
-                     struct buf *out)
-{
-    const char *err;
-    struct share_decrypt *d = share_decrypt_new(key, share_crypt_output_buf, out, &err);
-    if (!d)
-        return -1;
-    int rc = share_decrypt_update(d, blob, len) == 0 && share_decrypt_finish(d) == 0 ? 0 : -1;
-    share_decrypt_free(&d);
-    return rc;
 }
 
 /* Append the bytes as a JSON string of base64url. */
@@ -152,6 +139,22 @@ static const struct grant *grant_find(const char *id, const char *token)
     return NULL;
 }
 
+/* The grant named by the query's grant= for token, or NULL after
+ * answering 403. */
+static const struct grant *grant_of_query(struct http_session *s, const char *token,
+                                          const char *query, size_t query_len)
+{
+    struct buf gid;
+    buf_init(&gid, 64);
+    const struct grant *g = query && http_query_get(query, query_len, "grant", &gid) == 1
+                                ? grant_find(buf_cstr(&gid), token)
+                                : NULL;
+    buf_free(&gid);
+    if (!g)
+        httpd_respond_error(s, 403, "unlock the transfer first");
+    return g;
+}
+
 void httpd_recipient_unlock(struct http_session *s, const char *token)
 {
     struct share_recipient r;
@@ -185,11 +188,11 @@ void httpd_recipient_unlock(struct http_session *s, const char *token)
         struct buf probe;
         buf_init(&probe, META_MAX);
         if (ur == SHARE_UNWRAP_OK && share_files(httpd_store, t.id, f, 1) == 1) {
-            if (open_blob(key, f[0].meta, f[0].meta_len, &probe) < 0)
+            if (share_blob_open(key, f[0].meta, f[0].meta_len, &probe) < 0)
                 ur = SHARE_UNWRAP_WRONG_PASSWORD;
             share_file_free(&f[0]);
         } else if (ur == SHARE_UNWRAP_OK && t.message &&
-                   open_blob(key, t.message, t.message_len, &probe) < 0) {
+                   share_blob_open(key, t.message, t.message_len, &probe) < 0) {
             ur = SHARE_UNWRAP_WRONG_PASSWORD;
         }
         buf_free(&probe);
@@ -247,7 +250,7 @@ void httpd_recipient_unlock(struct http_session *s, const char *token)
                t.expires, !e2e && !t.parent[0] ? "true" : "false", t.parent);
     if (e2e && t.message)
         base64_json(&out, t.message, t.message_len);
-    else if (!e2e && t.message && open_blob(key, t.message, t.message_len, &plain) == 0)
+    else if (!e2e && t.message && share_blob_open(key, t.message, t.message_len, &plain) == 0)
         httpd_json_string(&out, buf_cstr(&plain));
     else
         buf_append_str(&out, "\"\"");
@@ -256,7 +259,7 @@ void httpd_recipient_unlock(struct http_session *s, const char *token)
     int nf = share_files(httpd_store, t.id, f, SHARE_FILES_MAX);
     for (int i = 0; i < nf; i++) {
         buf_reset(&plain);
-        bool ok = !e2e && f[i].meta && open_blob(key, f[i].meta, f[i].meta_len, &plain) == 0;
+        bool ok = !e2e && f[i].meta && share_blob_open(key, f[i].meta, f[i].meta_len, &plain) == 0;
         buf_printf(
             &out, "%s{\"id\": \"%s\", \"available\": %s, \"size\": %llu, \"meta\": ", i ? ", " : "",
             f[i].id, f[i].complete && f[i].scan != SHARE_SCAN_INFECTED ? "true" : "false",
@@ -417,16 +420,9 @@ static void disposition(const char *name, struct buf *out)
 void httpd_recipient_download(struct http_session *s, const char *token, const char *file,
                               const char *query, size_t query_len)
 {
-    struct buf gid;
-    buf_init(&gid, 64);
-    const struct grant *g = query && http_query_get(query, query_len, "grant", &gid) == 1
-                                ? grant_find(buf_cstr(&gid), token)
-                                : NULL;
-    buf_free(&gid);
-    if (!g) {
-        httpd_respond_error(s, 403, "unlock the transfer first");
+    const struct grant *g = grant_of_query(s, token, query, query_len);
+    if (!g)
         return;
-    }
     struct share_recipient r;
     struct share_transfer t;
     if (usable(s, token, &r, &t) < 0)
@@ -456,7 +452,7 @@ void httpd_recipient_download(struct http_session *s, const char *token, const c
     buf_init(&meta, META_MAX);
     buf_init(&cd, 1024);
     char name[512];
-    file_name(!d->raw && f.meta && open_blob(g->key, f.meta, f.meta_len, &meta) == 0
+    file_name(!d->raw && f.meta && share_blob_open(g->key, f.meta, f.meta_len, &meta) == 0
                   ? buf_cstr(&meta)
                   : NULL,
               name, sizeof(name));
@@ -495,16 +491,9 @@ void httpd_recipient_download(struct http_session *s, const char *token, const c
 void httpd_recipient_reply(struct http_session *s, const char *token, const char *query,
                            size_t query_len)
 {
-    struct buf gid;
-    buf_init(&gid, 64);
-    const struct grant *g = query && http_query_get(query, query_len, "grant", &gid) == 1
-                                ? grant_find(buf_cstr(&gid), token)
-                                : NULL;
-    buf_free(&gid);
-    if (!g) {
-        httpd_respond_error(s, 403, "unlock the transfer first");
+    const struct grant *g = grant_of_query(s, token, query, query_len);
+    if (!g)
         return;
-    }
     struct share_recipient r;
     struct share_transfer t;
     if (usable(s, token, &r, &t) < 0)

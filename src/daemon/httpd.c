@@ -20,6 +20,7 @@
 #include "daemon.h"
 #include "httpd-private.h"
 #include "lib/buf.h"
+#include "lib/json.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
@@ -107,16 +108,7 @@ void httpd_respond_error(struct http_session *s, int status, const char *why)
 
 void httpd_json_string(struct buf *b, const char *str)
 {
-    buf_append_char(b, '"');
-    for (const unsigned char *p = (const unsigned char *)str; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            buf_printf(b, "\\%c", *p);
-        else if (*p < 0x20 || *p == 0x7f)
-            buf_printf(b, "\\u%04x", *p);
-        else
-            buf_append_char(b, (char)*p);
-    }
-    buf_append_char(b, '"');
+    json_append_string(b, str);
 }
 
 static const char *content_type(const char *path)

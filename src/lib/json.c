@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/buf.h"
 #include "lib/xalloc.h"
 
 /* One node of the tree. A tree is one block (see build_tree): the nodes,
@@ -749,4 +750,18 @@ bool json_bool(const struct json_value *v, bool *out)
         return false;
     *out = v->type == JSON_TRUE;
     return true;
+}
+
+void json_append_string(struct buf *b, const char *str)
+{
+    buf_append_char(b, '"');
+    for (const unsigned char *p = (const unsigned char *)str; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            buf_printf(b, "\\%c", *p);
+        else if (*p < 0x20 || *p == 0x7f)
+            buf_printf(b, "\\u%04x", *p);
+        else
+            buf_append_char(b, (char)*p);
+    }
+    buf_append_char(b, '"');
 }

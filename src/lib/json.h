@@ -72,4 +72,9 @@ bool json_number(const struct json_value *v, double *out);
 /* true/false values: true and *out; else false. */
 bool json_bool(const struct json_value *v, bool *out);
 
+/* Append s to b as a JSON string: quoted, with quote, backslash and
+ * control characters escaped; other octets as they are (s is UTF-8). */
+struct buf;
+void json_append_string(struct buf *b, const char *s);
+
 #endif

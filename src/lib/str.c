@@ -1,5 +1,7 @@
 #include "str.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 int str_copy(char *dst, size_t dstsize, const char *src)
@@ -161,4 +163,18 @@ int str_base64_value(char c, char c63)
     if (c == c63)
         return 63;
     return -1;
+}
+
+void str_format(char *dst, size_t dstsize, const char *fmt, ...)
+{
+    if (dstsize == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(dst, dstsize, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        dst[0] = '\0';
+    else if ((size_t)n >= dstsize && dstsize > 4)
+        memcpy(dst + dstsize - 4, "...", 4);
 }

@@ -26,6 +26,12 @@ char str_lower_char(char c);
  * sets *out, or -1 on empty input, a non-digit or overflow past max. */
 int str_to_u64(const char *s, size_t n, unsigned long long max, unsigned long long *out);
 
+/* Format into dst (dstsize octets, terminated); a result too long is
+ * cut, ending in "...". For texts meant to be read, where a cut one is
+ * better than none. */
+void str_format(char *dst, size_t dstsize, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Write a printable copy of n bytes into dst (size dstsize, terminated):
  * control characters, bytes >= 0x7f and backslash become \xHH. Used for
  * every piece of client input that reaches a log line. Returns dst. */

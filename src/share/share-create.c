@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/json.h"
 #include "lib/str.h"
 #include "share/share-blob.h"
 #include "share/share-policy.h"
@@ -203,22 +204,6 @@ static int check(const struct config *cfg, struct share_store *st, const struct 
     return 0;
 }
 
-/* Append s to b as a JSON string (quote, backslash and control characters
- * escaped; other octets as they are). */
-static void json_quote(struct buf *b, const char *s)
-{
-    buf_append_char(b, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            buf_printf(b, "\\%c", *p);
-        else if (*p < 0x20 || *p == 0x7f)
-            buf_printf(b, "\\u%04x", *p);
-        else
-            buf_append_char(b, (char)*p);
-    }
-    buf_append_char(b, '"');
-}
-
 int share_create_describe(struct share_store *st, enum share_password_mode mode,
                           const unsigned char key[SHARE_KEY_LEN], const char *transfer,
                           const char *file, const char *name, const char *type,
@@ -230,9 +215,9 @@ int share_create_describe(struct share_store *st, enum share_password_mode mode,
     char shown[SHARE_NAME_MAX * 4 + 1];
     str_printable(shown, sizeof(shown), name, strlen(name));
     buf_append_str(&json, "{\"name\": ");
-    json_quote(&json, shown);
+    json_append_string(&json, shown);
     buf_append_str(&json, ", \"type\": ");
-    json_quote(&json, type && type[0] ? type : "application/octet-stream");
+    json_append_string(&json, type && type[0] ? type : "application/octet-stream");
     buf_printf(&json, ", \"size\": %llu, \"sha256\": \"%s\"}", size, sha256_hex);
     int rc = share_blob_seal(share_file_mode(mode), key, json.data, json.len, &meta) == 0 &&
                      share_file_set_meta(st, transfer, file, (const unsigned char *)meta.data,
