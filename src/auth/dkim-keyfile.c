@@ -17,6 +17,7 @@
 #include <openssl/x509.h>
 
 #include "auth/dkim-signature.h"
+#include "lib/fd-write.h"
 #include "lib/str.h"
 
 /* The largest key file read back (a PEM 8192-bit RSA key is ~6.5 kB). */
@@ -149,21 +150,6 @@ int dkim_keyfile_path(const char *data_dir, const char *domain, const char *sele
     return n < 0 || (size_t)n >= outsize ? -1 : 0;
 }
 
-/* Write all n bytes to fd. */
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* fsync the directory holding path, so that a new name in it is durable. */
 static int sync_parent(const char *path)
 {
@@ -202,7 +188,7 @@ int dkim_keyfile_write(const char *path, EVP_PKEY *key, char **error_r)
         return fail(error_r, "cannot create a file next to %s: %s", path, strerror(e));
     }
     int rc = -1;
-    if (fchmod(fd, 0640) < 0 || write_all(fd, pem, (size_t)pem_len) < 0 || fsync(fd) < 0) {
+    if (fchmod(fd, 0640) < 0 || fd_write_all(fd, pem, (size_t)pem_len) < 0 || fsync(fd) < 0) {
         fail(error_r, "cannot write %s: %s", tmp, strerror(errno));
         close(fd);
         goto out;

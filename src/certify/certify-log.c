@@ -13,6 +13,7 @@
 
 #include "certify/certify-receipt.h"
 #include "certify/certify-error.h"
+#include "lib/fd-write.h"
 #include "lib/buf.h"
 #include "lib/str.h"
 
@@ -247,21 +248,6 @@ static int read_tail(int fd, struct certify_log_record *last, bool *have)
     return 0;
 }
 
-/* Write all of p, retrying short writes. */
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Open path for appending and lock it; if pruning replaced the file while
  * we waited for the lock, open the new one. The fd, or -1 with errno. */
 static int open_locked(const char *path)
@@ -319,7 +305,7 @@ int certify_log_append(const char *path, struct certify_log_record *rec, char **
         else
             rec->rcpt[rl / 2] = '\0';
     }
-    if (certify_log_format(rec, &line) < 0 || write_all(fd, line.data, line.len) < 0 ||
+    if (certify_log_format(rec, &line) < 0 || fd_write_all(fd, line.data, line.len) < 0 ||
         fsync(fd) < 0) {
         buf_free(&line);
         certify_fail(error_r, "cannot write %s: %s", path, strerror(errno));
@@ -573,7 +559,7 @@ int certify_log_prune(const char *path, time_t before, size_t *pruned, char **er
     int tfd = (n > 0 && (size_t)n < sizeof(tmp))
                   ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640)
                   : -1;
-    if (tfd < 0 || write_all(tfd, out.data, out.len) < 0 || fsync(tfd) < 0 || close(tfd) < 0 ||
+    if (tfd < 0 || fd_write_all(tfd, out.data, out.len) < 0 || fsync(tfd) < 0 || close(tfd) < 0 ||
         rename(tmp, path) < 0) {
         certify_fail(error_r, "cannot rewrite %s: %s", path, strerror(errno));
         if (tfd >= 0)

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "lib/fd-write.h"
 #include "lib/buf.h"
 #include "lib/str.h"
 #include "policy/clamd.h"
@@ -68,16 +69,7 @@ struct fd_out {
 static int write_fd(void *ctx, const unsigned char *data, size_t len)
 {
     struct fd_out *o = ctx;
-    while (len) {
-        ssize_t w = write(o->fd, data, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        data += w;
-        len -= (size_t)w;
-    }
-    return 0;
+    return fd_write_all(o->fd, data, len);
 }
 
 /* Encrypt the file open on in (named path) into dest (created), hashing

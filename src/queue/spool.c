@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/fd-write.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 
@@ -251,27 +252,11 @@ struct spool_file *spool_file_create(struct spool *sp, char id[QUEUE_ID_LEN + 1]
     return NULL;
 }
 
-/* write() all of it, retrying short writes. */
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int flush_wbuf(struct spool_file *f)
 {
     if (f->wlen == 0 || f->error)
         return f->error ? -1 : 0;
-    if (write_all(f->msg_fd, f->wbuf, f->wlen) < 0) {
+    if (fd_write_all(f->msg_fd, f->wbuf, f->wlen) < 0) {
         f->error = errno;
         return -1;
     }
@@ -287,7 +272,7 @@ int spool_file_write(struct spool_file *f, const void *data, size_t len)
     if (len >= WRITE_BUF_SIZE) {
         if (flush_wbuf(f) < 0)
             return -1;
-        if (write_all(f->msg_fd, data, len) < 0) {
+        if (fd_write_all(f->msg_fd, data, len) < 0) {
             f->error = errno;
             return -1;
         }
@@ -446,7 +431,7 @@ int spool_file_finish_into(struct spool_file *f, const struct envelope *env, str
         errno = EFBIG;
         return -1;
     }
-    if (write_all(f->msg_fd, text.data, text.len) < 0) {
+    if (fd_write_all(f->msg_fd, text.data, text.len) < 0) {
         int e = errno;
         buf_free(&text);
         errno = e;
@@ -743,7 +728,7 @@ int spool_write_envelope(struct spool *sp, const struct envelope *env, struct sy
     name_of(tmp, sizeof(tmp), env->id, "env.tmp");
     name_of(name, sizeof(name), env->id, "env");
     int fd = openat(sp->queue_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    if (fd < 0 || write_all(fd, text.data, text.len) < 0) {
+    if (fd < 0 || fd_write_all(fd, text.data, text.len) < 0) {
         int e = errno;
         if (fd >= 0)
             close(fd);

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/fd-write.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 
@@ -63,25 +64,18 @@ static void fail(struct share_sink *k, const char *why)
 static int write_out(void *ctx, const unsigned char *data, size_t len)
 {
     struct share_sink *k = ctx;
-    while (len) {
-        ssize_t w = write(k->fd, data, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        data += w;
-        len -= (size_t)w;
-        pthread_mutex_lock(&k->mu);
-        k->written += (unsigned long long)w;
-        unsigned long long written = k->written;
-        pthread_mutex_unlock(&k->mu);
-        if (written - k->flushing >= WRITE_BEHIND) {
-            /* start writing back what is there: the fsync at the end then
-             * finds little left to do */
-            sync_file_range(k->fd, (off_t)k->flushing, (off_t)(written - k->flushing),
-                            SYNC_FILE_RANGE_WRITE);
-            k->flushing = written;
-        }
+    if (fd_write_all(k->fd, data, len) < 0)
+        return -1;
+    pthread_mutex_lock(&k->mu);
+    k->written += len;
+    unsigned long long written = k->written;
+    pthread_mutex_unlock(&k->mu);
+    if (written - k->flushing >= WRITE_BEHIND) {
+        /* start writing back what is there: the fsync at the end then
+         * finds little left to do */
+        sync_file_range(k->fd, (off_t)k->flushing, (off_t)(written - k->flushing),
+                        SYNC_FILE_RANGE_WRITE);
+        k->flushing = written;
     }
     return 0;
 }
